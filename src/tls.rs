@@ -35,7 +35,11 @@ impl Engine {
 
     /// Fresh context (client cert from `keyfile` when `Some(non-empty)`), handshake on `tcp`,
     /// prints verify lines and `TLS connection established: ...`.
-    pub fn connect(&mut self, tcp: TcpStream, keyfile: Option<&str>) -> Result<Established, Failure> {
+    pub fn connect(
+        &mut self,
+        tcp: TcpStream,
+        keyfile: Option<&str>,
+    ) -> Result<Established, Failure> {
         todo!()
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod getopt;
 pub mod sasl;
+pub mod sys;
 pub mod term;
 pub mod tls;
 pub mod zlib;

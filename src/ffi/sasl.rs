@@ -85,7 +85,12 @@ impl Conn {
     ) -> Result<Conn, Code> {
         todo!()
     }
-    pub fn set_security(&mut self, min_ssf: u32, max_ssf: u32, maxbufsize: u32) -> Result<(), Code> {
+    pub fn set_security(
+        &mut self,
+        min_ssf: u32,
+        max_ssf: u32,
+        maxbufsize: u32,
+    ) -> Result<(), Code> {
         todo!()
     }
     pub fn set_external_ssf(&mut self, ssf: u32) -> Result<(), Code> {
@@ -94,10 +99,20 @@ impl Conn {
     pub fn set_external_auth_id(&mut self, id: Option<&str>) -> Result<(), Code> {
         todo!()
     }
-    pub fn set_channel_binding(&mut self, name: &str, critical: bool, data: &[u8]) -> Result<(), Code> {
+    pub fn set_channel_binding(
+        &mut self,
+        name: &str,
+        critical: bool,
+        data: &[u8],
+    ) -> Result<(), Code> {
         todo!()
     }
-    pub fn start(&mut self, mechlist: &[u8], want_initial_response: bool, prompter: &mut dyn Prompter) -> StepResult {
+    pub fn start(
+        &mut self,
+        mechlist: &[u8],
+        want_initial_response: bool,
+        prompter: &mut dyn Prompter,
+    ) -> StepResult {
         todo!()
     }
     pub fn step(&mut self, challenge: &[u8], prompter: &mut dyn Prompter) -> StepResult {

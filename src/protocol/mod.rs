@@ -111,7 +111,14 @@ const fn caps(
     sasl_token: &'static str,
     compress_token: Option<&'static str>,
 ) -> Capabilities {
-    Capabilities { command, end, starttls_token, login_token, sasl_token, compress_token }
+    Capabilities {
+        command,
+        end,
+        starttls_token,
+        login_token,
+        sasl_token,
+        compress_token,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -142,7 +149,12 @@ const fn starttls(
     fail: &'static str,
     server_resends_capabilities: bool,
 ) -> Option<StartTls> {
-    Some(StartTls { command, ok, fail, server_resends_capabilities })
+    Some(StartTls {
+        command,
+        ok,
+        fail,
+        server_resends_capabilities,
+    })
 }
 
 const fn exchange(command: &'static str, ok: &'static str, fail: &'static str) -> Option<Exchange> {
@@ -153,7 +165,8 @@ const fn logout(command: &'static str, reply: &'static str) -> Option<Logout> {
     Some(Logout { command, reply })
 }
 
-pub const HTTP_CAPABILITY_REQUEST: &str = "OPTIONS * HTTP/1.1\r\nHost: %s\r\nUser-Agent: httptest\r\n";
+pub const HTTP_CAPABILITY_REQUEST: &str =
+    "OPTIONS * HTTP/1.1\r\nHost: %s\r\nUser-Agent: httptest\r\n";
 pub const HTTP_STARTTLS_REQUEST: &str = "OPTIONS * HTTP/1.1\r\nHost: %s\r\nUser-Agent: httptest\r\nConnection: Upgrade\r\nUpgrade: TLS/1.2\r\n";
 
 pub static PROTOCOLS: [Protocol; 9] = [
@@ -164,7 +177,10 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: Some("imaps"),
         sasl_service: "imap",
         login_default: true,
-        banner: Banner { is_capability_source: true, end: None },
+        banner: Banner {
+            is_capability_source: true,
+            end: None,
+        },
         capabilities: caps(
             Some("C01 CAPABILITY"),
             Some("C01 "),
@@ -174,7 +190,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             Some(" COMPRESS=DEFLATE"),
         ),
         starttls: starttls("S01 STARTTLS", "S01 OK", "S01 NO", false),
-        sasl: sasl("A01 AUTHENTICATE", 0, false, "A01 OK", "A01 NO", Some("+ "), false),
+        sasl: sasl(
+            "A01 AUTHENTICATE",
+            0,
+            false,
+            "A01 OK",
+            "A01 NO",
+            Some("+ "),
+            false,
+        ),
         compress: exchange("Z01 COMPRESS DEFLATE", "Z01 OK", "Z01 NO"),
         logout: logout("Q01 LOGOUT", "Q01 "),
         mech_hint: Some("             (\"login\" for IMAP LOGIN)\n"),
@@ -187,7 +211,10 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: Some("pop3s"),
         sasl_service: "pop",
         login_default: false,
-        banner: Banner { is_capability_source: false, end: Some("+OK") },
+        banner: Banner {
+            is_capability_source: false,
+            end: Some("+OK"),
+        },
         capabilities: caps(Some("CAPA"), Some("."), "STLS", Some("USER"), "SASL ", None),
         starttls: starttls("STLS", "+OK", "-ERR", false),
         sasl: sasl("AUTH", 255, false, "+OK", "-ERR", Some("+ "), false),
@@ -203,8 +230,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: None,
         sasl_service: "lmtp",
         login_default: false,
-        banner: Banner { is_capability_source: false, end: Some("220 ") },
-        capabilities: caps(Some("LHLO lmtptest"), Some("250 "), "STARTTLS", None, "AUTH ", None),
+        banner: Banner {
+            is_capability_source: false,
+            end: Some("220 "),
+        },
+        capabilities: caps(
+            Some("LHLO lmtptest"),
+            Some("250 "),
+            "STARTTLS",
+            None,
+            "AUTH ",
+            None,
+        ),
         starttls: starttls("STARTTLS", "220", "454", false),
         sasl: sasl("AUTH", 512, false, "235", "5", Some("334 "), false),
         compress: None,
@@ -219,8 +256,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: Some("smtps"),
         sasl_service: "smtp",
         login_default: false,
-        banner: Banner { is_capability_source: false, end: Some("220 ") },
-        capabilities: caps(Some("EHLO smtptest"), Some("250 "), "STARTTLS", None, "AUTH ", None),
+        banner: Banner {
+            is_capability_source: false,
+            end: Some("220 "),
+        },
+        capabilities: caps(
+            Some("EHLO smtptest"),
+            Some("250 "),
+            "STARTTLS",
+            None,
+            "AUTH ",
+            None,
+        ),
         starttls: starttls("STARTTLS", "220", "454", false),
         sasl: sasl("AUTH", 512, false, "235", "5", Some("334 "), false),
         compress: None,
@@ -235,10 +282,28 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: None,
         sasl_service: "mupdate",
         login_default: false,
-        banner: Banner { is_capability_source: true, end: Some("* OK") },
-        capabilities: caps(None, Some("* OK"), "* STARTTLS", None, "* AUTH ", Some("* COMPRESS \"DEFLATE\"")),
+        banner: Banner {
+            is_capability_source: true,
+            end: Some("* OK"),
+        },
+        capabilities: caps(
+            None,
+            Some("* OK"),
+            "* STARTTLS",
+            None,
+            "* AUTH ",
+            Some("* COMPRESS \"DEFLATE\""),
+        ),
         starttls: starttls("S01 STARTTLS", "S01 OK", "S01 NO", true),
-        sasl: sasl("A01 AUTHENTICATE", 65535, true, "A01 OK", "A01 NO", Some(""), false),
+        sasl: sasl(
+            "A01 AUTHENTICATE",
+            65535,
+            true,
+            "A01 OK",
+            "A01 NO",
+            Some(""),
+            false,
+        ),
         compress: exchange("Z01 COMPRESS \"DEFLATE\"", "Z01 OK", "Z01 NO"),
         logout: logout("Q01 LOGOUT", "Q01 "),
         mech_hint: None,
@@ -251,8 +316,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: None,
         sasl_service: "sieve",
         login_default: false,
-        banner: Banner { is_capability_source: true, end: Some("OK") },
-        capabilities: caps(Some("CAPABILITY"), Some("OK"), "\"STARTTLS\"", None, "\"SASL\" ", None),
+        banner: Banner {
+            is_capability_source: true,
+            end: Some("OK"),
+        },
+        capabilities: caps(
+            Some("CAPABILITY"),
+            Some("OK"),
+            "\"STARTTLS\"",
+            None,
+            "\"SASL\" ",
+            None,
+        ),
         starttls: starttls("STARTTLS", "OK", "NO", true),
         sasl: sasl("AUTHENTICATE", 65535, true, "OK", "NO", None, true),
         compress: None,
@@ -267,8 +342,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: None,
         sasl_service: "csync",
         login_default: false,
-        banner: Banner { is_capability_source: true, end: Some("* OK") },
-        capabilities: caps(None, Some("* OK"), "* STARTTLS", None, "* SASL ", Some("* COMPRESS DEFLATE")),
+        banner: Banner {
+            is_capability_source: true,
+            end: Some("* OK"),
+        },
+        capabilities: caps(
+            None,
+            Some("* OK"),
+            "* STARTTLS",
+            None,
+            "* SASL ",
+            Some("* COMPRESS DEFLATE"),
+        ),
         starttls: starttls("STARTTLS", "OK", "NO", true),
         sasl: sasl("AUTHENTICATE", 65535, false, "OK", "NO", Some("+ "), false),
         compress: exchange("COMPRESS DEFLATE", "OK", "NO"),
@@ -283,8 +368,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: Some("https"),
         sasl_service: "HTTP",
         login_default: false,
-        banner: Banner { is_capability_source: false, end: None },
-        capabilities: caps(Some(HTTP_CAPABILITY_REQUEST), None, "Upgrade: TLS/1.2", None, "WWW-Authenticate:", None),
+        banner: Banner {
+            is_capability_source: false,
+            end: None,
+        },
+        capabilities: caps(
+            Some(HTTP_CAPABILITY_REQUEST),
+            None,
+            "Upgrade: TLS/1.2",
+            None,
+            "WWW-Authenticate:",
+            None,
+        ),
         starttls: starttls(HTTP_STARTTLS_REQUEST, "HTTP/1.1 101", "HTTP/1.1 5", true),
         sasl: None,
         compress: None,
@@ -299,8 +394,18 @@ pub static PROTOCOLS: [Protocol; 9] = [
         ssl_port: Some("nntps"),
         sasl_service: "nntp",
         login_default: false,
-        banner: Banner { is_capability_source: false, end: Some("20") },
-        capabilities: caps(Some("CAPABILITIES"), Some("."), "STARTTLS", Some("AUTHINFO USER"), "SASL ", Some("COMPRESS DEFLATE")),
+        banner: Banner {
+            is_capability_source: false,
+            end: Some("20"),
+        },
+        capabilities: caps(
+            Some("CAPABILITIES"),
+            Some("."),
+            "STARTTLS",
+            Some("AUTHINFO USER"),
+            "SASL ",
+            Some("COMPRESS DEFLATE"),
+        ),
         starttls: starttls("STARTTLS", "382", "580", false),
         sasl: sasl("AUTHINFO SASL", 512, false, "28", "48", Some("383 "), true),
         compress: exchange("COMPRESS DEFLATE", "206", "403"),
@@ -323,7 +428,10 @@ pub fn key_for_program(basename: &str) -> Option<&'static str> {
         ("httptest", "http"),
         ("nntptest", "nntp"),
     ];
-    NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(basename)).map(|(_, key)| *key)
+    NAMES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(basename))
+        .map(|(_, key)| *key)
 }
 
 /// Looks a protocol key up case-insensitively (`-P` value or from the program name).
@@ -354,7 +462,13 @@ mod tests {
 
     #[test]
     fn only_four_plus_nntp_can_be_ssl_wrapped() {
-        let wrapped: Vec<_> = PROTOCOLS.iter().filter(|p| p.ssl_port.is_some()).map(|p| p.key).collect();
+        let wrapped: Vec<_> = PROTOCOLS
+            .iter()
+            .filter(|p| p.ssl_port.is_some())
+            .map(|p| p.key)
+            .collect();
         assert_eq!(wrapped, ["imap", "pop3", "smtp", "http", "nntp"]);
     }
 }
+
+pub mod imap;

@@ -1,0 +1,231 @@
+//! The generic SASL exchange shared by every protocol with a SASL command (spec §6.1):
+//! start the mechanism, send the command (with an initial response where allowed), then
+//! answer challenges until the server says yes or no. Protocol framing comes from the
+//! protocol table; the prompts come from the `Prompter`.
+
+use crate::capabilities::starts_with_ci;
+use crate::error::Result;
+use crate::ffi::sasl::{self, Code, Prompter};
+use crate::net::stack::{Stack, SASL_LINE_MAX};
+use crate::protocol::SaslFraming;
+use crate::replies;
+use crate::transcript::{self, c_str};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Base64 text must fit the C tool's 4096-byte buffer (NUL included).
+const BASE64_MAX: usize = 4095;
+
+/// Everything one authentication attempt works with.
+pub struct Attempt<'a> {
+    pub stack: &'a mut Stack,
+    pub conn: &'a Rc<RefCell<sasl::Conn>>,
+    pub prompter: &'a mut dyn Prompter,
+    /// Longest initial response the command line may carry; 0 = none.
+    pub initial_response_limit: usize,
+}
+
+/// What the server's reply to a step was.
+enum Reply {
+    Success(Option<Vec<u8>>),
+    Failure,
+    Challenge(Vec<u8>),
+    Undecodable,
+}
+
+/// Runs the exchange for `mechlist` and returns the SASL code to report.
+pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -> Result<Code> {
+    let want_initial = attempt.initial_response_limit > 0;
+    let started = attempt
+        .conn
+        .borrow_mut()
+        .start(mechlist, want_initial, attempt.prompter);
+    if started.code != sasl::SASL_OK && started.code != sasl::SASL_CONTINUE {
+        return Ok(started.code);
+    }
+    let mechanism = started.mechanism.unwrap_or_default();
+    let command = if framing.quoted {
+        format!("{} \"{}\"", framing.command, mechanism)
+    } else {
+        format!("{} {}", framing.command, mechanism)
+    };
+    transcript::out(format!("C: {command}").as_bytes());
+    attempt.stack.write(command.as_bytes());
+
+    let mut literal_mode = framing.quoted;
+    let mut pending_initial: Option<Vec<u8>> = None;
+    let mut response: Option<Vec<u8>> = None;
+    match started.output {
+        Some(initial) if initial.is_empty() => {
+            transcript::out(b" =");
+            attempt.stack.write(b" =");
+        }
+        Some(initial)
+            if !framing.quoted
+                && command.len() + initial.len() + 3 > attempt.initial_response_limit =>
+        {
+            pending_initial = Some(initial);
+        }
+        Some(initial) => {
+            transcript::out(b" ");
+            attempt.stack.write(b" ");
+            response = Some(initial);
+        }
+        None => {}
+    }
+
+    let mut on_command_line = true;
+    loop {
+        if let Err(code) = send_response(
+            attempt.stack,
+            response.take(),
+            on_command_line,
+            literal_mode,
+        ) {
+            return Ok(code);
+        }
+        transcript::out(b"\r\n");
+        replies::send(attempt.stack, b"\r\n")?;
+        on_command_line = false;
+
+        let reply = read_reply(attempt.stack, framing)?;
+        literal_mode = framing.quoted && framing.continuation.is_none();
+        let challenge = match reply {
+            Reply::Failure => return Ok(sasl::SASL_FAIL),
+            Reply::Undecodable => {
+                transcript::out(b"base64 decoding error\n");
+                return Ok(sasl::SASL_FAIL);
+            }
+            Reply::Success(None) => return Ok(sasl::SASL_OK),
+            Reply::Success(Some(data)) => {
+                let step = attempt.conn.borrow_mut().step(&data, attempt.prompter);
+                return Ok(if step.code == sasl::SASL_OK {
+                    sasl::SASL_OK
+                } else {
+                    step.code
+                });
+            }
+            Reply::Challenge(challenge) => challenge,
+        };
+        if challenge.is_empty() && pending_initial.is_some() {
+            response = pending_initial.take();
+            continue;
+        }
+        let step = attempt.conn.borrow_mut().step(&challenge, attempt.prompter);
+        if step.code != sasl::SASL_OK && step.code != sasl::SASL_CONTINUE {
+            transcript::client_line(framing.cancel.as_bytes());
+            replies::send(attempt.stack, format!("{}\r\n", framing.cancel).as_bytes())?;
+            return Ok(step.code);
+        }
+        response = step.output;
+    }
+}
+
+/// Writes one response (base64, or a literal for quoting protocols); the caller ends the
+/// line. On the command line itself nothing gets a `C: ` prefix.
+fn send_response(
+    stack: &mut Stack,
+    response: Option<Vec<u8>>,
+    on_command_line: bool,
+    literal_mode: bool,
+) -> std::result::Result<(), Code> {
+    let prefix: &[u8] = if on_command_line { b"" } else { b"C: " };
+    match response {
+        Some(data) if !data.is_empty() => {
+            let encoded = sasl::encode64(&data)?;
+            if encoded.len() > BASE64_MAX {
+                return Err(sasl::SASL_BUFOVER);
+            }
+            if literal_mode {
+                let header = format!("{{{}+}}\r\n", encoded.len());
+                transcript::out(&[prefix, header.as_bytes()].concat());
+                stack.write(header.as_bytes());
+                stack.flush().map_err(|_| sasl::SASL_FAIL)?;
+            }
+            let prefix: &[u8] = if on_command_line || !literal_mode {
+                prefix
+            } else {
+                b"C: "
+            };
+            transcript::out(&[prefix, &encoded].concat());
+            stack.write(&encoded);
+        }
+        _ if literal_mode => {
+            // Upstream master's rendering of an empty literal (spec §12).
+            transcript::out(b"C: {0+}");
+            stack.write(b"{0+}\r\n");
+        }
+        _ => transcript::out(prefix),
+    }
+    Ok(())
+}
+
+/// Reads the server's answer to a step, printing every line (spec §6.1 step 6).
+fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
+    let line = loop {
+        let line = replies::line(stack, SASL_LINE_MAX)?;
+        transcript::server_line(&line);
+        if !line.starts_with(b"*") {
+            break line;
+        }
+    };
+    if starts_with_ci(&line, framing.ok) {
+        return Ok(Reply::Success(None));
+    }
+    if starts_with_ci(&line, framing.fail) {
+        return Ok(Reply::Failure);
+    }
+    let text = match framing.continuation {
+        // The prefix is skipped without checking it is there (C behaviour).
+        Some(prefix) => c_str(&line)[prefix.len().min(c_str(&line).len())..].to_vec(),
+        None => {
+            // A `{n}` literal header: the challenge is the next line.
+            let size: usize = parse_leading_number(line.get(1..).unwrap_or_default());
+            let body = replies::line(stack, SASL_LINE_MAX)?;
+            transcript::server_line(&body);
+            if body.len() < size {
+                return Err(crate::error::Failure::prot_layer());
+            }
+            c_str(&body).to_vec()
+        }
+    };
+    Ok(decode_challenge(&text))
+}
+
+fn decode_challenge(text: &[u8]) -> Reply {
+    if text.first() == Some(&b'\r') {
+        return Reply::Challenge(Vec::new());
+    }
+    let mut text = text;
+    if let Some(rest) = text.strip_suffix(b"\n") {
+        text = rest;
+    }
+    if let Some(rest) = text.strip_suffix(b"\r") {
+        text = rest;
+    }
+    match sasl::decode64(text) {
+        Ok(data) => Reply::Challenge(data),
+        Err(_) => Reply::Undecodable,
+    }
+}
+
+/// atoi: leading digits, anything else ends the number; no digits = 0.
+pub fn parse_leading_number(text: &[u8]) -> usize {
+    text.iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0usize, |n, &d| {
+            n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_leading_number;
+
+    #[test]
+    fn atoi_like() {
+        assert_eq!(parse_leading_number(b"12}\r\n"), 12);
+        assert_eq!(parse_leading_number(b"x"), 0);
+        assert_eq!(parse_leading_number(b""), 0);
+    }
+}

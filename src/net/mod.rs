@@ -1,0 +1,6 @@
+//! Everything between the program and the server's bytes: connecting, the HAProxy
+//! header, and the layered connection stack.
+
+pub mod connect;
+pub mod haproxy;
+pub mod stack;

@@ -1,0 +1,369 @@
+//! The connection stack: a TCP socket, optionally inside TLS, optionally wrapped by a SASL
+//! security layer, optionally compressed — like Cyrus `prot`. One owner reads and writes
+//! it (SSL and SASL objects are not safe for concurrent use). Above the layers sits one
+//! input buffer that gives lines (the C tool's fixed-size line readers) or raw chunks.
+
+use crate::ffi::sasl;
+use crate::ffi::sys;
+use crate::ffi::zlib::{Deflate, Inflate};
+use openssl::ssl::SslStream;
+use std::cell::RefCell;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+
+/// Line-reader sizes of the C tool (buffer size minus the NUL), spec §1.3.
+pub const LINE_MAX: usize = 1023;
+pub const SASL_LINE_MAX: usize = 16383;
+
+/// Largest raw read while a SASL layer is on (the C tool decodes at most 4096 at once).
+const SASL_READ: usize = 4096;
+/// Raw read size otherwise.
+const PLAIN_READ: usize = 64 * 1024;
+
+/// Why reading stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The server closed the connection.
+    Eof,
+    /// Anything else; the text is what `Protection error: ` is followed by.
+    Broken(String),
+}
+
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+    /// Only while a TLS handshake has the socket.
+    Moved,
+}
+
+/// A SASL security layer over the transport.
+struct SaslLayer {
+    conn: Rc<RefCell<sasl::Conn>>,
+    max_chunk: usize,
+}
+
+pub struct Stack {
+    transport: Transport,
+    sasl: Option<SaslLayer>,
+    deflate: Option<Deflate>,
+    inflate: Option<Inflate>,
+    /// Plain text received and not yet consumed: `input[consumed..]`.
+    input: Vec<u8>,
+    consumed: usize,
+    /// Plain text written and not yet flushed.
+    output: Vec<u8>,
+    /// A read error or EOF seen by the last fill, reported once the buffer is empty.
+    ended: Option<ReadError>,
+}
+
+impl Stack {
+    pub fn new(tcp: TcpStream) -> Stack {
+        Stack {
+            transport: Transport::Plain(tcp),
+            sasl: None,
+            deflate: None,
+            inflate: None,
+            input: Vec::new(),
+            consumed: 0,
+            output: Vec::new(),
+            ended: None,
+        }
+    }
+
+    /// The socket, for poll(2).
+    pub fn fd(&self) -> RawFd {
+        match &self.transport {
+            Transport::Plain(tcp) => tcp.as_raw_fd(),
+            Transport::Tls(tls) => tls.get_ref().as_raw_fd(),
+            Transport::Moved => -1,
+        }
+    }
+
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match &self.transport {
+            Transport::Plain(tcp) => Some(tcp),
+            Transport::Tls(tls) => Some(tls.get_ref()),
+            Transport::Moved => None,
+        }
+    }
+
+    /// Hands the plain socket to a TLS handshake. Pending input stays buffered.
+    pub fn take_plain(&mut self) -> Option<TcpStream> {
+        match std::mem::replace(&mut self.transport, Transport::Moved) {
+            Transport::Plain(tcp) => Some(tcp),
+            other => {
+                self.transport = other;
+                None
+            }
+        }
+    }
+
+    /// Puts a socket back (TLS set-up failed before the handshake).
+    pub fn restore_plain(&mut self, tcp: TcpStream) {
+        self.transport = Transport::Plain(tcp);
+    }
+
+    /// Everything from now on goes through TLS.
+    pub fn set_tls(&mut self, stream: SslStream<TcpStream>) {
+        self.transport = Transport::Tls(Box::new(stream));
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.transport, Transport::Tls(_))
+    }
+
+    /// Installs a SASL security layer on both directions (spec §5.3).
+    pub fn set_sasl_layer(&mut self, conn: Rc<RefCell<sasl::Conn>>) {
+        let max_out = conn.borrow().max_out_buf().unwrap_or(4096) as usize;
+        let max_chunk = max_out.clamp(1, 4096);
+        self.sasl = Some(SaslLayer { conn, max_chunk });
+    }
+
+    /// Drops the SASL layer and compression (IMAP/Sieve UNAUTHENTICATE).
+    pub fn clear_layers(&mut self) {
+        self.sasl = None;
+        self.deflate = None;
+        self.inflate = None;
+    }
+
+    /// Starts DEFLATE in both directions (spec §7.5).
+    pub fn start_compression(&mut self) -> Result<(), ReadError> {
+        let broken = |_| ReadError::Broken("Error compressing data".into());
+        self.deflate = Some(Deflate::new().map_err(broken)?);
+        self.inflate = Some(Inflate::new().map_err(broken)?);
+        Ok(())
+    }
+
+    /// Bytes received and not yet consumed.
+    pub fn buffered(&self) -> usize {
+        self.input.len() - self.consumed
+    }
+
+    /// Plain text already received or decrypted, so poll(2) on the socket would miss it.
+    pub fn has_buffered_plaintext(&self) -> bool {
+        if self.buffered() > 0 {
+            return true;
+        }
+        matches!(&self.transport, Transport::Tls(tls) if tls.ssl().pending() > 0)
+    }
+
+    /// True when a read would find data without waiting: buffered text, TLS records
+    /// already decrypted, or bytes waiting on the socket (spec §1.3 "drain").
+    pub fn has_pending(&self) -> bool {
+        if self.buffered() > 0 {
+            return true;
+        }
+        if let Transport::Tls(tls) = &self.transport {
+            if tls.ssl().pending() > 0 {
+                return true;
+            }
+        }
+        sys::readable_now(self.fd())
+    }
+
+    /// Reads one line of at most `max` bytes (ending at `\n` or when `max` is reached),
+    /// like prot_fgets. At EOF a partial line is returned; `Ok(None)` = nothing left.
+    pub fn read_line(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
+        loop {
+            let pending = &self.input[self.consumed..];
+            let limit = pending.len().min(max);
+            if let Some(pos) = pending[..limit].iter().position(|&b| b == b'\n') {
+                return Ok(Some(self.consume(pos + 1)));
+            }
+            if pending.len() >= max {
+                return Ok(Some(self.consume(max)));
+            }
+            match self.fill() {
+                Ok(()) => {}
+                Err(ReadError::Eof) if self.buffered() > 0 => {
+                    let n = self.buffered();
+                    return Ok(Some(self.consume(n)));
+                }
+                Err(ReadError::Eof) => return Ok(None),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Reads whatever is available, at most `max` bytes, waiting only if nothing is.
+    pub fn read_chunk(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
+        while self.buffered() == 0 {
+            self.fill()?;
+        }
+        let n = self.buffered().min(max);
+        Ok(self.consume(n))
+    }
+
+    /// Reads exactly `n` bytes (a literal's body).
+    pub fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, ReadError> {
+        while self.buffered() < n {
+            self.fill()?;
+        }
+        Ok(self.consume(n))
+    }
+
+    fn consume(&mut self, n: usize) -> Vec<u8> {
+        let taken = self.input[self.consumed..self.consumed + n].to_vec();
+        self.consumed += n;
+        if self.consumed == self.input.len() {
+            self.input.clear();
+            self.consumed = 0;
+        }
+        taken
+    }
+
+    /// One raw read, decoded through the layers into `input`. May add nothing (a partial
+    /// SASL packet, a TLS record without application data).
+    fn fill(&mut self) -> Result<(), ReadError> {
+        if let Some(ended) = &self.ended {
+            return Err(ended.clone());
+        }
+        let size = if self.sasl.is_some() {
+            SASL_READ
+        } else {
+            PLAIN_READ
+        };
+        let mut raw = vec![0u8; size];
+        let n = match self.raw_read(&mut raw) {
+            Ok(0) => {
+                self.ended = Some(ReadError::Eof);
+                return Err(ReadError::Eof);
+            }
+            Ok(n) => n,
+            Err(err) => {
+                self.ended = Some(err.clone());
+                return Err(err);
+            }
+        };
+        raw.truncate(n);
+        let decoded = match &self.sasl {
+            Some(layer) => {
+                let mut conn = layer.conn.borrow_mut();
+                match conn.decode(&raw) {
+                    Ok(data) => data,
+                    Err(code) => {
+                        let detail = conn.errdetail().unwrap_or_else(|| "no detail".into());
+                        let err = ReadError::Broken(format!(
+                            "decoding error: {}; {}",
+                            sasl::errstring(code),
+                            detail
+                        ));
+                        self.ended = Some(err.clone());
+                        return Err(err);
+                    }
+                }
+            }
+            None => raw,
+        };
+        if self.consumed > 0 {
+            self.input.drain(..self.consumed);
+            self.consumed = 0;
+        }
+        match &mut self.inflate {
+            Some(inflate) => {
+                if inflate.decompress(&decoded, &mut self.input).is_err() {
+                    let err = ReadError::Broken("Error decompressing data".into());
+                    self.ended = Some(err.clone());
+                    return Err(err);
+                }
+            }
+            None => self.input.extend_from_slice(&decoded),
+        }
+        Ok(())
+    }
+
+    fn raw_read(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
+        loop {
+            let result = match &mut self.transport {
+                Transport::Plain(tcp) => tcp.read(buf),
+                Transport::Tls(tls) => match tls.ssl_read(buf) {
+                    Ok(n) => Ok(n),
+                    Err(err) if err.code() == openssl::ssl::ErrorCode::ZERO_RETURN => Ok(0),
+                    Err(err) => match err.into_io_error() {
+                        // A socket error under TLS is reported as such.
+                        Ok(io) => Err(io),
+                        // A TLS-level failure (OpenSSL 3's unexpected EOF among them):
+                        // the relay sees the end of the connection (spec §4.4).
+                        Err(_) => Ok(0),
+                    },
+                },
+                Transport::Moved => Ok(0),
+            };
+            match result {
+                Ok(n) => return Ok(n),
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) if err.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(err) => return Err(ReadError::Broken(sys::io_error_text(&err))),
+            }
+        }
+    }
+
+    /// Queues plain text for the server.
+    pub fn write(&mut self, data: &[u8]) {
+        self.output.extend_from_slice(data);
+    }
+
+    /// Sends what was queued through compression, the SASL layer and TLS.
+    pub fn flush(&mut self) -> Result<(), ReadError> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let plain = std::mem::take(&mut self.output);
+        let compressed = match &mut self.deflate {
+            Some(deflate) => {
+                let mut out = Vec::with_capacity(plain.len() / 2 + 64);
+                deflate
+                    .compress_sync(&plain, &mut out)
+                    .map_err(|_| ReadError::Broken("Error compressing data".into()))?;
+                out
+            }
+            None => plain,
+        };
+        let wire = match &self.sasl {
+            Some(layer) => {
+                let mut conn = layer.conn.borrow_mut();
+                let mut wire = Vec::with_capacity(compressed.len() + 64);
+                for chunk in compressed.chunks(layer.max_chunk) {
+                    match conn.encode(chunk) {
+                        Ok(data) => wire.extend_from_slice(&data),
+                        Err(code) => {
+                            let detail = conn.errdetail().unwrap_or_else(|| "no detail".into());
+                            return Err(ReadError::Broken(format!(
+                                "encoding error: {}; {}",
+                                sasl::errstring(code),
+                                detail
+                            )));
+                        }
+                    }
+                }
+                wire
+            }
+            None => compressed,
+        };
+        let result = match &mut self.transport {
+            Transport::Plain(tcp) => tcp.write_all(&wire).and_then(|_| tcp.flush()),
+            Transport::Tls(tls) => tls.write_all(&wire).and_then(|_| tls.flush()),
+            Transport::Moved => Ok(()),
+        };
+        result.map_err(|err| ReadError::Broken(sys::io_error_text(&err)))
+    }
+
+    /// Queues and flushes.
+    pub fn send(&mut self, data: &[u8]) -> Result<(), ReadError> {
+        self.write(data);
+        self.flush()
+    }
+
+    /// Ends the connection: TLS close_notify (not waited for), then the socket closes
+    /// when the stack is dropped.
+    pub fn close(&mut self) {
+        if let Transport::Tls(tls) = &mut self.transport {
+            let _ = tls.shutdown();
+        }
+        if let Some(tcp) = self.tcp() {
+            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! IMAP's own authentication paths (spec §6.0, §6.3): `-m login` is the LOGIN command with
+//! the password as a synchronising literal; any other `-m` must be advertised as AUTH=.
+
+use crate::auth::{self, Attempt};
+use crate::capabilities::{contains_ci, starts_with_ci, Caps};
+use crate::error::Result;
+use crate::ffi::sasl::{self, Code, PromptKind, PromptRequest};
+use crate::net::stack::LINE_MAX;
+use crate::protocol::Protocol;
+use crate::replies;
+use crate::transcript;
+
+pub fn authenticate(
+    attempt: &mut Attempt,
+    protocol: &Protocol,
+    caps: &Caps,
+    mechanism: Option<&str>,
+    authname: &str,
+) -> Result<Code> {
+    let framing = protocol.sasl.as_ref().expect("IMAP has a SASL command");
+    let list = caps.mechs.clone().unwrap_or_default();
+    match mechanism {
+        Some(mech) if mech.eq_ignore_ascii_case("login") => {
+            if !caps.login {
+                transcript::out(b"[Server advertised LOGINDISABLED]\n");
+                return Ok(sasl::SASL_FAIL);
+            }
+            login(attempt, authname)
+        }
+        Some(mech) => {
+            if !contains_ci(list.as_bytes(), mech.as_bytes()) {
+                transcript::out(
+                    format!(
+                        "[Server did not advertise AUTH={}]\n",
+                        mech.to_ascii_uppercase()
+                    )
+                    .as_bytes(),
+                );
+                return Ok(sasl::SASL_FAIL);
+            }
+            auth::exchange(attempt, framing, mech.as_bytes())
+        }
+        None => auth::exchange(attempt, framing, list.as_bytes()),
+    }
+}
+
+/// `L01 LOGIN <user> {n}`, then the password once the server says `+`.
+fn login(attempt: &mut Attempt, authname: &str) -> Result<Code> {
+    let password = attempt.prompter.answer(&PromptRequest {
+        kind: PromptKind::Pass,
+        challenge: None,
+        prompt: "Please enter your password",
+        default: None,
+    });
+    replies::command(
+        attempt.stack,
+        &format!("L01 LOGIN {authname} {{{}}}", password.len()),
+    )?;
+    let reply = replies::waitfor(attempt.stack, &["+", "L01 "], true)?;
+    if !reply.starts_with(b"+") {
+        // The C tool reads an uninitialised buffer here; a direct tagged reply is a failure.
+        return Ok(sasl::SASL_FAIL);
+    }
+    transcript::client_line(b"<omitted>");
+    replies::send(attempt.stack, &[password.as_slice(), b"\r\n"].concat())?;
+    let done = loop {
+        let line = replies::line(attempt.stack, LINE_MAX)?;
+        transcript::server_line(&line);
+        if line.starts_with(b"L01 ") {
+            break line;
+        }
+    };
+    Ok(if starts_with_ci(&done[4..], "OK") {
+        sasl::SASL_OK
+    } else {
+        sasl::SASL_FAIL
+    })
+}

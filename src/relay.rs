@@ -1,0 +1,271 @@
+//! The interactive part after the last round (spec §8.1, §8.2): the local side (stdin or
+//! the `-f` file) goes to the server, the server's bytes go raw to stdout, until the server
+//! closes. EOF on the local side sends the logout command; Ctrl-C logs out cleanly.
+//! One loop owns the connection stack; it waits in poll(2) on the socket, the local side
+//! and a SIGINT self-pipe, so nothing spins.
+
+use crate::error::{Failure, Result};
+use crate::ffi::sys;
+use crate::net::stack::{ReadError, Stack};
+use crate::options::Output;
+use crate::session::{Round, Run};
+use crate::transcript;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// Server data is printed in pieces of at most this size, each cut at a NUL like the C
+/// tool's `printf("%s")` of a 2047-byte read.
+const SERVER_PIECE: usize = 2047;
+/// Stdin lines longer than this arrive in several pieces (the C tool's fgets size - 1).
+const STDIN_PIECE: usize = 2046;
+/// `-f` files are sent in chunks of this size.
+const FILE_CHUNK: usize = 2048;
+const LOCAL_READ: usize = 64 * 1024;
+
+/// What feeds the server.
+enum Local {
+    Stdin(LineSplitter),
+    File(std::fs::File),
+    Closed,
+}
+
+pub fn run(run: &mut Run, round: Round) -> Result<i32> {
+    let local = match &run.options.output {
+        Output::Terminal => Local::Stdin(LineSplitter::default()),
+        Output::File(path) => match std::fs::File::open(path) {
+            Ok(file) => Local::File(file),
+            Err(err) => {
+                transcript::err(
+                    format!("Unable to open file: {path}:{}\n", sys::io_error_text(&err))
+                        .as_bytes(),
+                );
+                return Ok(1);
+            }
+        },
+        Output::Socket { .. } => return Err(Failure::new("could not create output socket")),
+    };
+    Relay {
+        logout: run.protocol.logout.map(|l| l.command),
+        stack: round.stack,
+        local,
+    }
+    .run()
+}
+
+struct Relay {
+    logout: Option<&'static str>,
+    stack: Stack,
+    local: Local,
+}
+
+impl Relay {
+    fn run(mut self) -> Result<i32> {
+        let sigint = sys::sigint_pipe().ok();
+        loop {
+            let local_fd = match &self.local {
+                Local::Stdin(_) => Some(0),
+                Local::File(file) => Some(file.as_raw_fd()),
+                Local::Closed => None,
+            };
+            let server_buffered = self.stack.has_buffered_plaintext();
+            let mut fds: Vec<RawFd> = vec![self.stack.fd()];
+            fds.extend(sigint);
+            fds.extend(local_fd);
+            let ready = match sys::poll_read(&fds, if server_buffered { 0 } else { -1 }) {
+                Ok(ready) => ready,
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(err) => {
+                    transcript::err(format!("select: {}\n", sys::io_error_text(&err)).as_bytes());
+                    return Err(Failure::new("select"));
+                }
+            };
+            let sigint_ready = sigint.is_some() && ready[1].readable;
+            let local_ready = local_fd.is_some() && ready[ready.len() - 1].readable;
+            if sigint_ready {
+                self.send_logout();
+                self.stack.close();
+                transcript::message("Connection closed.");
+                return Ok(0);
+            }
+            if local_ready {
+                self.from_local()?;
+                continue;
+            }
+            if server_buffered || ready[0].readable {
+                if let Some(code) = self.from_server() {
+                    return Ok(code);
+                }
+            }
+        }
+    }
+
+    /// Prints and sends the logout command (no wait for the reply).
+    fn send_logout(&mut self) {
+        if let Some(logout) = self.logout {
+            transcript::client_line(logout.as_bytes());
+            let _ = self.stack.send(format!("{logout}\r\n").as_bytes());
+        }
+    }
+
+    fn from_local(&mut self) -> Result<()> {
+        let mut buf = vec![0u8; LOCAL_READ];
+        let (n, is_file) = match &mut self.local {
+            Local::Stdin(_) => (sys::read_fd(0, &mut buf), false),
+            Local::File(file) => (std::io::Read::read(file, &mut buf[..FILE_CHUNK]), true),
+            Local::Closed => return Ok(()),
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(err) => {
+                transcript::err(format!("read: {}\n", sys::io_error_text(&err)).as_bytes());
+                return Err(Failure::new("read"));
+            }
+        };
+        buf.truncate(n);
+        if is_file {
+            if n > 0 {
+                transcript::out(&buf);
+                let _ = self.stack.send(&buf);
+                return Ok(());
+            }
+        } else if let Local::Stdin(splitter) = &mut self.local {
+            let mut wire = Vec::with_capacity(n + 64);
+            if n > 0 {
+                splitter.push(&buf, &mut wire);
+            } else {
+                splitter.finish(&mut wire);
+            }
+            if !wire.is_empty() {
+                let _ = self.stack.send(&wire);
+            }
+            if n > 0 {
+                return Ok(());
+            }
+        }
+        self.local = Local::Closed;
+        self.send_logout();
+        Ok(())
+    }
+
+    /// Prints what the server sent; `Some(exit status)` when the connection ended.
+    fn from_server(&mut self) -> Option<i32> {
+        loop {
+            match self.stack.read_chunk(SERVER_PIECE) {
+                Ok(piece) => transcript::out(transcript::c_str(&piece)),
+                Err(ended) => {
+                    if let ReadError::Broken(text) = ended {
+                        transcript::message(&format!("Protection error: {text}"));
+                    }
+                    self.stack.close();
+                    transcript::message("Connection closed.");
+                    return Some(0);
+                }
+            }
+            if !self.stack.has_buffered_plaintext() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Turns stdin bytes into what the C tool sends: pieces as its line reader returns them
+/// (up to a newline, or 2046 bytes), each cut at a NUL, and a final LF not preceded by CR
+/// replaced by CR LF.
+#[derive(Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+impl LineSplitter {
+    fn push(&mut self, mut bytes: &[u8], wire: &mut Vec<u8>) {
+        while !bytes.is_empty() {
+            let room = STDIN_PIECE - self.partial.len();
+            let take = bytes[..bytes.len().min(room)]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map(|p| p + 1);
+            match take {
+                Some(end) => {
+                    self.partial.extend_from_slice(&bytes[..end]);
+                    bytes = &bytes[end..];
+                    self.emit(wire);
+                }
+                None if bytes.len() >= room => {
+                    self.partial.extend_from_slice(&bytes[..room]);
+                    bytes = &bytes[room..];
+                    self.emit(wire);
+                }
+                None => {
+                    self.partial.extend_from_slice(bytes);
+                    bytes = &[];
+                }
+            }
+        }
+    }
+
+    /// End of input: a partial last line is sent as it is.
+    fn finish(&mut self, wire: &mut Vec<u8>) {
+        if !self.partial.is_empty() {
+            self.emit(wire);
+        }
+    }
+
+    fn emit(&mut self, wire: &mut Vec<u8>) {
+        let piece = transcript::c_str(&self.partial);
+        if piece.ends_with(b"\n") && !piece.ends_with(b"\r\n") {
+            wire.extend_from_slice(&piece[..piece.len() - 1]);
+            wire.extend_from_slice(b"\r\n");
+        } else {
+            wire.extend_from_slice(piece);
+        }
+        self.partial.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut splitter = LineSplitter::default();
+        let mut wire = Vec::new();
+        for chunk in chunks {
+            splitter.push(chunk, &mut wire);
+        }
+        splitter.finish(&mut wire);
+        wire
+    }
+
+    #[test]
+    fn lf_becomes_crlf_and_crlf_stays() {
+        assert_eq!(split(&[b"a1 NOOP\n"]), b"a1 NOOP\r\n");
+        assert_eq!(split(&[b"a1 NOOP\r\n", b"b\n"]), b"a1 NOOP\r\nb\r\n");
+        assert_eq!(split(&[b"\n"]), b"\r\n");
+    }
+
+    #[test]
+    fn lines_split_across_reads_join() {
+        assert_eq!(split(&[b"a1 NO", b"OP\nx"]), b"a1 NOOP\r\nx");
+    }
+
+    #[test]
+    fn nul_cuts_the_piece() {
+        assert_eq!(split(&[b"ab\0cd\nef\n"]), b"abef\r\n");
+    }
+
+    #[test]
+    fn long_lines_come_in_pieces_and_only_the_last_is_converted() {
+        let mut line = vec![b'x'; 5000];
+        line.push(b'\n');
+        let wire = split(&[&line]);
+        assert_eq!(wire.len(), 5002);
+        assert!(wire.ends_with(b"x\r\n"));
+        // A piece boundary right before the LF: the LF alone is a piece, converted.
+        let mut exact = vec![b'y'; STDIN_PIECE];
+        exact.push(b'\n');
+        assert_eq!(split(&[&exact]).len(), STDIN_PIECE + 2);
+        // CR at the end of one piece and LF as the next: the C tool converts the lone LF.
+        let mut cr_edge = vec![b'z'; STDIN_PIECE - 1];
+        cr_edge.extend_from_slice(b"\r\n");
+        assert!(split(&[&cr_edge]).ends_with(b"\r\r\n"));
+    }
+}

@@ -1,0 +1,87 @@
+//! Reading the server's replies the C tool's ways (spec §1.3): `waitfor` (read printed
+//! lines up to a tagged one, then drain what is already there) and the capability reader.
+
+use crate::capabilities::{starts_with_ci, Caps, Learnt};
+use crate::error::{Failure, Result};
+use crate::net::stack::{Stack, LINE_MAX};
+use crate::protocol::Protocol;
+use crate::transcript;
+
+/// Reads one line of at most `max` bytes; the end of the connection is fatal here.
+pub fn line(stack: &mut Stack, max: usize) -> Result<Vec<u8>> {
+    match stack.read_line(max) {
+        Ok(Some(line)) => Ok(line),
+        Ok(None) | Err(_) => Err(Failure::prot_layer()),
+    }
+}
+
+/// Prints every line already available without waiting (the C tool's drain).
+pub fn drain(stack: &mut Stack) {
+    while stack.has_pending() {
+        match stack.read_line(LINE_MAX) {
+            Ok(Some(line)) => transcript::server_line(&line),
+            _ => break,
+        }
+    }
+}
+
+/// Reads lines until one starts with one of `tags` (case-sensitive), printing each as
+/// `S: ` when `print`; then, when printing, drains what is already available.
+/// Returns the matching line.
+pub fn waitfor(stack: &mut Stack, tags: &[&str], print: bool) -> Result<Vec<u8>> {
+    loop {
+        let line = line(stack, LINE_MAX)?;
+        if print {
+            transcript::server_line(&line);
+        }
+        if tags.iter().any(|tag| line.starts_with(tag.as_bytes())) {
+            if print {
+                drain(stack);
+            }
+            return Ok(line);
+        }
+    }
+}
+
+/// Reads a capability response (or a greeting that is one) up to a line starting with
+/// `end` (case-insensitive). Without `end`, the first line is awaited and then only what
+/// is already available is read. EOF after at least one line just ends the response.
+pub fn capabilities(
+    stack: &mut Stack,
+    protocol: &Protocol,
+    end: Option<&str>,
+    learnt: &mut Learnt,
+) -> Result<Caps> {
+    let mut caps = Caps::fresh(protocol);
+    let mut lines = 0;
+    loop {
+        if end.is_none() && lines > 0 && !stack.has_pending() {
+            break;
+        }
+        let line = match stack.read_line(LINE_MAX) {
+            Ok(Some(line)) => line,
+            Ok(None) | Err(_) if lines > 0 => break,
+            Ok(None) | Err(_) => return Err(Failure::prot_layer()),
+        };
+        lines += 1;
+        transcript::server_line(&line);
+        caps.scan_line(protocol, &line, learnt);
+        if let Some(end) = end {
+            if starts_with_ci(&line, end) {
+                break;
+            }
+        }
+    }
+    Ok(caps)
+}
+
+/// Prints `C: <command>` and sends it with CR LF.
+pub fn command(stack: &mut Stack, command: &str) -> Result<()> {
+    transcript::client_line(command.as_bytes());
+    send(stack, format!("{command}\r\n").as_bytes())
+}
+
+/// Sends bytes; a write failure is the same fatal error as a read failure in the C tool.
+pub fn send(stack: &mut Stack, bytes: &[u8]) -> Result<()> {
+    stack.send(bytes).map_err(|_| Failure::prot_layer())
+}

@@ -1,0 +1,400 @@
+//! One run: `-n` rounds of connect → TLS → greeting/capabilities → STARTTLS → authenticate,
+//! then COMPRESS and the interactive part on the last round's connection (spec §3.2, §7).
+
+use crate::auth::Attempt;
+use crate::capabilities::{starts_with_ci, Caps, Learnt};
+use crate::error::{Failure, Result};
+use crate::ffi::sasl::{self, ClientConfig, Code, ConnFlags};
+use crate::net::connect::{self, ip_semicolon_port};
+use crate::net::haproxy;
+use crate::net::stack::Stack;
+use crate::options::Options;
+use crate::prompt::CliPrompter;
+use crate::protocol::{self, Kind, Protocol};
+use crate::relay;
+use crate::replies;
+use crate::tls;
+use crate::transcript;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The SASL layer's largest buffer we accept (visible as DIGEST-MD5's `maxbuf=1024`).
+const SASL_MAXBUFSIZE: u32 = 1024;
+
+/// State that outlives a round.
+pub struct Run<'a> {
+    pub options: &'a Options,
+    pub protocol: &'static Protocol,
+    pub tls: tls::Engine,
+    pub prompter: CliPrompter,
+    pub learnt: Learnt,
+    /// The greeting is a capability source (switched off for good once it proves not to be).
+    pub greeting_has_capabilities: bool,
+    /// Sieve: the server did not resend capabilities after a security layer once.
+    pub sieve_asks_after_layer: bool,
+}
+
+/// One connected, authenticated (or not) round.
+pub struct Round {
+    pub stack: Stack,
+    pub conn: Rc<RefCell<sasl::Conn>>,
+    pub caps: Caps,
+    pub host: String,
+    /// Cipher bits of TLS, added to the SASL SSF.
+    pub external_ssf: u32,
+}
+
+pub fn run(options: &Options) -> Result<i32> {
+    let protocol = options.protocol;
+    sasl::client_init(ClientConfig {
+        challenge_prompts: options.challenge_prompts,
+        options: options.sasl_options.clone(),
+    })
+    .map_err(|_| Failure::new("SASL initialization"))?;
+    let authname = options
+        .authname
+        .clone()
+        .unwrap_or_else(crate::prompt::current_login_name);
+    let mut run = Run {
+        options,
+        protocol,
+        tls: tls::Engine::new(options.verbose),
+        prompter: CliPrompter {
+            authname,
+            authzid: options.authzid.clone(),
+            password: options.password.clone(),
+            realm: options.realm.clone(),
+        },
+        learnt: Learnt::default(),
+        greeting_has_capabilities: protocol.banner.is_capability_source,
+        sieve_asks_after_layer: false,
+    };
+    let mut round = start_round(&mut run)?;
+    for _ in 1..options.rounds {
+        end_round(&mut run, round)?;
+        round = start_round(&mut run)?;
+    }
+    if options.compress {
+        compress(&run, &mut round)?;
+    }
+    relay::run(&mut run, round)
+}
+
+fn start_round(run: &mut Run) -> Result<Round> {
+    let options = run.options;
+    let protocol = run.protocol;
+    let connected = connect::connect(&options.host, &options.port)?;
+    let local = ip_semicolon_port(&connected.local);
+    let remote = ip_semicolon_port(&connected.remote);
+    if local.len() >= 59 || remote.len() >= 59 {
+        return Err(Failure::new("SASL initialization"));
+    }
+    let need_proxy = match (&options.authzid, &options.authname) {
+        (Some(authzid), Some(authname)) => authzid != authname,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    let flags = ConnFlags {
+        need_proxy,
+        success_data: matches!(protocol.kind, Kind::Sieve | Kind::Nntp),
+        need_http: protocol.kind == Kind::Http,
+    };
+    let mut conn = sasl::Conn::new(
+        protocol.sasl_service,
+        Some(&connected.host),
+        Some(&local),
+        Some(&remote),
+        flags,
+    )
+    .map_err(|_| Failure::new("SASL initialization"))?;
+    conn.set_security(options.min_ssf, options.max_ssf, SASL_MAXBUFSIZE)
+        .map_err(|_| Failure::new("SASL initialization"))?;
+    let mut round = Round {
+        stack: Stack::new(connected.tcp),
+        conn: Rc::new(RefCell::new(conn)),
+        caps: Caps::default(),
+        host: connected.host,
+        external_ssf: 0,
+    };
+    if let Some(kind) = &options.haproxy {
+        let header = haproxy::header(kind, &connected.local, &connected.remote);
+        replies::send(&mut round.stack, &header)?;
+    }
+    if options.implicit_tls {
+        match start_tls(run, &mut round, None)? {
+            TlsOutcome::Up => {}
+            TlsOutcome::EngineFailed => return Err(Failure::new("Start TLS engine failed\n")),
+            TlsOutcome::HandshakeFailed => return Err(Failure::new("TLS negotiation failed!\n")),
+        }
+    }
+    round.caps = read_greeting(run, &mut round.stack)?;
+    if let Some(keyfile) = &options.starttls_keyfile {
+        starttls(run, &mut round, keyfile)?;
+    }
+    let code = authenticate(run, &mut round)?;
+    report(run, &mut round, code)?;
+    Ok(round)
+}
+
+/// Greeting and first capability read (spec §3.5).
+fn read_greeting(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
+    let protocol = run.protocol;
+    if run.greeting_has_capabilities {
+        let caps = replies::capabilities(stack, protocol, protocol.banner.end, &mut run.learnt)?;
+        let no_mechs = caps.mechs.as_ref().is_none_or(|m| m.is_empty());
+        if !(no_mechs && !caps.starttls) {
+            return Ok(caps);
+        }
+        run.greeting_has_capabilities = false;
+        return ask_capabilities(run, stack);
+    }
+    if run.protocol.kind == Kind::Imap {
+        // After the switch, IMAP's greeting is read as part of the CAPABILITY response.
+        return ask_capabilities(run, stack);
+    }
+    if let Some(end) = protocol.banner.end {
+        loop {
+            let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
+            transcript::server_line(&line);
+            if starts_with_ci(&line, end) {
+                break;
+            }
+        }
+    }
+    ask_capabilities(run, stack)
+}
+
+/// Sends the capability command (if the protocol has one) and reads the response.
+fn ask_capabilities(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
+    let protocol = run.protocol;
+    let Some(command) = protocol.capabilities.command else {
+        let mut caps = Caps::fresh(protocol);
+        caps.mechs = None;
+        return Ok(caps);
+    };
+    replies::command(stack, command.trim_end_matches("\r\n"))?;
+    replies::capabilities(stack, protocol, protocol.capabilities.end, &mut run.learnt)
+}
+
+/// After STARTTLS: protocols whose server resends capabilities are just read, the
+/// others are asked again (spec §3.4).
+fn capabilities_after_tls(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
+    let protocol = run.protocol;
+    if run.options.verbose {
+        transcript::message("Asking for capabilities again since they might have changed");
+    }
+    if protocol
+        .starttls
+        .is_some_and(|s| s.server_resends_capabilities)
+    {
+        return replies::capabilities(stack, protocol, protocol.capabilities.end, &mut run.learnt);
+    }
+    ask_capabilities(run, stack)
+}
+
+/// After a SASL security layer (spec §7.3): the capability command where there is one;
+/// sieve first waits 250 ms to see whether the server sends them by itself.
+fn capabilities_after_layer(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
+    let protocol = run.protocol;
+    if run.options.verbose {
+        transcript::message("Asking for capabilities again since they might have changed");
+    }
+    if protocol.kind == Kind::Sieve && !run.sieve_asks_after_layer {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        if !stack.has_pending() {
+            run.sieve_asks_after_layer = true;
+        }
+    }
+    if protocol.kind == Kind::Sieve && !run.sieve_asks_after_layer {
+        return replies::capabilities(stack, protocol, protocol.capabilities.end, &mut run.learnt);
+    }
+    ask_capabilities(run, stack)
+}
+
+/// How a TLS start went; failures' messages were printed by the TLS engine.
+enum TlsOutcome {
+    Up,
+    EngineFailed,
+    HandshakeFailed,
+}
+
+/// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
+fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&str>) -> Result<TlsOutcome> {
+    let Some(tcp) = round.stack.take_plain() else {
+        return Ok(TlsOutcome::HandshakeFailed);
+    };
+    let established = match run.tls.connect(tcp, keyfile) {
+        Ok(established) => established,
+        Err(tls::Failure::Engine(tcp)) => {
+            round.stack.restore_plain(tcp);
+            return Ok(TlsOutcome::EngineFailed);
+        }
+        Err(tls::Failure::Handshake) => return Ok(TlsOutcome::HandshakeFailed),
+    };
+    round.stack.set_tls(established.stream);
+    round.external_ssf = established.usebits;
+    let fail = |what: &str| Failure::new(format!("Error setting SASL property ({what})"));
+    let mut conn = round.conn.borrow_mut();
+    conn.set_external_ssf(established.usebits)
+        .map_err(|_| fail("external ssf"))?;
+    conn.set_external_auth_id(established.peer_cn.as_deref())
+        .map_err(|_| fail("external auth_id"))?;
+    if let Some(data) = &established.tls_unique {
+        conn.set_channel_binding("tls-unique", false, data)
+            .map_err(|_| fail("channel binding"))?;
+    }
+    Ok(TlsOutcome::Up)
+}
+
+/// `-t`: STARTTLS if advertised (spec §3.4).
+fn starttls(run: &mut Run, round: &mut Round, keyfile: &str) -> Result<()> {
+    let not_supported = || Failure::new("STARTTLS not supported by the server!\n");
+    let Some(exchange) = run.protocol.starttls else {
+        return Err(not_supported());
+    };
+    if !round.caps.starttls {
+        return Err(not_supported());
+    }
+    if run.options.implicit_tls {
+        return Ok(());
+    }
+    let command = expand_host(exchange.command, &round.host);
+    print_command_lines(&command);
+    replies::send(&mut round.stack, format!("{command}\r\n").as_bytes())?;
+    let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
+    if !starts_with_ci(&reply, exchange.ok) {
+        return Ok(());
+    }
+    let keyfile = if keyfile.is_empty() {
+        None
+    } else {
+        Some(keyfile)
+    };
+    match start_tls(run, round, keyfile)? {
+        TlsOutcome::Up => {}
+        // The C tool carries on in clear text as if TLS had been set up (spec §3.4).
+        TlsOutcome::EngineFailed => transcript::message("Start TLS engine failed"),
+        TlsOutcome::HandshakeFailed => return Err(Failure::new("TLS negotiation failed!\n")),
+    }
+    round.caps = capabilities_after_tls(run, &mut round.stack)?;
+    Ok(())
+}
+
+/// `%s` in HTTP requests stands for the server name.
+fn expand_host(template: &str, host: &str) -> String {
+    template
+        .replace("%s", host)
+        .trim_end_matches("\r\n")
+        .to_string()
+}
+
+/// A possibly multi-line command is printed with `C: ` on every line.
+fn print_command_lines(command: &str) {
+    transcript::client_line(command.replace("\r\n", "\r\nC: ").as_bytes());
+}
+
+fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
+    let protocol = run.protocol;
+    let options = run.options;
+    let mut limit = protocol.sasl.map_or(0, |s| s.initial_response_limit);
+    if protocol.kind == Kind::Imap && run.learnt.imap_sasl_ir {
+        limit = 65535;
+    }
+    if options.no_initial_response {
+        limit = 0;
+    }
+    let authname = run.prompter.authname.clone();
+    let mut attempt = Attempt {
+        stack: &mut round.stack,
+        conn: &round.conn,
+        prompter: &mut run.prompter,
+        initial_response_limit: limit,
+    };
+    match protocol.kind {
+        Kind::Imap => protocol::imap::authenticate(
+            &mut attempt,
+            protocol,
+            &round.caps,
+            options.mechanism.as_deref(),
+            &authname,
+        ),
+        _ => {
+            let Some(framing) = protocol.sasl.as_ref() else {
+                return Ok(sasl::SASL_FAIL);
+            };
+            match (&options.mechanism, &round.caps.mechs) {
+                (Some(mech), _) => crate::auth::exchange(&mut attempt, framing, mech.as_bytes()),
+                (None, Some(list)) => {
+                    crate::auth::exchange(&mut attempt, framing, list.clone().as_bytes())
+                }
+                (None, None) => Ok(sasl::SASL_FAIL),
+            }
+        }
+    }
+}
+
+/// Result and SSF lines; a security layer and the capability re-read (spec §7.1–§7.3).
+fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
+    if code == sasl::SASL_OK {
+        transcript::message("Authenticated.");
+    } else {
+        transcript::message(&format!("Authentication failed. {}", sasl::errstring(code)));
+    }
+    let ssf = round.conn.borrow().ssf();
+    let sasl_ssf = match ssf {
+        Ok(ssf) => {
+            transcript::message(&format!(
+                "Security strength factor: {}",
+                round.external_ssf + ssf
+            ));
+            ssf
+        }
+        Err(err) => {
+            transcript::message(&format!("SSF: unable to determine (SASL ERROR {err})"));
+            0
+        }
+    };
+    if code == sasl::SASL_OK && sasl_ssf > 0 {
+        round.stack.set_sasl_layer(Rc::clone(&round.conn));
+        let before = round.caps.mechs.clone();
+        round.caps = capabilities_after_layer(run, &mut round.stack)?;
+        if let (Some(new), Some(old)) = (&round.caps.mechs, &before) {
+            if new != old {
+                transcript::message(
+                    "WARNING: possible MITM attack: list of available SASL mechanisms changed",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Between `-n` rounds: log out, wait for the reply, close (spec §7.4).
+fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
+    if let Some(logout) = run.protocol.logout {
+        replies::command(&mut round.stack, logout.command)?;
+        replies::waitfor(&mut round.stack, &[logout.reply], true)?;
+    }
+    transcript::message("Connection closed.\n");
+    round.stack.close();
+    Ok(())
+}
+
+/// `-q`: COMPRESS after the last round if the latest capabilities offered it (spec §7.5).
+fn compress(run: &Run, round: &mut Round) -> Result<()> {
+    let Some(exchange) = run.protocol.compress else {
+        return Ok(());
+    };
+    if !round.caps.compress {
+        return Ok(());
+    }
+    replies::command(&mut round.stack, exchange.command)?;
+    let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
+    if starts_with_ci(&reply, exchange.ok) {
+        round
+            .stack
+            .start_compression()
+            .map_err(|_| Failure::new("Error compressing data"))?;
+    }
+    Ok(())
+}
