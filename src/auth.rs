@@ -55,6 +55,9 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
     let mut literal_mode = framing.quoted;
     let mut pending_initial: Option<Vec<u8>> = None;
     let mut response: Option<Vec<u8>> = None;
+    // With no initial response (or one too long for the line) nothing follows the
+    // mechanism name on the command line.
+    let mut skip_body = false;
     match started.output {
         Some(initial) if initial.is_empty() => {
             transcript::out(b" =");
@@ -65,49 +68,47 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
                 && command.len() + initial.len() + 3 > attempt.initial_response_limit =>
         {
             pending_initial = Some(initial);
+            skip_body = true;
         }
         Some(initial) => {
             transcript::out(b" ");
             attempt.stack.write(b" ");
             response = Some(initial);
         }
-        None => {}
+        None => skip_body = true,
     }
 
     let mut on_command_line = true;
     loop {
-        if let Err(code) = send_response(
-            attempt.stack,
-            response.take(),
-            on_command_line,
-            literal_mode,
-        ) {
-            return Ok(code);
+        if !skip_body {
+            if let Err(code) = send_response(
+                attempt.stack,
+                response.take(),
+                on_command_line,
+                literal_mode,
+            ) {
+                return Ok(code);
+            }
         }
+        skip_body = false;
         transcript::out(b"\r\n");
         replies::send(attempt.stack, b"\r\n")?;
         on_command_line = false;
 
         let reply = read_reply(attempt.stack, framing)?;
         literal_mode = framing.quoted && framing.continuation.is_none();
-        let challenge = match reply {
+        let (challenge, succeeded) = match reply {
             Reply::Failure => return Ok(sasl::SASL_FAIL),
             Reply::Undecodable => {
                 transcript::out(b"base64 decoding error\n");
                 return Ok(sasl::SASL_FAIL);
             }
             Reply::Success(None) => return Ok(sasl::SASL_OK),
-            Reply::Success(Some(data)) => {
-                let step = attempt.conn.borrow_mut().step(&data, attempt.prompter);
-                return Ok(if step.code == sasl::SASL_OK {
-                    sasl::SASL_OK
-                } else {
-                    step.code
-                });
-            }
-            Reply::Challenge(challenge) => challenge,
+            Reply::Success(Some(data)) => (data, true),
+            Reply::Challenge(challenge) => (challenge, false),
         };
-        if challenge.is_empty() && pending_initial.is_some() {
+        if challenge.is_empty() && pending_initial.is_some() && !succeeded {
+            // An empty challenge asks for the delayed initial response.
             response = pending_initial.take();
             continue;
         }
@@ -116,6 +117,9 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
             transcript::client_line(framing.cancel.as_bytes());
             replies::send(attempt.stack, format!("{}\r\n", framing.cancel).as_bytes())?;
             return Ok(step.code);
+        }
+        if succeeded {
+            return Ok(sasl::SASL_OK);
         }
         response = step.output;
     }
@@ -131,7 +135,7 @@ fn send_response(
 ) -> std::result::Result<(), Code> {
     let prefix: &[u8] = if on_command_line { b"" } else { b"C: " };
     match response {
-        Some(data) if !data.is_empty() => {
+        Some(data) => {
             let encoded = sasl::encode64(&data)?;
             if encoded.len() > BASE64_MAX {
                 return Err(sasl::SASL_BUFOVER);

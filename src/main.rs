@@ -14,6 +14,8 @@ mod protocol;
 mod relay;
 mod replies;
 mod session;
+mod socket_mode;
+mod stress;
 mod tls;
 mod transcript;
 

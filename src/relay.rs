@@ -28,7 +28,10 @@ enum Local {
     Closed,
 }
 
-pub fn run(run: &mut Run, round: Round) -> Result<i32> {
+pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
+    if run.options.stress {
+        return crate::stress::run(&mut round.stack);
+    }
     let local = match &run.options.output {
         Output::Terminal => Local::Stdin(LineSplitter::default()),
         Output::File(path) => match std::fs::File::open(path) {
@@ -41,7 +44,10 @@ pub fn run(run: &mut Run, round: Round) -> Result<i32> {
                 return Ok(1);
             }
         },
-        Output::Socket { .. } => return Err(Failure::new("could not create output socket")),
+        Output::Socket { path, .. } => {
+            let logout = run.protocol.logout.map(|l| l.command);
+            return crate::socket_mode::run(run.protocol.kind, logout, round.stack, path);
+        }
     };
     Relay {
         logout: run.protocol.logout.map(|l| l.command),

@@ -75,9 +75,10 @@ pub fn capabilities(
     Ok(caps)
 }
 
-/// Prints `C: <command>` and sends it with CR LF.
+/// Prints `C: <command>` (a multi-line command gets `C: ` on every line) and sends it
+/// with CR LF.
 pub fn command(stack: &mut Stack, command: &str) -> Result<()> {
-    transcript::client_line(command.as_bytes());
+    transcript::client_line(command.replace("\r\n", "\r\nC: ").as_bytes());
     send(stack, format!("{command}\r\n").as_bytes())
 }
 

@@ -30,6 +30,8 @@ pub struct Run<'a> {
     pub learnt: Learnt,
     /// The greeting is a capability source (switched off for good once it proves not to be).
     pub greeting_has_capabilities: bool,
+    /// The server name of the current round (canonical name when the resolver gave one).
+    pub host: String,
     /// Sieve: the server did not resend capabilities after a security layer once.
     pub sieve_asks_after_layer: bool,
 }
@@ -68,6 +70,7 @@ pub fn run(options: &Options) -> Result<i32> {
         learnt: Learnt::default(),
         greeting_has_capabilities: protocol.banner.is_capability_source,
         sieve_asks_after_layer: false,
+        host: options.host.clone(),
     };
     let mut round = start_round(&mut run)?;
     for _ in 1..options.rounds {
@@ -84,6 +87,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
     let options = run.options;
     let protocol = run.protocol;
     let connected = connect::connect(&options.host, &options.port)?;
+    run.host = connected.host.clone();
     let local = ip_semicolon_port(&connected.local);
     let remote = ip_semicolon_port(&connected.remote);
     if local.len() >= 59 || remote.len() >= 59 {
@@ -172,7 +176,7 @@ fn ask_capabilities(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
         caps.mechs = None;
         return Ok(caps);
     };
-    replies::command(stack, command.trim_end_matches("\r\n"))?;
+    replies::command(stack, &command.replace("%s", &run.host))?;
     replies::capabilities(stack, protocol, protocol.capabilities.end, &mut run.learnt)
 }
 
@@ -258,9 +262,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &str) -> Result<()> {
     if run.options.implicit_tls {
         return Ok(());
     }
-    let command = expand_host(exchange.command, &round.host);
-    print_command_lines(&command);
-    replies::send(&mut round.stack, format!("{command}\r\n").as_bytes())?;
+    replies::command(&mut round.stack, &exchange.command.replace("%s", &run.host))?;
     let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
     if !starts_with_ci(&reply, exchange.ok) {
         return Ok(());
@@ -278,19 +280,6 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &str) -> Result<()> {
     }
     round.caps = capabilities_after_tls(run, &mut round.stack)?;
     Ok(())
-}
-
-/// `%s` in HTTP requests stands for the server name.
-fn expand_host(template: &str, host: &str) -> String {
-    template
-        .replace("%s", host)
-        .trim_end_matches("\r\n")
-        .to_string()
-}
-
-/// A possibly multi-line command is printed with `C: ` on every line.
-fn print_command_lines(command: &str) {
-    transcript::client_line(command.replace("\r\n", "\r\nC: ").as_bytes());
 }
 
 fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {

@@ -1,0 +1,26 @@
+# imtest and siblings: build, test, demo. The two commands a newcomer needs are
+# `make demo` and `make test`; both install missing Debian packages first.
+
+CARGO ?= cargo
+
+.PHONY: all build release deps test demo clean
+
+all: release
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --locked
+
+release: deps
+	$(CARGO) build --locked --release
+
+test: deps
+	$(CARGO) test --locked
+
+demo: release
+	@./scripts/demo.sh
+
+clean:
+	$(CARGO) clean
