@@ -51,6 +51,8 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
     };
     Relay {
         logout: run.protocol.logout.map(|l| l.command),
+        unauthenticate: run.protocol.unauthenticate,
+        unauthenticated: false,
         stack: round.stack,
         local,
     }
@@ -59,6 +61,9 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
 
 struct Relay {
     logout: Option<&'static str>,
+    unauthenticate: Option<&'static str>,
+    /// An UNAUTHENTICATE line was sent: drop the layers after the next server data.
+    unauthenticated: bool,
     stack: Stack,
     local: Local,
 }
@@ -134,11 +139,15 @@ impl Relay {
                 return Ok(());
             }
         } else if let Local::Stdin(splitter) = &mut self.local {
-            let mut wire = Vec::with_capacity(n + 64);
-            if n > 0 {
-                splitter.push(&buf, &mut wire);
+            let pieces = if n > 0 {
+                splitter.push(&buf)
             } else {
-                splitter.finish(&mut wire);
+                splitter.finish()
+            };
+            let wire: Vec<u8> = pieces.concat();
+            if let Some(command) = self.unauthenticate {
+                self.unauthenticated |=
+                    pieces.iter().any(|piece| ends_with_command(piece, command));
             }
             if !wire.is_empty() {
                 let _ = self.stack.send(&wire);
@@ -156,7 +165,14 @@ impl Relay {
     fn from_server(&mut self) -> Option<i32> {
         loop {
             match self.stack.read_chunk(SERVER_PIECE) {
-                Ok(piece) => transcript::out(transcript::c_str(&piece)),
+                Ok(piece) => {
+                    transcript::out(transcript::c_str(&piece));
+                    if self.unauthenticated {
+                        // The server has answered: no more security layer or compression.
+                        self.stack.clear_layers();
+                        self.unauthenticated = false;
+                    }
+                }
                 Err(ended) => {
                     if let ReadError::Broken(text) = ended {
                         transcript::message(&format!("Protection error: {text}"));
@@ -182,7 +198,8 @@ struct LineSplitter {
 }
 
 impl LineSplitter {
-    fn push(&mut self, mut bytes: &[u8], wire: &mut Vec<u8>) {
+    fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut pieces = Vec::new();
         while !bytes.is_empty() {
             let room = STDIN_PIECE - self.partial.len();
             let take = bytes[..bytes.len().min(room)]
@@ -193,12 +210,12 @@ impl LineSplitter {
                 Some(end) => {
                     self.partial.extend_from_slice(&bytes[..end]);
                     bytes = &bytes[end..];
-                    self.emit(wire);
+                    pieces.push(self.emit());
                 }
                 None if bytes.len() >= room => {
                     self.partial.extend_from_slice(&bytes[..room]);
                     bytes = &bytes[room..];
-                    self.emit(wire);
+                    pieces.push(self.emit());
                 }
                 None => {
                     self.partial.extend_from_slice(bytes);
@@ -206,25 +223,36 @@ impl LineSplitter {
                 }
             }
         }
+        pieces
     }
 
     /// End of input: a partial last line is sent as it is.
-    fn finish(&mut self, wire: &mut Vec<u8>) {
-        if !self.partial.is_empty() {
-            self.emit(wire);
+    fn finish(&mut self) -> Vec<Vec<u8>> {
+        if self.partial.is_empty() {
+            return Vec::new();
         }
+        vec![self.emit()]
     }
 
-    fn emit(&mut self, wire: &mut Vec<u8>) {
-        let piece = transcript::c_str(&self.partial);
+    fn emit(&mut self) -> Vec<u8> {
+        let mut piece = transcript::c_str(&self.partial).to_vec();
         if piece.ends_with(b"\n") && !piece.ends_with(b"\r\n") {
-            wire.extend_from_slice(&piece[..piece.len() - 1]);
-            wire.extend_from_slice(b"\r\n");
-        } else {
-            wire.extend_from_slice(piece);
+            piece.pop();
+            piece.extend_from_slice(b"\r\n");
         }
         self.partial.clear();
+        piece
     }
+}
+
+/// The first case-insensitive occurrence of `command` in `piece` is followed by exactly
+/// CR LF (how the C tool spots UNAUTHENTICATE).
+fn ends_with_command(piece: &[u8], command: &str) -> bool {
+    let needle = command.as_bytes();
+    piece
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .is_some_and(|at| &piece[at + needle.len()..] == b"\r\n")
 }
 
 #[cfg(test)]
@@ -235,10 +263,23 @@ mod tests {
         let mut splitter = LineSplitter::default();
         let mut wire = Vec::new();
         for chunk in chunks {
-            splitter.push(chunk, &mut wire);
+            wire.extend(splitter.push(chunk).concat());
         }
-        splitter.finish(&mut wire);
+        wire.extend(splitter.finish().concat());
         wire
+    }
+
+    #[test]
+    fn unauthenticate_is_spotted_at_the_line_end_only() {
+        assert!(ends_with_command(
+            b"a1 unauthenticate\r\n",
+            " UNAUTHENTICATE"
+        ));
+        assert!(!ends_with_command(
+            b"a1 UNAUTHENTICATE x\r\n",
+            " UNAUTHENTICATE"
+        ));
+        assert!(!ends_with_command(b"a1 NOOP\r\n", " UNAUTHENTICATE"));
     }
 
     #[test]

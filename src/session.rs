@@ -41,7 +41,6 @@ pub struct Round {
     pub stack: Stack,
     pub conn: Rc<RefCell<sasl::Conn>>,
     pub caps: Caps,
-    pub host: String,
     /// Cipher bits of TLS, added to the SASL SSF.
     pub external_ssf: u32,
 }
@@ -117,7 +116,6 @@ fn start_round(run: &mut Run) -> Result<Round> {
         stack: Stack::new(connected.tcp),
         conn: Rc::new(RefCell::new(conn)),
         caps: Caps::default(),
-        host: connected.host,
         external_ssf: 0,
     };
     if let Some(kind) = &options.haproxy {

@@ -6,14 +6,7 @@ use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The C library's text for an errno value, without Rust's " (os error N)" suffix.
-pub fn strerror(errno: i32) -> String {
-    // SAFETY: strerror returns a pointer to a NUL-terminated string owned by libc that
-    // stays valid until the next strerror call on this thread; we copy it at once.
-    unsafe { CStr::from_ptr(libc::strerror(errno)) }
-        .to_string_lossy()
-        .into_owned()
-}
+pub use super::process::strerror;
 
 /// The errno text of an I/O error (falls back to the error's own text).
 pub fn io_error_text(err: &std::io::Error) -> String {
@@ -106,7 +99,6 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ready {
     pub readable: bool,
-    pub hangup: bool,
 }
 
 /// poll(2) for readability; `timeout_ms` < 0 blocks. `Err(EINTR)` comes back as an error.
@@ -135,7 +127,6 @@ pub fn poll_read(fds: &[RawFd], timeout_ms: i32) -> std::io::Result<Vec<Ready>> 
         .map(|p| Ready {
             readable: p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL)
                 != 0,
-            hangup: p.revents & libc::POLLHUP != 0,
         })
         .collect())
 }
@@ -213,7 +204,8 @@ mod tests {
     }
 
     #[test]
-    fn strerror_has_no_rust_suffix() {
-        assert_eq!(strerror(libc::ECONNREFUSED), "Connection refused");
+    fn io_error_text_has_no_rust_suffix() {
+        let err = std::io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(io_error_text(&err), "Connection refused");
     }
 }

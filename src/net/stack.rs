@@ -110,10 +110,6 @@ impl Stack {
         self.transport = Transport::Tls(Box::new(stream));
     }
 
-    pub fn is_tls(&self) -> bool {
-        matches!(self.transport, Transport::Tls(_))
-    }
-
     /// Installs a SASL security layer on both directions (spec §5.3).
     pub fn set_sasl_layer(&mut self, conn: Rc<RefCell<sasl::Conn>>) {
         let max_out = conn.borrow().max_out_buf().unwrap_or(4096) as usize;
@@ -193,14 +189,6 @@ impl Stack {
             self.fill()?;
         }
         let n = self.buffered().min(max);
-        Ok(self.consume(n))
-    }
-
-    /// Reads exactly `n` bytes (a literal's body).
-    pub fn read_exact(&mut self, n: usize) -> Result<Vec<u8>, ReadError> {
-        while self.buffered() < n {
-            self.fill()?;
-        }
         Ok(self.consume(n))
     }
 
