@@ -7,7 +7,7 @@ use crate::capabilities::starts_with_ci;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, Prompter};
 use crate::net::stack::{Stack, SASL_LINE_MAX};
-use crate::protocol::SaslFraming;
+use crate::protocol::{SaslFraming, SuccessData};
 use crate::replies;
 use crate::transcript::{self, c_str};
 use std::cell::RefCell;
@@ -174,7 +174,13 @@ fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
         }
     };
     if starts_with_ci(&line, framing.ok) {
-        return Ok(Reply::Success(None));
+        return Ok(match success_data(framing.success_data, c_str(&line)) {
+            None => Reply::Success(None),
+            Some(text) => match decode_challenge(text) {
+                Reply::Challenge(data) => Reply::Success(Some(data)),
+                other => other,
+            },
+        });
     }
     if starts_with_ci(&line, framing.fail) {
         return Ok(Reply::Failure);
@@ -194,6 +200,23 @@ fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
         }
     };
     Ok(decode_challenge(&text))
+}
+
+/// The SASL data a success reply carries, if the protocol has such a form and it is there.
+fn success_data(form: SuccessData, line: &[u8]) -> Option<&[u8]> {
+    match form {
+        SuccessData::None => None,
+        SuccessData::Sieve => {
+            let rest = line.strip_prefix(b"OK (")?;
+            let at = rest.windows(6).position(|w| w == b"SASL \"")?;
+            let data = &rest[at + 6..];
+            Some(&data[..data.iter().position(|&b| b == b'"').unwrap_or(data.len())])
+        }
+        SuccessData::Nntp => {
+            let rest = line.strip_prefix(b"283 ")?;
+            Some(&rest[..rest.iter().position(|&b| b == b' ').unwrap_or(rest.len())])
+        }
+    }
 }
 
 fn decode_challenge(text: &[u8]) -> Reply {
@@ -225,6 +248,22 @@ pub fn parse_leading_number(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::parse_leading_number;
+
+    #[test]
+    fn success_data_forms() {
+        use super::{success_data, SuccessData};
+        assert_eq!(
+            success_data(SuccessData::Sieve, b"OK (SASL \"dj1h\")\r\n"),
+            Some(&b"dj1h"[..])
+        );
+        assert_eq!(success_data(SuccessData::Sieve, b"OK \"done\"\r\n"), None);
+        assert_eq!(
+            success_data(SuccessData::Nntp, b"283 dj1h more\r\n"),
+            Some(&b"dj1h"[..])
+        );
+        assert_eq!(success_data(SuccessData::Nntp, b"281 ok\r\n"), None);
+        assert_eq!(success_data(SuccessData::None, b"OK (SASL \"x\")"), None);
+    }
 
     #[test]
     fn atoi_like() {

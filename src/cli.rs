@@ -383,8 +383,6 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     };
 
     Ok(Options {
-        argv0: lossy(argv0),
-        prog: lossy(prog),
         protocol,
         host,
         port,
@@ -410,7 +408,6 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         stress: c.stress,
         verbose: c.verbose,
         output,
-        pidfile: c.pidfile.as_deref().map(lossy),
         haproxy: c.haproxy.as_deref().map(haproxy),
     })
 }

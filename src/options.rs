@@ -27,10 +27,6 @@ pub enum Output {
 
 #[derive(Debug)]
 pub struct Options {
-    /// argv[0] exactly as invoked (for getopt-style messages).
-    pub argv0: String,
-    /// Basename of argv[0] (the usage text's program name).
-    pub prog: String,
     pub protocol: &'static Protocol,
     /// The first non-option argument, or `localhost` (after the warning).
     pub host: String,
@@ -69,8 +65,6 @@ pub struct Options {
     /// `-v`.
     pub verbose: bool,
     pub output: Output,
-    /// `-I FILE`.
-    pub pidfile: Option<String>,
     /// `-H`.
     pub haproxy: Option<HaProxy>,
 }

@@ -99,7 +99,9 @@ fn start_round(run: &mut Run) -> Result<Round> {
     };
     let flags = ConnFlags {
         need_proxy,
-        success_data: matches!(protocol.kind, Kind::Sieve | Kind::Nntp),
+        success_data: protocol
+            .sasl
+            .is_some_and(|s| s.success_data != protocol::SuccessData::None),
         need_http: protocol.kind == Kind::Http,
     };
     let mut conn = sasl::Conn::new(

@@ -60,8 +60,18 @@ pub struct SaslFraming {
     /// Prefix of a challenge line; `None` when challenges are `{n}` literals (sieve).
     pub continuation: Option<&'static str>,
     pub cancel: &'static str,
-    /// The server may put a last SASL token into its success reply (sieve, nntp).
-    pub success_data: bool,
+    /// Where a success reply may carry a last SASL token (sieve, nntp).
+    pub success_data: SuccessData,
+}
+
+/// How a success reply carries SASL data (spec §6.1 step 6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuccessData {
+    None,
+    /// `OK (SASL "<base64>")`.
+    Sieve,
+    /// `283 <base64> ...`.
+    Nntp,
 }
 
 /// A command with the prefixes that mean success and failure.
@@ -131,7 +141,7 @@ const fn sasl(
     ok: &'static str,
     fail: &'static str,
     continuation: Option<&'static str>,
-    success_data: bool,
+    success_data: SuccessData,
 ) -> Option<SaslFraming> {
     Some(SaslFraming {
         command,
@@ -199,7 +209,7 @@ pub static PROTOCOLS: [Protocol; 9] = [
             "A01 OK",
             "A01 NO",
             Some("+ "),
-            false,
+            SuccessData::None,
         ),
         compress: exchange("Z01 COMPRESS DEFLATE", "Z01 OK", "Z01 NO"),
         logout: logout("Q01 LOGOUT", "Q01 "),
@@ -220,7 +230,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
         },
         capabilities: caps(Some("CAPA"), Some("."), "STLS", Some("USER"), "SASL ", None),
         starttls: starttls("STLS", "+OK", "-ERR", false),
-        sasl: sasl("AUTH", 255, false, "+OK", "-ERR", Some("+ "), false),
+        sasl: sasl(
+            "AUTH",
+            255,
+            false,
+            "+OK",
+            "-ERR",
+            Some("+ "),
+            SuccessData::None,
+        ),
         compress: None,
         logout: logout("QUIT", "+OK"),
         unauthenticate: None,
@@ -247,7 +265,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             None,
         ),
         starttls: starttls("STARTTLS", "220", "454", false),
-        sasl: sasl("AUTH", 512, false, "235", "5", Some("334 "), false),
+        sasl: sasl(
+            "AUTH",
+            512,
+            false,
+            "235",
+            "5",
+            Some("334 "),
+            SuccessData::None,
+        ),
         compress: None,
         logout: logout("QUIT", "221"),
         unauthenticate: None,
@@ -274,7 +300,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             None,
         ),
         starttls: starttls("STARTTLS", "220", "454", false),
-        sasl: sasl("AUTH", 512, false, "235", "5", Some("334 "), false),
+        sasl: sasl(
+            "AUTH",
+            512,
+            false,
+            "235",
+            "5",
+            Some("334 "),
+            SuccessData::None,
+        ),
         compress: None,
         logout: logout("QUIT", "221"),
         unauthenticate: None,
@@ -308,7 +342,7 @@ pub static PROTOCOLS: [Protocol; 9] = [
             "A01 OK",
             "A01 NO",
             Some(""),
-            false,
+            SuccessData::None,
         ),
         compress: exchange("Z01 COMPRESS \"DEFLATE\"", "Z01 OK", "Z01 NO"),
         logout: logout("Q01 LOGOUT", "Q01 "),
@@ -336,7 +370,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             None,
         ),
         starttls: starttls("STARTTLS", "OK", "NO", true),
-        sasl: sasl("AUTHENTICATE", 65535, true, "OK", "NO", None, true),
+        sasl: sasl(
+            "AUTHENTICATE",
+            65535,
+            true,
+            "OK",
+            "NO",
+            None,
+            SuccessData::Sieve,
+        ),
         compress: None,
         logout: logout("LOGOUT", "OK"),
         unauthenticate: Some("UNAUTHENTICATE"),
@@ -363,7 +405,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             Some("* COMPRESS DEFLATE"),
         ),
         starttls: starttls("STARTTLS", "OK", "NO", true),
-        sasl: sasl("AUTHENTICATE", 65535, false, "OK", "NO", Some("+ "), false),
+        sasl: sasl(
+            "AUTHENTICATE",
+            65535,
+            false,
+            "OK",
+            "NO",
+            Some("+ "),
+            SuccessData::None,
+        ),
         compress: exchange("COMPRESS DEFLATE", "OK", "NO"),
         logout: logout("EXIT", "OK"),
         unauthenticate: None,
@@ -417,7 +467,15 @@ pub static PROTOCOLS: [Protocol; 9] = [
             Some("COMPRESS DEFLATE"),
         ),
         starttls: starttls("STARTTLS", "382", "580", false),
-        sasl: sasl("AUTHINFO SASL", 512, false, "28", "48", Some("383 "), true),
+        sasl: sasl(
+            "AUTHINFO SASL",
+            512,
+            false,
+            "28",
+            "48",
+            Some("383 "),
+            SuccessData::Nntp,
+        ),
         compress: exchange("COMPRESS DEFLATE", "206", "403"),
         logout: logout("QUIT", "205"),
         unauthenticate: None,
