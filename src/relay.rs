@@ -98,11 +98,11 @@ impl Relay {
                 return Ok(0);
             }
             if local_ready {
-                self.from_local()?;
+                self.relay_local()?;
                 continue;
             }
             if server_buffered || ready[0].readable {
-                if let Some(code) = self.from_server() {
+                if let Some(code) = self.relay_server() {
                     return Ok(code);
                 }
             }
@@ -117,7 +117,7 @@ impl Relay {
         }
     }
 
-    fn from_local(&mut self) -> Result<()> {
+    fn relay_local(&mut self) -> Result<()> {
         let mut buf = vec![0u8; LOCAL_READ];
         let (n, is_file) = match &mut self.local {
             Local::Stdin(_) => (sys::read_fd(0, &mut buf), false),
@@ -162,7 +162,7 @@ impl Relay {
     }
 
     /// Prints what the server sent; `Some(exit status)` when the connection ended.
-    fn from_server(&mut self) -> Option<i32> {
+    fn relay_server(&mut self) -> Option<i32> {
         loop {
             match self.stack.read_chunk(SERVER_PIECE) {
                 Ok(piece) => {

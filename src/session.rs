@@ -146,7 +146,7 @@ fn read_greeting(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
     if run.greeting_has_capabilities {
         let caps = replies::capabilities(stack, protocol, protocol.banner.end, &mut run.learnt)?;
         let no_mechs = caps.mechs.as_ref().is_none_or(|m| m.is_empty());
-        if !(no_mechs && !caps.starttls) {
+        if !no_mechs || caps.starttls {
             return Ok(caps);
         }
         run.greeting_has_capabilities = false;
