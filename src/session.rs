@@ -345,14 +345,12 @@ fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
     };
     if code == sasl::SASL_OK && sasl_ssf > 0 {
         round.stack.set_sasl_layer(Rc::clone(&round.conn));
-        let before = round.caps.mechs.clone();
+    }
+    if sasl_ssf > 0 {
+        let before = round.caps.mechs.clone().unwrap_or_default();
         round.caps = capabilities_after_layer(run, &mut round.stack)?;
-        if let (Some(new), Some(old)) = (&round.caps.mechs, &before) {
-            if new != old {
-                transcript::message(
-                    "WARNING: possible MITM attack: list of available SASL mechanisms changed",
-                );
-            }
+        if round.caps.mechs.as_ref().is_some_and(|now| *now != before) {
+            transcript::message("WARNING: possible MITM attack: list of available SASL mechanisms changed");
         }
     }
     Ok(())
