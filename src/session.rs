@@ -41,6 +41,8 @@ pub struct Round {
     pub stack: Stack,
     pub conn: Rc<RefCell<sasl::Conn>>,
     pub caps: Caps,
+    /// POP3: the APOP challenge from the greeting.
+    pub apop_challenge: Option<Vec<u8>>,
     /// Cipher bits of TLS, added to the SASL SSF.
     pub external_ssf: u32,
 }
@@ -118,6 +120,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
         stack: Stack::new(connected.tcp),
         conn: Rc::new(RefCell::new(conn)),
         caps: Caps::default(),
+        apop_challenge: None,
         external_ssf: 0,
     };
     if let Some(kind) = &options.haproxy {
@@ -131,7 +134,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
             TlsOutcome::HandshakeFailed => return Err(Failure::new("TLS negotiation failed!\n")),
         }
     }
-    round.caps = read_greeting(run, &mut round.stack)?;
+    round.caps = read_greeting(run, &mut round)?;
     if let Some(keyfile) = &options.starttls_keyfile {
         starttls(run, &mut round, keyfile)?;
     }
@@ -141,8 +144,9 @@ fn start_round(run: &mut Run) -> Result<Round> {
 }
 
 /// Greeting and first capability read (spec §3.5).
-fn read_greeting(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
+fn read_greeting(run: &mut Run, round: &mut Round) -> Result<Caps> {
     let protocol = run.protocol;
+    let stack = &mut round.stack;
     if run.greeting_has_capabilities {
         let caps = replies::capabilities(stack, protocol, protocol.banner.end, &mut run.learnt)?;
         let no_mechs = caps.mechs.as_ref().is_none_or(|m| m.is_empty());
@@ -152,14 +156,16 @@ fn read_greeting(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
         run.greeting_has_capabilities = false;
         return ask_capabilities(run, stack);
     }
-    if run.protocol.kind == Kind::Imap {
-        // After the switch, IMAP's greeting is read as part of the CAPABILITY response.
-        return ask_capabilities(run, stack);
-    }
+    // Without a greeting end (IMAP after the switch, HTTP) nothing is read before the
+    // capability command: IMAP's greeting then shows up in the CAPABILITY response.
     if let Some(end) = protocol.banner.end {
         loop {
             let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
             transcript::server_line(&line);
+            if protocol.kind == Kind::Pop3 {
+                // Like the C tool, the last greeting line decides.
+                round.apop_challenge = protocol::pop3::apop_challenge(&line);
+            }
             if starts_with_ci(&line, end) {
                 break;
             }
@@ -299,19 +305,38 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
         prompter: &mut run.prompter,
         initial_response_limit: limit,
     };
+    let mechanism = options.mechanism.as_deref();
+    let caps = &round.caps;
     match protocol.kind {
-        Kind::Imap => protocol::imap::authenticate(
-            &mut attempt,
-            protocol,
-            &round.caps,
-            options.mechanism.as_deref(),
-            &authname,
-        ),
-        _ => {
+        Kind::Imap => {
+            protocol::imap::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
+        }
+        Kind::Pop3 => {
+            // Without a challenge in the greeting the C tool digests the server name.
+            let challenge = round
+                .apop_challenge
+                .clone()
+                .unwrap_or_else(|| run.host.clone().into_bytes());
+            protocol::pop3::authenticate(
+                &mut attempt,
+                protocol,
+                caps,
+                mechanism,
+                &authname,
+                &challenge,
+            )
+        }
+        Kind::Nntp => {
+            protocol::nntp::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
+        }
+        Kind::Http => {
+            protocol::http::authenticate(&mut attempt, caps, mechanism, &authname, &run.host)
+        }
+        Kind::Smtp | Kind::Lmtp | Kind::Mupdate | Kind::Sieve | Kind::Csync => {
             let Some(framing) = protocol.sasl.as_ref() else {
                 return Ok(sasl::SASL_FAIL);
             };
-            match (&options.mechanism, &round.caps.mechs) {
+            match (mechanism, &caps.mechs) {
                 (Some(mech), _) => crate::auth::exchange(&mut attempt, framing, mech.as_bytes()),
                 (None, Some(list)) => {
                     crate::auth::exchange(&mut attempt, framing, list.clone().as_bytes())
@@ -350,7 +375,9 @@ fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
         let before = round.caps.mechs.clone().unwrap_or_default();
         round.caps = capabilities_after_layer(run, &mut round.stack)?;
         if round.caps.mechs.as_ref().is_some_and(|now| *now != before) {
-            transcript::message("WARNING: possible MITM attack: list of available SASL mechanisms changed");
+            transcript::message(
+                "WARNING: possible MITM attack: list of available SASL mechanisms changed",
+            );
         }
     }
     Ok(())

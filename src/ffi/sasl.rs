@@ -107,6 +107,15 @@ impl Conn {
     ) -> Result<(), Code> {
         todo!()
     }
+    pub fn set_http_request(
+        &mut self,
+        method: &str,
+        uri: &str,
+        entity: &[u8],
+        non_persist: bool,
+    ) -> Result<(), Code> {
+        todo!()
+    }
     pub fn start(
         &mut self,
         mechlist: &[u8],

@@ -540,4 +540,7 @@ mod tests {
     }
 }
 
+pub mod http;
 pub mod imap;
+pub mod nntp;
+pub mod pop3;

@@ -1,0 +1,62 @@
+//! NNTP's own paths [3.6] (spec §6.0, §6.5): `-m user` is AUTHINFO USER/PASS; any other
+//! `-m` must be in the advertised SASL list.
+
+use crate::auth::{self, Attempt};
+use crate::capabilities::{contains_ci, Caps};
+use crate::error::Result;
+use crate::ffi::sasl::{self, Code};
+use crate::protocol::pop3::{one_line, password};
+use crate::protocol::Protocol;
+use crate::transcript;
+
+pub fn authenticate(
+    attempt: &mut Attempt,
+    protocol: &Protocol,
+    caps: &Caps,
+    mechanism: Option<&str>,
+    authname: &str,
+) -> Result<Code> {
+    let framing = protocol.sasl.as_ref().expect("NNTP has a SASL command");
+    let list = caps.mechs.clone().unwrap_or_default();
+    match mechanism {
+        Some(mech) if mech.eq_ignore_ascii_case("user") => {
+            if !caps.login {
+                transcript::out(b"[Server did not advertise AUTHINFO USER]\n");
+                return Ok(sasl::SASL_FAIL);
+            }
+            authinfo_user(attempt, authname)
+        }
+        Some(mech) => {
+            if !contains_ci(list.as_bytes(), mech.as_bytes()) {
+                transcript::out(
+                    format!(
+                        "[Server did not advertise SASL {}]\n",
+                        mech.to_ascii_uppercase()
+                    )
+                    .as_bytes(),
+                );
+                return Ok(sasl::SASL_FAIL);
+            }
+            auth::exchange(attempt, framing, mech.as_bytes())
+        }
+        None => auth::exchange(attempt, framing, list.as_bytes()),
+    }
+}
+
+fn authinfo_user(attempt: &mut Attempt, authname: &str) -> Result<Code> {
+    let user = format!("AUTHINFO USER {authname}");
+    let mut reply = one_line(attempt, &user, user.as_bytes())?;
+    if reply.starts_with(b"381") {
+        let password = password(attempt);
+        reply = one_line(
+            attempt,
+            "AUTHINFO PASS <omitted>",
+            &[b"AUTHINFO PASS ", password.as_slice()].concat(),
+        )?;
+    }
+    Ok(if reply.starts_with(b"281") {
+        sasl::SASL_OK
+    } else {
+        sasl::SASL_FAIL
+    })
+}
