@@ -451,3 +451,5 @@ fn take_output() -> String {
     CAPTURED.with(|c| String::from_utf8_lossy(&std::mem::take(&mut *c.borrow_mut())).into_owned())
 }
 
+#[cfg(test)]
+mod tests;
