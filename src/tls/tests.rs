@@ -25,6 +25,9 @@ const BANNER: &[u8] = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake read
 const STARTTLS_BANNER: &[u8] =
     b"* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] fake ready\r\n";
 const GARBAGE: &[u8] = b"this is not tls at all\r\n";
+const ALERT_CLOSE_NOTIFY: &[u8] = b"\x15\x03\x03\x00\x02\x01\x00";
+const ALERT_HANDSHAKE_FAILURE: &[u8] = b"\x15\x03\x03\x00\x02\x02\x28";
+const ALERT_WARNING_UNEXPECTED: &[u8] = b"\x15\x03\x03\x00\x02\x01\x0a";
 const WAIT: Duration = Duration::from_secs(20);
 
 const TLS13_LINE: &str =
@@ -220,8 +223,8 @@ enum Reply {
     TlsImap,
     /// IMAP banner with STARTTLS in clear, then as `TlsImap`.
     StartTlsImap,
-    /// Read the ClientHello, then close without answering.
-    HelloThenClose,
+    /// Read the ClientHello, answer with these bytes (e.g. an alert record), then close.
+    HelloThen(&'static [u8]),
     /// Send text that is not TLS, then record what comes back.
     Garbage,
     /// Send nothing, record what comes.
@@ -384,13 +387,14 @@ fn handle(ctx: &SslContext, mut tcp: TcpStream, reply: Reply) -> Seen {
             seen.received = read_to_end_lenient(&mut tcp);
             return seen;
         }
-        Reply::HelloThenClose => {
+        Reply::HelloThen(answer) => {
             // Read exactly one record so that closing sends FIN, not RST.
             let mut header = [0u8; 5];
             if tcp.read_exact(&mut header).is_ok() {
                 let mut body = vec![0u8; usize::from(u16::from_be_bytes([header[3], header[4]]))];
                 let _ = tcp.read_exact(&mut body);
                 seen.received = [&header[..], &body].concat();
+                let _ = tcp.write_all(answer);
             }
             return seen;
         }
@@ -1075,7 +1079,14 @@ fn c_tool_verbose_trace_matches_without_dumps() {
 
 #[test]
 fn c_tool_failed_handshake_lines_match() {
-    for reply in [Reply::Garbage, Reply::HelloThenClose] {
+    // OpenSSL 3 returns -1 from SSL_connect in every one of these.
+    for reply in [
+        Reply::Garbage,
+        Reply::HelloThen(b""),
+        Reply::HelloThen(ALERT_CLOSE_NOTIFY),
+        Reply::HelloThen(ALERT_HANDSHAKE_FAILURE),
+        Reply::HelloThen(ALERT_WARNING_UNEXPECTED),
+    ] {
         for verbose in [false, true] {
             let (port, rx) = serve(Spec::new(Chain::SelfSigned), &[reply]);
             let flags: &[&str] = if verbose { &["-v", "-s"] } else { &["-s"] };
@@ -1093,11 +1104,18 @@ fn c_tool_failed_handshake_lines_match() {
             let ours = without_dumps(&ours);
             assert_eq!(without_dumps(&c.stdout), ours);
             assert!(ours.ends_with("SSL_connect error -1\nSSL session removed\n"));
-            if verbose && reply == Reply::HelloThenClose {
-                assert!(
-                    ours.contains("SSL3 alert write:fatal:decode error\n"),
-                    "{ours}"
-                );
+            let alert = match reply {
+                Reply::HelloThen(b"") => "SSL3 alert write:fatal:decode error\n",
+                Reply::HelloThen(ALERT_HANDSHAKE_FAILURE) => {
+                    "SSL3 alert read:fatal:handshake failure\n"
+                }
+                Reply::HelloThen(ALERT_WARNING_UNEXPECTED) => {
+                    "SSL3 alert read:warning:unexpected_message\n"
+                }
+                _ => "\n",
+            };
+            if verbose {
+                assert!(ours.contains(alert), "{ours}");
             }
         }
     }
