@@ -235,6 +235,7 @@ enum Reply {
 struct Spec {
     chain: Chain,
     tls12_only: bool,
+    no_tickets: bool,
     ask_client_cert: bool,
 }
 
@@ -243,12 +244,18 @@ impl Spec {
         Spec {
             chain,
             tls12_only: false,
+            no_tickets: false,
             ask_client_cert: false,
         }
     }
 
     fn tls12(mut self) -> Spec {
         self.tls12_only = true;
+        self
+    }
+
+    fn session_ids_only(mut self) -> Spec {
+        self.no_tickets = true;
         self
     }
 
@@ -294,6 +301,9 @@ fn server_context(spec: Spec) -> SslContext {
     b.set_private_key(&pki.server_key).unwrap();
     b.check_private_key().unwrap();
     b.set_session_id_context(b"imtest-tls-tests").unwrap();
+    if spec.no_tickets {
+        b.set_options(SslOptions::NO_TICKET);
+    }
     if spec.tls12_only {
         b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
     }
@@ -1125,7 +1135,15 @@ fn c_tool_failed_handshake_lines_match() {
 fn c_tool_resumption_pattern_matches() {
     for (spec, expect) in [
         (Spec::new(Chain::LeafOnly).tls12(), [false, true, true]),
+        (
+            Spec::new(Chain::LeafOnly).tls12().session_ids_only(),
+            [false, true, true],
+        ),
         (Spec::new(Chain::LeafOnly), [false, false, false]),
+        (
+            Spec::new(Chain::LeafOnly).session_ids_only(),
+            [false, false, false],
+        ),
     ] {
         let (port, rx) = serve(spec, &[Reply::TlsImap; 3]);
         let Some(c) = c_tool(port, &["-n", "3", "-s"]) else {
