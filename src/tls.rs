@@ -1,8 +1,18 @@
-//! STUB — interface only; the real TLS module replaces this file.
-#![allow(dead_code, unused_variables)]
+//! TLS for the test clients (spec §4): a fresh OpenSSL client context per handshake, the C
+//! tool's verify/info/BIO trace lines on stdout, the success line, and the session kept for
+//! resumption in the next `-n` round. No SNI, no ALPN, no trust store, never a hard verify
+//! failure — which is why the context is built by hand instead of with `SslConnector`.
+#![allow(dead_code)] // not wired into main.rs yet
 
-use openssl::ssl::SslStream;
+use crate::ffi::tls::{self as raw, BioEvent, BioHandler, InfoEvent, InfoHandler, Side};
+use openssl::nid::Nid;
+use openssl::ssl::{
+    ShutdownState, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslOptions,
+    SslSession, SslStream, SslVerifyMode,
+};
+use openssl::x509::X509StoreContextRef;
 use std::net::TcpStream;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Why a TLS start failed; the C tool's stdout lines were already printed.
 #[derive(Debug)]
@@ -19,18 +29,46 @@ pub struct Established {
     pub stream: SslStream<TcpStream>,
     /// Cipher bits in use: SASL external SSF.
     pub usebits: u32,
-    /// Server certificate subject CN: SASL external auth id (C tool's behaviour).
+    /// Server certificate subject CN: SASL external auth id (C tool's behaviour). Like the
+    /// C tool's static buffer it keeps the previous round's value when the new certificate has
+    /// no CN (first round: empty), and is `None` only while no server has sent a certificate.
+    /// Bytes that are not UTF-8 are replaced (lossy).
     pub peer_cn: Option<String>,
-    /// tls-unique channel-binding data.
+    /// tls-unique channel-binding data: own Finished for a full handshake, the server's for a
+    /// resumed one. Always `Some` after a handshake (the C tool always sets the property).
     pub tls_unique: Option<Vec<u8>>,
 }
 
+/// The C tool lets a failed check pass up to this chain depth (it never sets OpenSSL's own
+/// verify depth, which stays at its default).
+const VERIFY_DEPTH: u32 = 10;
+
+/// Room for a Finished message, as in the C tool (EVP_MAX_MD_SIZE).
+const FINISHED_MAX: usize = 64;
+
+const ENGINE_FAILED: &str = "TLS engine: cannot load cert/key data, may be a cert/key mismatch?";
+
 /// One per process: keeps the saved session for resumption in the next `-n` round.
-pub struct Engine {}
+pub struct Engine {
+    verbose: bool,
+    /// Session of the last successful handshake, offered on the next one.
+    saved: Option<SslSession>,
+    /// Subject and issuer CN as last read from a server certificate (C: static buffers).
+    peer_cn: Vec<u8>,
+    issuer_cn: Vec<u8>,
+    /// Whether any server certificate has been seen (C: the auth-id pointer was set).
+    peer_cn_set: bool,
+}
 
 impl Engine {
     pub fn new(verbose: bool) -> Engine {
-        todo!()
+        Engine {
+            verbose,
+            saved: None,
+            peer_cn: Vec::new(),
+            issuer_cn: Vec::new(),
+            peer_cn_set: false,
+        }
     }
 
     /// Fresh context (client cert from `keyfile` when `Some(non-empty)`), handshake on `tcp`,
@@ -40,6 +78,378 @@ impl Engine {
         tcp: TcpStream,
         keyfile: Option<&str>,
     ) -> Result<Established, Failure> {
-        todo!()
+        if self.verbose {
+            line("starting TLS engine");
+        }
+        // A C string ends at the first NUL, and an empty name means "no client certificate".
+        let keyfile = keyfile
+            .and_then(|f| f.split('\0').next())
+            .filter(|f| !f.is_empty());
+        let ctx = match self.context(keyfile) {
+            Ok(ctx) => ctx,
+            Err(()) => return Err(Failure::Engine(tcp)),
+        };
+
+        if self.verbose {
+            line("setting up TLS connection");
+        }
+        let mut ssl = match Ssl::new(&ctx) {
+            Ok(ssl) => ssl,
+            Err(_) => {
+                line("Could not allocate 'con' with SSL_new()");
+                return Err(Failure::Handshake);
+            }
+        };
+        if let Some(session) = &self.saved {
+            // Refusal is ignored, as in the C tool: the handshake is simply a full one.
+            raw::offer_session(&mut ssl, session);
+        }
+        let mut stream = match SslStream::new(ssl, tcp) {
+            Ok(stream) => stream,
+            Err(_) => {
+                line("SSL_set_fd failed");
+                return Err(Failure::Handshake);
+            }
+        };
+        if self.verbose {
+            raw::set_bio_callback::<Trace, _>(&mut stream);
+        } else {
+            raw::set_bio_callback::<Quiet, _>(&mut stream);
+        }
+
+        let rc = raw::connect_raw(&mut stream);
+        if rc <= 0 {
+            line(&format!("SSL_connect error {rc}"));
+            if stream.ssl().session().is_some() {
+                line("SSL session removed");
+            }
+            self.saved = None;
+            return Err(Failure::Handshake);
+        }
+        Ok(self.established(stream))
+    }
+
+    /// Sends close_notify without waiting for the answer and marks the connection as cleanly
+    /// shut down, so that OpenSSL keeps the saved session resumable. Call it before dropping a
+    /// stream whose session should be offered in the next round.
+    pub fn shutdown(stream: &mut SslStream<TcpStream>) {
+        let _ = stream.shutdown();
+        stream.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
+    }
+
+    /// The client context of spec §4.1; on failure the messages are already printed.
+    fn context(&self, keyfile: Option<&str>) -> Result<SslContext, ()> {
+        let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(|_| ())?;
+        builder.set_options(
+            SslOptions::ALL
+                | SslOptions::NO_SSLV2
+                | SslOptions::NO_SSLV3
+                | SslOptions::NO_COMPRESSION,
+        );
+        if self.verbose {
+            raw::set_info_callback::<Trace>(&mut builder);
+        }
+        if let Some(file) = keyfile {
+            if let Err(message) = load_client_cert(&mut builder, file) {
+                line(&message);
+                line(ENGINE_FAILED);
+                return Err(());
+            }
+        }
+        let verbose = self.verbose;
+        builder.set_verify_callback(SslVerifyMode::NONE, move |ok, store| {
+            verify(verbose, ok, store)
+        });
+        Ok(builder.build())
+    }
+
+    /// Success path: names, the established line, session and channel binding.
+    fn established(&mut self, stream: SslStream<TcpStream>) -> Established {
+        let ssl = stream.ssl();
+        if let Some(peer) = ssl.peer_certificate() {
+            if let Some(cn) = raw::name_text_by_nid(peer.subject_name(), Nid::COMMONNAME) {
+                self.peer_cn = cn;
+            }
+            if let Some(cn) = raw::name_text_by_nid(peer.issuer_name(), Nid::COMMONNAME) {
+                self.issuer_cn = cn;
+            }
+            self.peer_cn_set = true;
+            if self.verbose {
+                let mut text = b"subject_CN=".to_vec();
+                text.extend_from_slice(&self.peer_cn);
+                text.extend_from_slice(b", issuer_CN=");
+                text.extend_from_slice(&self.issuer_cn);
+                text.push(b'\n');
+                out(&text);
+            }
+        }
+
+        let (name, usebits, algbits) = match ssl.current_cipher() {
+            Some(cipher) => {
+                let bits = cipher.bits();
+                (cipher.name(), bits.secret, bits.algorithm)
+            }
+            None => ("(NONE)", 0, 0),
+        };
+        line(&format!(
+            "TLS connection established: {} with cipher {} ({}/{} bits)",
+            ssl.version_str(),
+            name,
+            usebits,
+            algbits
+        ));
+
+        // Taken right after the handshake, as the C tool does: a TLS 1.3 ticket arrives only
+        // later, so such a session is never resumed (see the tests).
+        self.saved = ssl.session().map(|s| s.to_owned());
+
+        let mut finished = [0u8; FINISHED_MAX];
+        let len = if ssl.session_reused() {
+            ssl.peer_finished(&mut finished)
+        } else {
+            ssl.finished(&mut finished)
+        };
+        let tls_unique = finished[..len.min(FINISHED_MAX)].to_vec();
+
+        let peer_cn = self
+            .peer_cn_set
+            .then(|| String::from_utf8_lossy(&self.peer_cn).into_owned());
+        Established {
+            stream,
+            usebits: u32::try_from(usebits).unwrap_or(0),
+            peer_cn,
+            tls_unique: Some(tls_unique),
+        }
+    }
+
+    #[cfg(test)]
+    fn has_saved_session(&self) -> bool {
+        self.saved.is_some()
     }
 }
+
+/// Certificate chain, then the key from the same file, then the consistency check.
+fn load_client_cert(builder: &mut SslContextBuilder, file: &str) -> Result<(), String> {
+    if builder.set_certificate_chain_file(file).is_err() {
+        return Err(format!("unable to get certificate from '{file}'"));
+    }
+    if builder
+        .set_private_key_file(file, SslFiletype::PEM)
+        .is_err()
+    {
+        return Err(format!("unable to get private key from '{file}'"));
+    }
+    if builder.check_private_key().is_err() {
+        return Err("Private key does not match the certificate public key".to_string());
+    }
+    Ok(())
+}
+
+/// The verify callback (spec §4.2): report, then let everything within the depth pass.
+fn verify(verbose: bool, preverify_ok: bool, store: &mut X509StoreContextRef) -> bool {
+    let depth = store.error_depth();
+    let ok = preverify_ok || depth <= VERIFY_DEPTH;
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        let error = store.error();
+        let code = error.as_raw();
+        let cert = store.current_cert();
+        if verbose {
+            let mut text = format!("Peer cert verify depth={depth} ").into_bytes();
+            if let Some(cert) = cert {
+                text.extend_from_slice(&raw::name_oneline(cert.subject_name()));
+            }
+            text.push(b'\n');
+            out(&text);
+        }
+        if !preverify_ok {
+            line(&format!("verify error:num={code}:{}", error.error_string()));
+        }
+        match verify_note(code) {
+            Some(Note::Issuer) => {
+                let mut text = b"issuer= ".to_vec();
+                if let Some(cert) = cert {
+                    text.extend_from_slice(&raw::name_oneline(cert.issuer_name()));
+                }
+                text.push(b'\n');
+                out(&text);
+            }
+            Some(Note::Text(note)) => line(note),
+            None => {}
+        }
+        if verbose {
+            line(&format!("verify return:{}", i32::from(ok)));
+        }
+    }));
+    ok
+}
+
+/// Extra line printed for some verify error codes, whether or not the check failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Note {
+    /// `issuer= <one-line issuer>`.
+    Issuer,
+    Text(&'static str),
+}
+
+fn verify_note(code: i32) -> Option<Note> {
+    match code {
+        2 => Some(Note::Issuer),
+        9 | 13 => Some(Note::Text("cert not yet valid")),
+        10 | 14 => Some(Note::Text("cert has expired")),
+        _ => None,
+    }
+}
+
+/// Verbose tracing: OpenSSL state/alert lines and the record hex dump (spec §4.5).
+struct Trace;
+
+impl InfoHandler for Trace {
+    fn info(event: InfoEvent<'_>) {
+        if let Some(text) = info_line(&event) {
+            out(&text);
+        }
+    }
+}
+
+impl BioHandler for Trace {
+    fn bio(event: BioEvent<'_>) {
+        let mut text = bio_header(&event).into_bytes();
+        text.extend_from_slice(&dump(event.data));
+        out(&text);
+    }
+}
+
+/// Non-verbose runs still need the BIO callback (for its end-of-file answer), not the dump.
+struct Quiet;
+
+impl BioHandler for Quiet {
+    fn bio(_event: BioEvent<'_>) {}
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Connect => "SSL_connect",
+        Side::Accept => "SSL_accept",
+        Side::Undefined => "undefined",
+    }
+}
+
+/// The line for one info-callback event, if any (close_notify alerts and successful exits
+/// print nothing).
+fn info_line(event: &InfoEvent<'_>) -> Option<Vec<u8>> {
+    let mut text = Vec::new();
+    match *event {
+        InfoEvent::Loop { side, state } => {
+            text.extend_from_slice(side_name(side).as_bytes());
+            text.push(b':');
+            text.extend_from_slice(state);
+        }
+        InfoEvent::Alert {
+            read,
+            code,
+            kind,
+            desc,
+        } => {
+            if code & 0xff == 0 {
+                return None;
+            }
+            text.extend_from_slice(b"SSL3 alert ");
+            text.extend_from_slice(if read { b"read" } else { b"write" });
+            text.push(b':');
+            text.extend_from_slice(kind);
+            text.push(b':');
+            text.extend_from_slice(desc);
+        }
+        InfoEvent::Exit { side, state, ret } => {
+            text.extend_from_slice(side_name(side).as_bytes());
+            if ret == 0 {
+                text.extend_from_slice(b":failed in ");
+                text.extend_from_slice(state);
+            } else if ret < 0 {
+                text.extend_from_slice(b":error in ");
+                text.extend_from_slice(state);
+                text.extend_from_slice(format!(" {ret}").as_bytes());
+            } else {
+                return None;
+            }
+        }
+    }
+    text.push(b'\n');
+    Some(text)
+}
+
+/// `read from <bio> [<buf>] (<n> bytes => <r> (0x<R>))` — addresses as `%08lX`, the result
+/// also in hex as a 32-bit unsigned value.
+fn bio_header(event: &BioEvent<'_>) -> String {
+    format!(
+        "{} {:08X} [{:08X}] ({} bytes => {} (0x{:X}))\n",
+        if event.write { "write to" } else { "read from" },
+        event.bio_addr,
+        event.buf_addr,
+        event.requested,
+        event.result,
+        event.result as u32
+    )
+}
+
+/// The C tool's record dump: trailing spaces/NULs cut and announced, rows of 16 bytes
+/// (`|` after the 8th), a short last row padded by three spaces, no ASCII column.
+fn dump(data: &[u8]) -> Vec<u8> {
+    let kept = data.len()
+        - data
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b' ' || b == 0)
+            .count();
+    let mut text = String::new();
+    for (row, bytes) in data[..kept].chunks(16).enumerate() {
+        text.push_str(&format!("{:04x} ", row * 16));
+        for (i, b) in bytes.iter().enumerate() {
+            text.push_str(&format!("{b:02x}{}", if i == 7 { '|' } else { ' ' }));
+        }
+        if bytes.len() < 16 {
+            text.push_str("   ");
+        }
+        text.push('\n');
+    }
+    if kept < data.len() {
+        text.push_str(&format!("{:04x} - <SPACES/NULS>\n\n", data.len()));
+    }
+    text.into_bytes()
+}
+
+fn line(text: &str) {
+    let mut bytes = Vec::with_capacity(text.len() + 1);
+    bytes.extend_from_slice(text.as_bytes());
+    bytes.push(b'\n');
+    out(&bytes);
+}
+
+/// Every TLS message goes to stdout at once (unbuffered in the C tool); write errors are
+/// ignored as `printf` ignores them.
+#[cfg(not(test))]
+fn out(bytes: &[u8]) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(bytes);
+    let _ = stdout.flush();
+}
+
+#[cfg(test)]
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// In tests the lines are collected per thread so that each test sees its own output.
+#[cfg(test)]
+fn out(bytes: &[u8]) {
+    CAPTURED.with(|c| c.borrow_mut().extend_from_slice(bytes));
+}
+
+#[cfg(test)]
+fn take_output() -> String {
+    CAPTURED.with(|c| String::from_utf8_lossy(&std::mem::take(&mut *c.borrow_mut())).into_owned())
+}
+
+#[cfg(test)]
+mod tests;

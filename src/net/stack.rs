@@ -348,7 +348,7 @@ impl Stack {
     /// when the stack is dropped.
     pub fn close(&mut self) {
         if let Transport::Tls(tls) = &mut self.transport {
-            let _ = tls.shutdown();
+            crate::tls::Engine::shutdown(tls);
         }
         if let Some(tcp) = self.tcp() {
             let _ = tcp.shutdown(std::net::Shutdown::Both);
