@@ -4,4 +4,5 @@ pub mod getopt;
 pub mod sasl;
 pub mod term;
 pub mod tls;
+pub mod user;
 pub mod zlib;
