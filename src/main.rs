@@ -3,6 +3,7 @@
 mod cli;
 mod ffi;
 mod options;
+mod prompt;
 mod protocol;
 mod tls;
 
