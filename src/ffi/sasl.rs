@@ -373,14 +373,14 @@ pub fn errstring(code: Code) -> String {
 // ---------------------------------------------------------------------------------------------
 // Base64 through the library (so what is accepted and rejected is libsasl2's).
 
+/// Room for the base64 of `len` bytes and its NUL.
+fn encoded_room(len: usize) -> Option<usize> {
+    len.div_ceil(3).checked_mul(4)?.checked_add(1)
+}
+
 /// Base64 of `data` (no line breaks), sized to fit.
 pub fn encode64(data: &[u8]) -> Result<Vec<u8>, Code> {
-    let needed = data
-        .len()
-        .div_ceil(3)
-        .checked_mul(4)
-        .and_then(|n| n.checked_add(1));
-    let outmax = needed.ok_or(SASL_BUFOVER)?;
+    let outmax = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
     encode64_within(data, outmax)
 }
 
@@ -388,7 +388,9 @@ pub fn encode64(data: &[u8]) -> Result<Vec<u8>, Code> {
 /// with a fixed buffer would: `SASL_BUFOVER` when it does not fit (the C tool uses 4096).
 pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
     let inlen = c_len(data.len())?;
-    let outmax_c = c_uint::try_from(outmax).unwrap_or(c_uint::MAX);
+    // A buffer larger than the result needs changes nothing: allocate no more than that.
+    let room = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
+    let outmax_c = c_uint::try_from(outmax.min(room)).map_err(|_| SASL_BUFOVER)?;
     let mut out = vec![0u8; outmax_c as usize];
     let mut outlen: c_uint = 0;
     // SAFETY: `data` has `inlen` readable bytes, `out` has `outmax_c` writable bytes.
@@ -420,8 +422,10 @@ pub fn decode64(text: &[u8]) -> Result<Vec<u8>, Code> {
 pub fn decode64_within(text: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
     let text = up_to_nul(text);
     let inlen = c_len(text.len())?;
-    let outmax_c = c_uint::try_from(outmax).unwrap_or(c_uint::MAX);
-    // The library may write its terminating NUL one past the counted bytes.
+    // The result is shorter than the text: a larger buffer changes nothing, so allocate no
+    // more than one byte past the text.
+    let outmax_c = c_uint::try_from(outmax.min(text.len() + 1)).map_err(|_| SASL_BUFOVER)?;
+    // One spare byte for the terminating NUL the library adds.
     let mut out = vec![0u8; outmax_c as usize + 1];
     let mut outlen: c_uint = 0;
     // SAFETY: `text` has `inlen` readable bytes; `out` has more than `outmax_c` writable bytes.
@@ -549,6 +553,7 @@ impl Conn {
     fn setprop(&mut self, prop: c_uint, value: *const c_void) -> Result<(), Code> {
         // SAFETY: `raw` is a live connection; the caller passes the value type `prop` expects.
         let rc = unsafe { sys::sasl_setprop(self.raw, prop as c_int, value) };
+        resume_panic();
         sasl_done(rc)
     }
 
@@ -873,6 +878,7 @@ impl Conn {
                 &mut outlen,
             )
         };
+        resume_panic();
         sasl_done(rc)?;
         // The output buffer belongs to the connection and is valid until the next call.
         Ok(copy_out(out, outlen).unwrap_or_default())
@@ -890,9 +896,19 @@ impl Conn {
 
     /// The library's detail text for the last error on this connection.
     pub fn errdetail(&self) -> Option<String> {
+        self.errdetail_bytes()
+            .map(|detail| String::from_utf8_lossy(&detail).into_owned())
+    }
+
+    /// `errdetail` as the raw bytes the C tool prints (plugins put peer data in it).
+    pub fn errdetail_bytes(&self) -> Option<Vec<u8>> {
         // SAFETY: `raw` is live; the result is NULL or a string owned by the connection.
         let p = unsafe { sys::sasl_errdetail(self.raw) };
-        borrowed_str(p).map(Cow::into_owned)
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: non-NULL and NUL-terminated, valid until the next call on the connection.
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec())
     }
 }
 

@@ -395,6 +395,8 @@ fn digest_md5_auth_conf_layer_round_trips() {
     bad[last] ^= 0xff;
     let err = c.decode(&bad).unwrap_err();
     assert!(err < 0);
+    let detail = c.errdetail_bytes().expect("detail");
+    assert!(detail.starts_with(format!("SASL({err}): {}", errstring(err)).as_bytes()));
     eprintln!(
         "DIGEST-MD5 auth-conf ssf={ssf} maxoutbuf={max} bad-decode={err} ({}) detail={:?}",
         errstring(err),
@@ -850,4 +852,48 @@ fn sasl_ok_mapping() {
     assert_eq!(sasl_ok(2), Ok(Flow::Interact));
     assert_eq!(sasl_ok(-13), Err(-13));
     assert_eq!(sasl_done(1), Err(1));
+}
+
+#[test]
+fn base64_buffers_larger_than_needed_are_fine() {
+    assert_eq!(decode64_within(b"YWJj", usize::MAX).unwrap(), b"abc");
+    assert_eq!(encode64_within(b"abc", usize::MAX).unwrap(), b"YWJj");
+    assert_eq!(encode64_within(b"abc", 5).unwrap(), b"YWJj");
+    assert_eq!(encode64_within(b"abc", 4).unwrap_err(), SASL_BUFOVER);
+}
+
+#[test]
+fn empty_challenge_as_null_or_as_empty_buffer() {
+    let _g = setup();
+    for as_null in [true, false] {
+        let mut c = client(128);
+        let mut script = Script::tim("pw");
+        assert_eq!(c.start(b"PLAIN", false, &mut script).code, SASL_CONTINUE);
+        let r = if as_null {
+            c.step(b"", &mut script)
+        } else {
+            c.step_with(Some(b""), &mut script)
+        };
+        assert_eq!(r.code, SASL_OK);
+        assert_eq!(r.output.as_deref(), Some(&b"\0tim\0pw"[..]));
+    }
+}
+
+#[test]
+fn answers_end_at_their_first_nul() {
+    let _g = setup();
+    let mut c = client(128);
+    let mut script = Script::tim("pw\0ignored");
+    let r = c.start(b"PLAIN", true, &mut script);
+    assert_eq!(r.output.as_deref(), Some(&b"\0tim\0pw"[..]));
+}
+
+#[test]
+fn callback_panics_are_caught_and_raised_after_the_call() {
+    let value = guard(-1, || -> i32 { panic!("in a callback") });
+    assert_eq!(value, -1);
+    let raised = std::panic::catch_unwind(resume_panic);
+    assert!(raised.is_err());
+    // Raised once only.
+    resume_panic();
 }
