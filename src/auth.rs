@@ -13,8 +13,8 @@ use crate::transcript::{self, c_str};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-/// Base64 text must fit the C tool's 4096-byte buffer (NUL included).
-const BASE64_MAX: usize = 4095;
+/// The C tool encodes responses into a 4096-byte buffer (NUL included).
+const BASE64_BUFFER: usize = 4096;
 
 /// Everything one authentication attempt works with.
 pub struct Attempt<'a> {
@@ -27,11 +27,15 @@ pub struct Attempt<'a> {
 
 /// What the server's reply to a step was.
 enum Reply {
-    Success(Option<Vec<u8>>),
+    /// With the SASL data a success reply carried, if any.
+    Success(Option<Challenge>),
     Failure,
-    Challenge(Vec<u8>),
+    Challenge(Challenge),
     Undecodable,
 }
+
+/// A decoded challenge; `None` for a blank line (the library then gets a NULL pointer).
+type Challenge = Option<Vec<u8>>;
 
 /// Runs the exchange for `mechlist` and returns the SASL code to report.
 pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -> Result<Code> {
@@ -107,12 +111,16 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
             Reply::Success(Some(data)) => (data, true),
             Reply::Challenge(challenge) => (challenge, false),
         };
-        if challenge.is_empty() && pending_initial.is_some() && !succeeded {
+        let empty = challenge.as_ref().is_none_or(|c| c.is_empty());
+        if empty && pending_initial.is_some() && !succeeded {
             // An empty challenge asks for the delayed initial response.
             response = pending_initial.take();
             continue;
         }
-        let step = attempt.conn.borrow_mut().step(&challenge, attempt.prompter);
+        let step = attempt
+            .conn
+            .borrow_mut()
+            .step_with(challenge.as_deref(), attempt.prompter);
         if step.code != sasl::SASL_OK && step.code != sasl::SASL_CONTINUE {
             transcript::client_line(framing.cancel.as_bytes());
             replies::send(attempt.stack, format!("{}\r\n", framing.cancel).as_bytes())?;
@@ -136,10 +144,7 @@ fn send_response(
     let prefix: &[u8] = if on_command_line { b"" } else { b"C: " };
     match response {
         Some(data) => {
-            let encoded = sasl::encode64(&data)?;
-            if encoded.len() > BASE64_MAX {
-                return Err(sasl::SASL_BUFOVER);
-            }
+            let encoded = sasl::encode64_within(&data, BASE64_BUFFER)?;
             if literal_mode {
                 let header = format!("{{{}+}}\r\n", encoded.len());
                 transcript::out(&[prefix, header.as_bytes()].concat());
@@ -221,7 +226,7 @@ fn success_data(form: SuccessData, line: &[u8]) -> Option<&[u8]> {
 
 fn decode_challenge(text: &[u8]) -> Reply {
     if text.first() == Some(&b'\r') {
-        return Reply::Challenge(Vec::new());
+        return Reply::Challenge(None);
     }
     let mut text = text;
     if let Some(rest) = text.strip_suffix(b"\n") {
@@ -231,7 +236,7 @@ fn decode_challenge(text: &[u8]) -> Reply {
         text = rest;
     }
     match sasl::decode64(text) {
-        Ok(data) => Reply::Challenge(data),
+        Ok(data) => Reply::Challenge(Some(data)),
         Err(_) => Reply::Undecodable,
     }
 }

@@ -1,20 +1,127 @@
-//! STUB — replaced by the prompt module.
-#![allow(dead_code)]
-use crate::ffi::sasl::{PromptRequest, Prompter};
+//! The interaction filler (spec §5.5): answers what libsasl2 (or a built-in login such as IMAP
+//! LOGIN) asks for, from `-w`/`-a`/`-u`/`-r` when given, otherwise by prompting on stdout and
+//! reading the terminal (no echo) or a line of stdin.
+//!
+//! Printing of protocol lines and the exchange itself live elsewhere; this only talks to the
+//! user.
 
+// Used once the authentication code calls it.
+
+use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
+use crate::ffi::{term, user};
+use std::io::Write;
+
+/// Longest echo answer read: the C tool reads with `fgets` into 1023 bytes.
+const ECHO_LINE_MAX: usize = 1022;
+
+/// The prompt text the C tool uses for its own password requests (LOGIN, USER, APOP, ...).
+pub const PASSWORD_PROMPT: &str = "Please enter your password";
+
+/// Answers from the command line, prompts for the rest.
 pub struct CliPrompter {
+    /// `-a`, or the current login name.
     pub authname: String,
+    /// `-u`.
     pub authzid: Option<String>,
+    /// `-w`.
     pub password: Option<String>,
+    /// `-r`.
     pub realm: Option<String>,
 }
 
-impl Prompter for CliPrompter {
-    fn answer(&mut self, _request: &PromptRequest) -> Vec<u8> {
-        todo!()
+/// Where prompts go and answers come from; the real one is the terminal.
+trait Console {
+    /// Writes `text` to stdout at once.
+    fn show(&mut self, text: &[u8]);
+    /// A no-echo read (glibc `getpass("")`).
+    fn read_hidden(&mut self) -> Vec<u8>;
+    /// One raw line from stdin, at most `max` bytes, newline included if read.
+    fn read_line(&mut self, max: usize) -> Vec<u8>;
+}
+
+struct Terminal;
+
+impl Console for Terminal {
+    fn show(&mut self, text: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        // Like the C tool's printf, output errors are not reported.
+        let _ = out.write_all(text);
+        let _ = out.flush();
+    }
+
+    fn read_hidden(&mut self) -> Vec<u8> {
+        term::getpass()
+    }
+
+    fn read_line(&mut self, max: usize) -> Vec<u8> {
+        term::read_echo_line(max)
     }
 }
 
-pub fn current_login_name() -> String {
-    todo!()
+/// The C tool's echo answer: the line as a C string with its last character dropped
+/// (meant to be the newline; at end of input without one a real character goes).
+fn echo_answer(mut line: Vec<u8>) -> Vec<u8> {
+    if let Some(nul) = line.iter().position(|&b| b == 0) {
+        line.truncate(nul);
+    }
+    line.pop();
+    line
 }
+
+impl CliPrompter {
+    fn respond(&self, request: &PromptRequest, console: &mut dyn Console) -> Vec<u8> {
+        let given = match request.kind {
+            PromptKind::Pass => self.password.as_deref(),
+            PromptKind::User => Some(self.authzid.as_deref().unwrap_or("")),
+            PromptKind::AuthName => Some(self.authname.as_str()),
+            PromptKind::GetRealm => self.realm.as_deref(),
+            PromptKind::EchoPrompt | PromptKind::NoEchoPrompt => None,
+        };
+        if let Some(value) = given {
+            return value.as_bytes().to_vec();
+        }
+        let challenge_prompt = matches!(
+            request.kind,
+            PromptKind::EchoPrompt | PromptKind::NoEchoPrompt
+        );
+        if let (true, Some(challenge)) = (challenge_prompt, request.challenge) {
+            console.show(format!("Server challenge: {challenge}\n").as_bytes());
+        }
+        console.show(format!("{}: ", request.prompt).as_bytes());
+        match request.kind {
+            PromptKind::Pass | PromptKind::NoEchoPrompt => console.read_hidden(),
+            _ => echo_answer(console.read_line(ECHO_LINE_MAX)),
+        }
+    }
+}
+
+impl Prompter for CliPrompter {
+    fn answer(&mut self, request: &PromptRequest) -> Vec<u8> {
+        self.respond(request, &mut Terminal)
+    }
+}
+
+/// A request that did not come from libsasl2 (the C tool's own LOGIN/USER/APOP/...).
+pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Vec<u8> {
+    prompter.answer(&PromptRequest {
+        kind,
+        challenge: None,
+        prompt,
+    })
+}
+
+/// `-w`, or `Please enter your password: ` and a no-echo read.
+pub fn password(prompter: &mut dyn Prompter) -> Vec<u8> {
+    ask(prompter, PromptKind::Pass, PASSWORD_PROMPT)
+}
+
+/// The current user's login name (`getpwuid(getuid())`), the default `-a`; empty when the
+/// user id has no password entry (where the C tool would crash).
+pub fn current_login_name() -> String {
+    user::login_name()
+        .map(|name| String::from_utf8_lossy(&name).into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,6 @@
 //! tool's verify/info/BIO trace lines on stdout, the success line, and the session kept for
 //! resumption in the next `-n` round. No SNI, no ALPN, no trust store, never a hard verify
 //! failure — which is why the context is built by hand instead of with `SslConnector`.
-#![allow(dead_code)] // not wired into main.rs yet
 
 use crate::ffi::tls::{self as raw, BioEvent, BioHandler, InfoEvent, InfoHandler, Side};
 use openssl::nid::Nid;

@@ -6,4 +6,5 @@ pub mod sasl;
 pub mod sys;
 pub mod term;
 pub mod tls;
+pub mod user;
 pub mod zlib;

@@ -6,7 +6,8 @@
 use crate::auth::Attempt;
 use crate::capabilities::{contains_ci, Caps};
 use crate::error::Result;
-use crate::ffi::sasl::{self, Code, PromptKind, PromptRequest};
+use crate::ffi::sasl::{self, Code, PromptKind};
+use crate::prompt;
 use crate::protocol::HTTP_CAPABILITY_REQUEST;
 use crate::replies;
 use crate::transcript;
@@ -47,15 +48,6 @@ pub fn authenticate(
     sasl_exchange(attempt, mech.as_bytes(), host)
 }
 
-fn ask(attempt: &mut Attempt, kind: PromptKind, prompt: &str) -> Vec<u8> {
-    attempt.prompter.answer(&PromptRequest {
-        kind,
-        challenge: None,
-        prompt,
-        default: None,
-    })
-}
-
 /// The OPTIONS request head, printed and queued; `Authorize-As:` when `-u` was given.
 fn request_head(attempt: &mut Attempt, host: &str, authzid: &[u8]) {
     let head = HTTP_CAPABILITY_REQUEST.replace("%s", host);
@@ -71,8 +63,8 @@ fn request_head(attempt: &mut Attempt, host: &str, authzid: &[u8]) {
 }
 
 fn basic(attempt: &mut Attempt, authname: &str, host: &str) -> Result<Code> {
-    let authzid = ask(attempt, PromptKind::User, "Username");
-    let password = ask(attempt, PromptKind::Pass, "Please enter your password");
+    let authzid = prompt::ask(attempt.prompter, PromptKind::User, "Username");
+    let password = prompt::password(attempt.prompter);
     let mut credentials = [authname.as_bytes(), b":", password.as_slice()].concat();
     credentials.truncate(1023);
     let Ok(encoded) = sasl::encode64(&credentials) else {
@@ -104,7 +96,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
         .conn
         .borrow_mut()
         .set_http_request("OPTIONS", "*", b"", true);
-    let authzid = ask(attempt, PromptKind::User, "Username");
+    let authzid = prompt::ask(attempt.prompter, PromptKind::User, "Username");
     let started = attempt
         .conn
         .borrow_mut()
@@ -132,9 +124,8 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
                 line.push(b'=');
             } else {
                 let data = if !data.is_empty() && use_base64 {
-                    match sasl::encode64(&data) {
-                        Ok(encoded) if encoded.len() < HTTP_LINE_MAX => encoded,
-                        Ok(_) => return Ok(sasl::SASL_BUFOVER),
+                    match sasl::encode64_within(&data, HTTP_LINE_MAX) {
+                        Ok(encoded) => encoded,
                         Err(code) => return Ok(code),
                     }
                 } else {
@@ -187,7 +178,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
         if status == Status::Continue || (status == Status::Ok && challenge.is_some()) {
             let text = challenge.unwrap_or_default();
             let data = if use_base64 {
-                match sasl::decode64(&text) {
+                match sasl::decode64_within(&text, HTTP_LINE_MAX) {
                     Ok(data) => data,
                     Err(code) => {
                         transcript::message(&format!("base64 decoding error: {code}"));
@@ -197,7 +188,10 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
             } else {
                 text
             };
-            let step = attempt.conn.borrow_mut().step(&data, attempt.prompter);
+            let step = attempt
+                .conn
+                .borrow_mut()
+                .step_with(Some(&data), attempt.prompter);
             step_code = step.code;
             output = step.output;
         }

@@ -4,7 +4,7 @@
 use crate::auth::{self, Attempt};
 use crate::capabilities::{contains_ci, starts_with_ci, Caps};
 use crate::error::Result;
-use crate::ffi::sasl::{self, Code, PromptKind, PromptRequest};
+use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
 use crate::protocol::Protocol;
 use crate::replies;
@@ -46,12 +46,7 @@ pub fn authenticate(
 
 /// `L01 LOGIN <user> {n}`, then the password once the server says `+`.
 fn login(attempt: &mut Attempt, authname: &str) -> Result<Code> {
-    let password = attempt.prompter.answer(&PromptRequest {
-        kind: PromptKind::Pass,
-        challenge: None,
-        prompt: "Please enter your password",
-        default: None,
-    });
+    let password = crate::prompt::password(attempt.prompter);
     replies::command(
         attempt.stack,
         &format!("L01 LOGIN {authname} {{{}}}", password.len()),

@@ -5,7 +5,7 @@
 use crate::auth::{self, Attempt};
 use crate::capabilities::{contains_ci, starts_with_ci, Caps};
 use crate::error::Result;
-use crate::ffi::sasl::{self, Code, PromptKind, PromptRequest};
+use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
 use crate::protocol::Protocol;
 use crate::replies;
@@ -75,12 +75,7 @@ pub fn authenticate(
 }
 
 pub fn password(attempt: &mut Attempt) -> Vec<u8> {
-    attempt.prompter.answer(&PromptRequest {
-        kind: PromptKind::Pass,
-        challenge: None,
-        prompt: "Please enter your password",
-        default: None,
-    })
+    crate::prompt::password(attempt.prompter)
 }
 
 /// Sends a printed command and reads one printed reply line.
