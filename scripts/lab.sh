@@ -28,6 +28,8 @@ esac
 
 mkdir -p "$dir"/{run,state,mail}
 dir=$(cd "$dir" && pwd)
+# Dovecot's unprivileged auth process must reach the passwd-file (mktemp -d makes 0700).
+chmod 755 "$dir"
 chown mail:mail "$dir/mail"
 
 # Certificates: a CA, a server certificate for localhost/127.0.0.1, a client cert for tim.
@@ -101,6 +103,11 @@ for _ in $(seq 100); do
   if python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$imap),1); sys.exit(0 if s.recv(100).startswith(b'* OK') else 1)" 2>/dev/null; then
     break
   fi
+  sleep 0.1
+done
+# The banner comes before the auth service is ready: wait for a real authentication.
+for _ in $(seq 100); do
+  doveadm -c "$dir/dovecot.conf" auth test tim tanstaaftanstaaf >/dev/null 2>&1 && break
   sleep 0.1
 done
 cat >"$dir/ports" <<PORTS
