@@ -781,6 +781,103 @@ S->C '* BYE\r\nQ01 OK bye\r\n'
         )
 );
 
+// Not in the spec: the same run against a server that keeps resuming. The C client offers its
+// saved session (the one from the previous round) every round, so rounds 2 and 3 both resume
+// and print no verify lines. Expectations derived from §13A.13 and checked against the oracle.
+crate::transcript_case!(
+    a13b_imaps_every_round_resumed,
+    Case::new("13A.13 variant", "imtest")
+        .args(&[
+            "-n",
+            "3",
+            "-s",
+            "-p",
+            "{PORT}",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1"
+        ])
+        .server(|| {
+            let tls = TlsConfig::builder(&support::certs::certs().server)
+                .version(openssl::ssl::SslVersion::TLS1_2)
+                .session_cache()
+                .build();
+            vec![
+                imaps_round(&tls, true),
+                imaps_round(&tls, true),
+                imaps_round(&tls, true),
+            ]
+        })
+        .stdout(
+            r"verify error:num=20:unable to get local issuer certificate
+verify error:num=21:unable to verify the first certificate
+TLS connection established: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)
+S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r
+C: A01 AUTHENTICATE PLAIN AHRpbQB4\r
+S: A01 OK done\r
+Authenticated.
+Security strength factor: 256
+C: Q01 LOGOUT\r
+S: * BYE\r
+S: Q01 OK bye\r
+Connection closed.
+
+TLS connection established: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)
+S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r
+C: A01 AUTHENTICATE PLAIN AHRpbQB4\r
+S: A01 OK done\r
+Authenticated.
+Security strength factor: 256
+C: Q01 LOGOUT\r
+S: * BYE\r
+S: Q01 OK bye\r
+Connection closed.
+
+TLS connection established: TLSv1.2 with cipher ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)
+S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r
+C: A01 AUTHENTICATE PLAIN AHRpbQB4\r
+S: A01 OK done\r
+Authenticated.
+Security strength factor: 256
+C: Q01 LOGOUT\r
+* BYE\r
+Q01 OK bye\r
+Connection closed.
+"
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r"
+(new TCP connection)
+(TLS handshake: TLSv1.2 ('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256))
+S->C '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n'
+C->S b'A01 AUTHENTICATE PLAIN AHRpbQB4\r\n'
+S->C 'A01 OK done\r\n'
+C->S b'Q01 LOGOUT\r\n'
+S->C '* BYE\r\nQ01 OK bye\r\n'
+(new TCP connection)
+(TLS handshake: TLSv1.2 ('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256))
+(session resumed)
+S->C '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n'
+C->S b'A01 AUTHENTICATE PLAIN AHRpbQB4\r\n'
+S->C 'A01 OK done\r\n'
+C->S b'Q01 LOGOUT\r\n'
+S->C '* BYE\r\nQ01 OK bye\r\n'
+(new TCP connection)
+(TLS handshake: TLSv1.2 ('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256))
+(session resumed)
+S->C '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n'
+C->S b'A01 AUTHENTICATE PLAIN AHRpbQB4\r\n'
+S->C 'A01 OK done\r\n'
+C->S b'Q01 LOGOUT\r\n'
+S->C '* BYE\r\nQ01 OK bye\r\n'
+"
+        )
+);
+
 crate::transcript_case!(
     a14_file_input,
     Case::new("13A.14", "imtest")
@@ -1059,5 +1156,326 @@ mod a35_password_on_pty {
             ));
         }
         assert!(p.is_empty(), "[13A.35]\n{}", p.join("\n\n"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// §13A.33 and §13A.34 (beyond the §13A.1–16/35 set: they exercise spawn/signal/unix sockets and
+// large literals of the support layer, and are cheap).
+
+/// Facts gathered from the unix-socket side of §13A.33.
+struct SocketSide {
+    client1: Vec<u8>,
+    client2: Vec<u8>,
+    pidfile: Option<Vec<u8>>,
+    pid: i32,
+    socket_left: bool,
+}
+
+fn socket_run(
+    imp: support::run::Imp,
+) -> (
+    support::run::Output,
+    ServerReport,
+    Result<SocketSide, String>,
+) {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = FakeServer::start(vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n"),
+        expect_line("A01 AUTHENTICATE PLAIN AHRpbQB4\r\n"),
+        send("A01 OK done\r\n"),
+        expect_line("a1 NOOP\r\n"),
+        send("a1 OK noop\r\n"),
+        expect_line("UN0 UNSELECT\r\n"),
+        send("* extra\r\nUN0 OK unselect\r\n"),
+        expect_line("UN0 UNSELECT\r\n"),
+        send("UN0 OK unselect\r\n"),
+        run(move |_| {
+            let _ = tx.send(());
+            Ok(())
+        }),
+        expect_line("Q01 LOGOUT\r\n"),
+        send("* BYE\r\nQ01 OK bye\r\n"),
+    ]]);
+    let dir = support::tmp::TempDir::new("sock");
+    let port = server.port().to_string();
+    let mut running = support::run::Command::new(imp, "imtest")
+        .args([
+            "-x",
+            "sock",
+            "-I",
+            "pid",
+            "-p",
+            &port,
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ])
+        .current_dir(dir.path())
+        .spawn();
+    let pid = running.pid();
+    let sock = dir.join("sock");
+    let side = (|| -> Result<SocketSide, String> {
+        let t = Duration::from_secs(5);
+        let mut connect = || -> Result<UnixStream, String> {
+            let until = Instant::now() + t;
+            loop {
+                match UnixStream::connect(&sock) {
+                    Ok(s) => {
+                        s.set_read_timeout(Some(t)).map_err(|e| e.to_string())?;
+                        return Ok(s);
+                    }
+                    Err(e) if Instant::now() > until || running.exited() => {
+                        return Err(format!("connect {sock:?}: {e}"))
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        };
+        let mut c1 = connect()?;
+        c1.write_all(b"a1 NOOP\n").map_err(|e| e.to_string())?;
+        let mut client1 = Vec::new();
+        while !client1.ends_with(b"a1 OK noop\r\n") {
+            let mut b = [0u8; 256];
+            let n = c1.read(&mut b).map_err(|e| format!("client 1 read: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            client1.extend_from_slice(&b[..n]);
+        }
+        drop(c1);
+        let mut c2 = connect()?;
+        c2.write_all(b"a2 LOGOUT\r\n").map_err(|e| e.to_string())?;
+        let mut client2 = Vec::new();
+        c2.read_to_end(&mut client2)
+            .map_err(|e| format!("client 2 read: {e}"))?;
+        // The server has answered the second reset: the tool is (about to be) waiting for a
+        // third client.
+        rx.recv_timeout(t)
+            .map_err(|_| "the second UN0 UNSELECT never came".to_string())?;
+        std::thread::sleep(Duration::from_millis(100));
+        running.signal(libc::SIGINT);
+        Ok(SocketSide {
+            client1,
+            client2,
+            pidfile: None,
+            pid,
+            socket_left: false,
+        })
+    })();
+    let out = running.wait();
+    let report = server.finish();
+    let side = side.map(|mut s| {
+        s.pidfile = std::fs::read(dir.join("pid")).ok();
+        s.socket_left = sock.exists();
+        s
+    });
+    (out, report, side)
+}
+
+const SOCKET_STDOUT: &str = r"S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r
+C: A01 AUTHENTICATE PLAIN AHRpbQB4\r
+S: A01 OK done\r
+Authenticated.
+Security strength factor: 0
+C: Q01 LOGOUT\r
+Connection closed.
+";
+
+const SOCKET_WIRE: &str = r"
+(new TCP connection)
+S->C '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n'
+C->S b'A01 AUTHENTICATE PLAIN AHRpbQB4\r\n'
+S->C 'A01 OK done\r\n'
+C->S b'a1 NOOP\r\n'
+S->C 'a1 OK noop\r\n'
+C->S b'UN0 UNSELECT\r\n'
+S->C '* extra\r\nUN0 OK unselect\r\n'
+C->S b'UN0 UNSELECT\r\n'
+S->C 'UN0 OK unselect\r\n'
+C->S b'Q01 LOGOUT\r\n'
+S->C '* BYE\r\nQ01 OK bye\r\n'
+(server closes)
+";
+
+fn socket_problems(
+    what: &str,
+    out: &support::run::Output,
+    report: &ServerReport,
+    side: &Result<SocketSide, String>,
+) -> Vec<String> {
+    use support::wire::*;
+    let mut p = Vec::new();
+    match side {
+        Err(e) => p.push(format!("{what}: unix-socket dialogue failed: {e}")),
+        Ok(s) => {
+            if s.client1 != b"a1 OK noop\r\n" {
+                p.push(format!("{what}: client 1 got {:?}", show(&s.client1)));
+            }
+            if !s.client2.is_empty() {
+                p.push(format!(
+                    "{what}: client 2 (LOGOUT swallowed) got {:?}",
+                    show(&s.client2)
+                ));
+            }
+            if s.pidfile.as_deref() != Some(s.pid.to_string().as_bytes()) {
+                p.push(format!(
+                    "{what}: pid file {:?}, expected {:?} (no newline)",
+                    s.pidfile.as_deref().map(show),
+                    s.pid
+                ));
+            }
+            if s.socket_left {
+                p.push(format!("{what}: the socket file was not removed"));
+            }
+        }
+    }
+    let want = spec_text(SOCKET_STDOUT);
+    if out.stdout != want {
+        p.push(diff("stdout", &show(&want), &show(&out.stdout)));
+    }
+    if !out.stderr.is_empty() || out.code() != 0 || out.timed_out {
+        p.push(format!(
+            "{what}: expected exit 0 and empty stderr: {}",
+            out.describe()
+        ));
+    }
+    let w = wire_items(&report.conns);
+    let want_w = parse_wire(SOCKET_WIRE);
+    if w != want_w {
+        p.push(diff("wire", &render_wire(&want_w), &render_wire(&w)));
+    }
+    for e in report.errors() {
+        p.push(format!("{what}: fake server: {e}"));
+    }
+    p
+}
+
+mod a33_unix_socket_relay {
+    use super::*;
+
+    #[test]
+    fn oracle() {
+        let (out, report, side) = socket_run(support::run::Imp::Oracle);
+        let p = socket_problems("C oracle", &out, &report, &side);
+        assert!(p.is_empty(), "[13A.33]\n{}", p.join("\n\n"));
+    }
+
+    #[test]
+    fn ours() {
+        let (out, report, side) = socket_run(support::run::Imp::Ours);
+        let p = socket_problems("ours", &out, &report, &side);
+        assert!(p.is_empty(), "[13A.33]\n{}", p.join("\n\n"));
+    }
+}
+
+/// §8.5: the 261 header bytes of every stress-test APPEND (folded continuation lines).
+const STRESS_HEADER: &[u8] = b"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n From: Fred Foobar <foobar@Blurdybloop.COM>\r\n Subject: afternoon meeting\r\n To: mooch@owatagu.siam.edu\r\n Message-Id: <B27397-0100000@Blurdybloop.COM>\r\n MIME-Version: 1.0\r\n Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
+
+fn stress_script() -> Script {
+    let mut s = vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n"),
+        expect_line("A01 AUTHENTICATE PLAIN AHRpbQB4\r\n"),
+        send("A01 OK done\r\n"),
+    ];
+    for _ in 0..10 {
+        s.push(expect_line("C01 CREATE inbox.imtest\r\n"));
+        s.push(send("C01 OK done\r\n"));
+        for size in [200usize, 2000, 20000, 200000, 2000000] {
+            s.push(expect_line(format!(
+                "A003 APPEND inbox.imtest (\\Seen) {{{}}}\r\n",
+                size + 261
+            )));
+            s.push(send("+ go ahead\r\n"));
+            let mut body = STRESS_HEADER.to_vec();
+            body.extend(b"0123456789".repeat(size / 10));
+            s.push(expect_bytes(body));
+            s.push(expect_line("\r\n"));
+            s.push(send("A003 OK append\r\n"));
+        }
+        s.push(expect_line("D01 DELETE inbox.imtest\r\n"));
+        s.push(send("D01 OK done\r\n"));
+    }
+    // No LOGOUT: the client just exits.
+    s.push(discard_to_eof());
+    s
+}
+
+fn stress_expected_stdout() -> Vec<u8> {
+    let mut v = b"S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\nC: A01 AUTHENTICATE PLAIN AHRpbQB4\r\nS: A01 OK done\r\nAuthenticated.\nSecurity strength factor: 0\n".to_vec();
+    for _ in 0..10 {
+        v.extend(b"S: C01 OK done\r\n");
+        for _ in 0..5 {
+            v.extend(b"S: + go ahead\r\nS: A003 OK append\r\n");
+        }
+        v.extend(b"S: D01 OK done\r\n");
+    }
+    v.extend(b"took <n> seconds\n");
+    v
+}
+
+/// `took N seconds` → `took <n> seconds` (wall-clock time varies).
+fn stress_normalise(stdout: &[u8]) -> Vec<u8> {
+    let s = String::from_utf8_lossy(stdout).into_owned();
+    match s.rfind("took ") {
+        Some(i)
+            if s[i..].ends_with(" seconds\n")
+                && s[i + 5..s.len() - 9].bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            format!("{}took <n> seconds\n", &s[..i]).into_bytes()
+        }
+        _ => stdout.to_vec(),
+    }
+}
+
+fn stress_run(imp: support::run::Imp) -> (support::run::Output, ServerReport) {
+    let server = FakeServer::start(vec![stress_script()]);
+    let port = server.port().to_string();
+    let out = support::run::Command::new(imp, "imtest")
+        .args(["-z", "-p", &port, "-a", "tim", "-w", "x", "127.0.0.1"])
+        .run_raw();
+    (out, server.finish())
+}
+
+fn stress_problems(what: &str, out: &support::run::Output, report: &ServerReport) -> Vec<String> {
+    use support::wire::*;
+    let mut p = Vec::new();
+    let got = stress_normalise(&out.stdout);
+    let want = stress_expected_stdout();
+    if got != want {
+        p.push(diff(&format!("{what} stdout"), &show(&want), &show(&got)));
+    }
+    if !out.stderr.is_empty() || out.code() != 0 || out.timed_out {
+        p.push(format!(
+            "{what}: expected exit 0 and empty stderr: {}",
+            out.describe()
+        ));
+    }
+    for e in report.errors() {
+        p.push(format!("{what}: fake server: {e}"));
+    }
+    p
+}
+
+mod a34_stress_test {
+    use super::*;
+
+    #[test]
+    fn oracle() {
+        let (out, report) = stress_run(support::run::Imp::Oracle);
+        let p = stress_problems("C oracle", &out, &report);
+        assert!(p.is_empty(), "[13A.34]\n{}", p.join("\n\n"));
+    }
+
+    #[test]
+    fn ours() {
+        let (out, report) = stress_run(support::run::Imp::Ours);
+        let p = stress_problems("ours", &out, &report);
+        assert!(p.is_empty(), "[13A.34]\n{}", p.join("\n\n"));
     }
 }

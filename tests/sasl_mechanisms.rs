@@ -898,3 +898,48 @@ fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
     }
     hex(&otp)
 }
+
+mech_case!(
+    cancel_when_client_step_fails,
+    // The server offers DIGEST-MD5 without any security layer (max_ssf 0) while the client
+    // demands one (-k 128): the client's step fails and it cancels with `*`.
+    MechCase::new(
+        "DIGEST-MD5, client cancels (server offers no layer, -k 128)",
+        &[
+            "-p",
+            "{PORT}",
+            "-m",
+            "DIGEST-MD5",
+            "-k",
+            "128",
+            "-a",
+            "tim",
+            "-w",
+            PASS,
+            "127.0.0.1"
+        ],
+        Expect {
+            ok: false,
+            mech: "DIGEST-MD5",
+            user: None,
+            authuser: None,
+            ssf: 0
+        }
+    )
+    .server(|e| {
+        let mut cfg = e.cfg();
+        cfg.max_ssf = 0;
+        clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&cfg))
+    })
+    .lines(&[
+        "C: A01 AUTHENTICATE DIGEST-MD5",
+        "S: + <base64>",
+        "C: *",
+        "Authentication failed. mechanism too weak for this user",
+        "Security strength factor: 0",
+        "C: Q01 LOGOUT",
+        "A01 BAD cancelled",
+        "Connection closed."
+    ])
+    .check(|_, r| assert!(r.auth().cancelled, "the server must have seen `*`"))
+);

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 /// Where the C tool lives (Debian 12 `cyrus-clients`).
 pub const ORACLE: &str = "/usr/lib/cyrus/bin/imtest";
 /// Default hard limit for one run.
-pub const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which implementation to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -558,15 +558,28 @@ impl SaslServer {
 
     /// `sasl_checkpass` (for the IMAP LOGIN command).
     pub fn checkpass(&mut self, user: &[u8], pass: &[u8]) -> Result<(), SaslError> {
+        // libsasl2's password verifiers use strlen()/strcmp() on the password despite the
+        // length argument: both strings must be NUL-terminated.
+        let (u, p) = match (CString::new(user), CString::new(pass)) {
+            (Ok(u), Ok(p)) => (u, p),
+            _ => {
+                return Err(SaslError {
+                    code: SASL_BADPARAM,
+                    text: errstring(SASL_BADPARAM),
+                    detail: "NUL byte in user name or password".into(),
+                })
+            }
+        };
         let rc = {
             let _g = lib();
-            // SAFETY: live connection; both buffers are passed with explicit lengths.
+            // SAFETY: live connection; both strings are NUL-terminated and their lengths
+            // exclude the terminator.
             unsafe {
                 sasl_checkpass(
                     self.conn,
-                    user.as_ptr() as *const c_char,
+                    u.as_ptr(),
                     user.len() as c_uint,
-                    pass.as_ptr() as *const c_char,
+                    p.as_ptr(),
                     pass.len() as c_uint,
                 )
             }
@@ -917,6 +930,7 @@ pub fn imap_login(config: &ServerConfig) -> Step {
         let (local, remote) = (s.local.clone(), s.remote.clone());
         let mut srv = SaslServer::new(&config, &local, &remote).map_err(|e| e.to_string())?;
         let r = srv.checkpass(user.as_bytes(), &pass);
+        s.note(format!("SASL log: {:?}", srv.log()));
         let mut o = srv.outcome(r.as_ref().map(|_| ()));
         o.mech = "IMAP LOGIN".into();
         if o.ok && o.user.is_none() {

@@ -319,6 +319,27 @@ impl Session {
         }
     }
 
+    /// Acknowledges received segments at once (Linux `TCP_QUICKACK`, which the kernel resets
+    /// after each use). Without it, a client that writes a small tail right after a large
+    /// write (the `-z` literals) waits for our delayed ACK (Nagle) on every round trip.
+    fn quick_ack(&self) {
+        use std::os::fd::AsRawFd;
+        if let Some(tcp) = self.tcp() {
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt on our own open socket with a pointer to a live c_int and
+            // its size.
+            unsafe {
+                libc::setsockopt(
+                    tcp.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    &one as *const libc::c_int as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+    }
+
     /// Changes the per-read timeout for the rest of this connection.
     pub fn set_timeout(&mut self, t: Duration) {
         self.timeout = t;
@@ -329,8 +350,9 @@ impl Session {
 
     /// Reads more from the transport into the plaintext buffer. `Ok(false)` = EOF.
     fn fill(&mut self) -> Result<bool, String> {
-        let mut buf = vec![0u8; 16384];
+        let mut buf = vec![0u8; 65536];
         loop {
+            self.quick_ack();
             let r = match &mut self.transport {
                 Transport::Plain(s) => s.read(&mut buf),
                 Transport::Tls(s) => s.read(&mut buf),
@@ -370,7 +392,8 @@ impl Session {
     pub fn read_line(&mut self) -> Result<Vec<u8>, String> {
         loop {
             if let Some(i) = self.rbuf.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = self.rbuf.drain(..=i).collect();
+                let rest = self.rbuf.split_off(i + 1);
+                let line = std::mem::replace(&mut self.rbuf, rest);
                 self.log.events.push(Event::Recv(line.clone()));
                 return Ok(line);
             }
@@ -396,7 +419,8 @@ impl Session {
                 ));
             }
         }
-        let d: Vec<u8> = self.rbuf.drain(..n).collect();
+        let rest = self.rbuf.split_off(n);
+        let d = std::mem::replace(&mut self.rbuf, rest);
         self.log.events.push(Event::Recv(d.clone()));
         Ok(d)
     }
