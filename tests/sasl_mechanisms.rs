@@ -943,3 +943,90 @@ mech_case!(
     ])
     .check(|_, r| assert!(r.auth().cancelled, "the server must have seen `*`"))
 );
+
+/// The decoded initial response of the (only) AUTHENTICATE command of a STARTTLS session.
+fn tls_initial_response(r: &ServerReport) -> Vec<u8> {
+    let first = &received(r)[2];
+    let ir = first.trim_end().rsplit(' ').next().unwrap();
+    support::transcript::b64decode(ir.as_bytes()).expect("base64 initial response")
+}
+
+mech_case!(
+    scram_plus_listed_library_choice,
+    // No -m over TLS, server lists SCRAM-SHA-256-PLUS: the library binds (`p=tls-unique`) and
+    // again names the mechanism SCRAM-SHA-256 (spec §4.3 expected a -PLUS pick).
+    MechCase::new(
+        "library choice over TLS with SCRAM-SHA-256-PLUS listed",
+        &[
+            "-t",
+            "",
+            "-p",
+            "{PORT}",
+            "-a",
+            "tim",
+            "-w",
+            PASS,
+            "127.0.0.1"
+        ],
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+    )
+    .server(|e| tls_session(
+        "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=PLAIN SASL-IR",
+        false,
+        imap_auth(&e.cfg())
+    ))
+    .lines(&[
+        "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
+        "S: A01 OK done",
+        "Authenticated.",
+        "Security strength factor: 256"
+    ])
+    .check(|_, r| {
+        let d = tls_initial_response(r);
+        assert!(
+            d.starts_with(b"p=tls-unique,,n=tim,r="),
+            "gs2 header: {:?}",
+            String::from_utf8_lossy(&d)
+        );
+    })
+);
+
+mech_case!(
+    scram_over_tls_without_plus,
+    // Over TLS with only SCRAM-SHA-256 listed (no -m): spec §4.3 says the client then sends
+    // gs2 flag `y`; the C tool (libsasl2 2.1.28) sends `n,,` — no channel-binding claim at all.
+    MechCase::new(
+        "SCRAM-SHA-256 over TLS, no -PLUS listed (gs2 n)",
+        &[
+            "-t",
+            "",
+            "-p",
+            "{PORT}",
+            "-a",
+            "tim",
+            "-w",
+            PASS,
+            "127.0.0.1"
+        ],
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+    )
+    .server(|e| tls_session(
+        "IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR",
+        false,
+        imap_auth(&e.cfg())
+    ))
+    .lines(&[
+        "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
+        "S: A01 OK done",
+        "Authenticated.",
+        "Security strength factor: 256"
+    ])
+    .check(|_, r| {
+        let d = tls_initial_response(r);
+        assert!(
+            d.starts_with(b"n,,n=tim,r="),
+            "gs2 header: {:?}",
+            String::from_utf8_lossy(&d)
+        );
+    })
+);

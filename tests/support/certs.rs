@@ -44,9 +44,23 @@ pub struct Certs {
 
 static CERTS: OnceLock<Certs> = OnceLock::new();
 
-/// The PKI of this test process, created on first use.
+/// The PKI of this test process, created on first use (its directory is removed at exit).
 pub fn certs() -> &'static Certs {
-    CERTS.get_or_init(Certs::create)
+    CERTS.get_or_init(|| {
+        let c = Certs::create();
+        // SAFETY: registers a plain extern "C" function with no captured state.
+        unsafe {
+            libc::atexit(remove_pki_dir);
+        }
+        c
+    })
+}
+
+extern "C" fn remove_pki_dir() {
+    // Statics are never dropped: remove the files at process exit instead.
+    if let Some(c) = CERTS.get() {
+        let _ = std::fs::remove_dir_all(c.dir.path());
+    }
 }
 
 fn key() -> PKey<Private> {

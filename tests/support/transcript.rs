@@ -72,9 +72,9 @@ pub struct Case {
 
 /// The login name of the user running the tests (the C tool's default `-a`).
 pub fn current_user() -> String {
-    // SAFETY: getpwuid returns NULL or a pointer to a static passwd record; we copy the name
-    // out immediately (tests call this from one thread at a time per process is not required:
-    // the copy happens before any other getpw* call in this thread).
+    // SAFETY: getpwuid returns NULL (checked) or a pointer to libc's static passwd record
+    // whose pw_name is a NUL-terminated string; it is copied out at once. (The record is
+    // shared between threads, but every caller stores the same user's entry in it.)
     unsafe {
         let pw = libc::getpwuid(libc::getuid());
         assert!(!pw.is_null(), "getpwuid failed");
