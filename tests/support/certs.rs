@@ -1,0 +1,230 @@
+//! One throw-away PKI per test process (openssl crate, nothing from the system trust store):
+//! a CA, a CA-signed server certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1),
+//! a self-signed server certificate, and client certificates with CN = user name written as one
+//! PEM file each (certificate then key — the form `imtest -t FILE` takes).
+
+use super::tmp::TempDir;
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+};
+use openssl::x509::{X509Name, X509};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+/// A certificate, its private key, and the extra chain certificates a server should send.
+#[derive(Clone)]
+pub struct Identity {
+    pub cert: X509,
+    pub key: PKey<Private>,
+    /// Sent after the leaf (empty = leaf only).
+    pub chain: Vec<X509>,
+    /// PEM file: certificate (+ chain) then private key.
+    pub pem: PathBuf,
+}
+
+/// The per-process PKI.
+pub struct Certs {
+    dir: TempDir,
+    /// The CA (self-signed, CN=imtest test CA).
+    pub ca: Identity,
+    /// CN=localhost signed by the CA; sends the leaf only (→ verify errors 20 and 21).
+    pub server: Identity,
+    /// The same leaf, but the chain includes the CA root (→ verify error 19).
+    pub server_full_chain: Identity,
+    /// CN=localhost, self-signed (→ verify error 18).
+    pub self_signed: Identity,
+    clients: Mutex<HashMap<String, Identity>>,
+}
+
+static CERTS: OnceLock<Certs> = OnceLock::new();
+
+/// The PKI of this test process, created on first use (its directory is removed at exit).
+pub fn certs() -> &'static Certs {
+    CERTS.get_or_init(|| {
+        let c = Certs::create();
+        // SAFETY: registers a plain extern "C" function with no captured state.
+        unsafe {
+            libc::atexit(remove_pki_dir);
+        }
+        c
+    })
+}
+
+extern "C" fn remove_pki_dir() {
+    // Statics are never dropped: remove the files at process exit instead.
+    if let Some(c) = CERTS.get() {
+        let _ = std::fs::remove_dir_all(c.dir.path());
+    }
+}
+
+fn key() -> PKey<Private> {
+    PKey::from_rsa(Rsa::generate(2048).expect("RSA key")).expect("PKey")
+}
+
+fn name(cn: &str) -> X509Name {
+    let mut n = X509Name::builder().expect("name");
+    n.append_entry_by_text("CN", cn).expect("CN");
+    n.build()
+}
+
+enum Kind {
+    Ca,
+    Server,
+    Client,
+}
+
+fn make_cert(
+    cn: &str,
+    key: &PKey<Private>,
+    issuer: Option<(&X509, &PKey<Private>)>,
+    kind: Kind,
+) -> X509 {
+    let mut b = X509::builder().expect("x509 builder");
+    b.set_version(2).unwrap();
+    let mut serial = BigNum::new().unwrap();
+    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
+    b.set_serial_number(&serial.to_asn1_integer().unwrap())
+        .unwrap();
+    let subject = name(cn);
+    b.set_subject_name(&subject).unwrap();
+    match issuer {
+        Some((ic, _)) => b.set_issuer_name(ic.subject_name()).unwrap(),
+        None => b.set_issuer_name(&subject).unwrap(),
+    }
+    b.set_pubkey(key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    match kind {
+        Kind::Ca => {
+            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                .unwrap();
+            b.append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .key_cert_sign()
+                    .crl_sign()
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+        }
+        Kind::Server => {
+            b.append_extension(BasicConstraints::new().build().unwrap())
+                .unwrap();
+            b.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
+                .unwrap();
+            let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
+            let san = SubjectAlternativeName::new()
+                .dns("localhost")
+                .ip("127.0.0.1")
+                .ip("::1")
+                .build(&ctx)
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
+        Kind::Client => {
+            b.append_extension(BasicConstraints::new().build().unwrap())
+                .unwrap();
+            b.append_extension(ExtendedKeyUsage::new().client_auth().build().unwrap())
+                .unwrap();
+        }
+    }
+    let signer = issuer.map(|(_, k)| k).unwrap_or(key);
+    b.sign(signer, MessageDigest::sha256()).unwrap();
+    b.build()
+}
+
+fn write_pem(dir: &TempDir, file: &str, certs: &[&X509], key: &PKey<Private>) -> PathBuf {
+    let mut pem = Vec::new();
+    for c in certs {
+        pem.extend(c.to_pem().unwrap());
+    }
+    pem.extend(key.private_key_to_pem_pkcs8().unwrap());
+    dir.write(file, &pem)
+}
+
+impl Certs {
+    fn create() -> Certs {
+        let dir = TempDir::new("pki");
+        let ca_key = key();
+        let ca_cert = make_cert("imtest test CA", &ca_key, None, Kind::Ca);
+        let ca_pem = write_pem(&dir, "ca.pem", &[&ca_cert], &ca_key);
+        let ca = Identity {
+            cert: ca_cert.clone(),
+            key: ca_key.clone(),
+            chain: vec![],
+            pem: ca_pem,
+        };
+
+        let srv_key = key();
+        let srv_cert = make_cert(
+            "localhost",
+            &srv_key,
+            Some((&ca_cert, &ca_key)),
+            Kind::Server,
+        );
+        let server = Identity {
+            pem: write_pem(&dir, "server.pem", &[&srv_cert], &srv_key),
+            cert: srv_cert.clone(),
+            key: srv_key.clone(),
+            chain: vec![],
+        };
+        let server_full_chain = Identity {
+            pem: write_pem(&dir, "server-chain.pem", &[&srv_cert, &ca_cert], &srv_key),
+            cert: srv_cert,
+            key: srv_key,
+            chain: vec![ca_cert.clone()],
+        };
+
+        let ss_key = key();
+        let ss_cert = make_cert("localhost", &ss_key, None, Kind::Server);
+        let self_signed = Identity {
+            pem: write_pem(&dir, "self-signed.pem", &[&ss_cert], &ss_key),
+            cert: ss_cert,
+            key: ss_key,
+            chain: vec![],
+        };
+
+        Certs {
+            dir,
+            ca,
+            server,
+            server_full_chain,
+            self_signed,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A client identity with CN=`user`, signed by the CA; `.pem` is the `-t FILE` form.
+    pub fn client(&self, user: &str) -> Identity {
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(user.to_string())
+            .or_insert_with(|| {
+                let k = key();
+                let c = make_cert(user, &k, Some((&self.ca.cert, &self.ca.key)), Kind::Client);
+                Identity {
+                    pem: write_pem(&self.dir, &format!("client-{user}.pem"), &[&c], &k),
+                    cert: c,
+                    key: k,
+                    chain: vec![],
+                }
+            })
+            .clone()
+    }
+}
+
+/// The subject CN of a certificate, if any.
+pub fn common_name(cert: &openssl::x509::X509Ref) -> Option<String> {
+    cert.subject_name()
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .next()
+        .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
+}
