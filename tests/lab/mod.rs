@@ -85,6 +85,7 @@ impl Lab {
 /// This test process's scratch directory: `lab/` (unless `IMTEST_LAB_DIR`) and `bin/`.
 fn scratch_root() -> &'static Path {
     SCRATCH.get_or_init(|| {
+        sweep_stale_scratch();
         let root = std::env::temp_dir().join(format!("imtest-lab-{}", std::process::id()));
         if root.exists() {
             // A previous process with our pid left it behind: stop whatever ran there.
@@ -95,6 +96,31 @@ fn scratch_root() -> &'static Path {
         register_cleanup();
         root
     })
+}
+
+/// A test process killed with SIGKILL runs no exit handler: its watchdog stops the lab, but
+/// the scratch directory (tool links) stays. Removes such leftovers: `imtest-lab-<pid>` of a
+/// process that is gone, and with no lab left in it.
+fn sweep_stale_scratch() {
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("imtest-lab-"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: kill(pid, 0) only checks for existence.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone && !entry.path().join("lab").exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn lab_down(dir: &Path) {
