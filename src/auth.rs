@@ -25,17 +25,24 @@ pub struct Attempt<'a> {
     pub initial_response_limit: usize,
 }
 
-/// What the server's reply to a step was.
-enum Reply {
+/// What one reply line to a SASL step says (spec §6.1 step 6), decided from the line alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyLine {
     /// With the SASL data a success reply carried, if any.
     Success(Option<Challenge>),
     Failure,
     Challenge(Challenge),
+    /// The challenge text is not base64.
     Undecodable,
+    /// An untagged `*` line: printed, and the next line is read.
+    Untagged,
+    /// A `{n}` literal header (literal framing): the challenge is the next line, which must
+    /// be at least `n` bytes long.
+    Literal(usize),
 }
 
 /// A decoded challenge; `None` for a blank line (the library then gets a NULL pointer).
-type Challenge = Option<Vec<u8>>;
+pub type Challenge = Option<Vec<u8>>;
 
 /// Runs the exchange for `mechlist` and returns the SASL code to report.
 pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -> Result<Code> {
@@ -102,14 +109,16 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
         let reply = read_reply(attempt.stack, framing)?;
         literal_mode = framing.quoted && framing.continuation.is_none();
         let (challenge, succeeded) = match reply {
-            Reply::Failure => return Ok(sasl::SASL_FAIL),
-            Reply::Undecodable => {
+            ReplyLine::Failure => return Ok(sasl::SASL_FAIL),
+            ReplyLine::Undecodable => {
                 transcript::out(b"base64 decoding error\n");
                 return Ok(sasl::SASL_FAIL);
             }
-            Reply::Success(None) => return Ok(sasl::SASL_OK),
-            Reply::Success(Some(data)) => (data, true),
-            Reply::Challenge(challenge) => (challenge, false),
+            ReplyLine::Success(None) => return Ok(sasl::SASL_OK),
+            ReplyLine::Success(Some(data)) => (data, true),
+            ReplyLine::Challenge(challenge) => (challenge, false),
+            // read_reply never hands these on.
+            ReplyLine::Untagged | ReplyLine::Literal(_) => return Ok(sasl::SASL_FAIL),
         };
         let empty = challenge.as_ref().is_none_or(|c| c.is_empty());
         if empty && pending_initial.is_some() && !succeeded {
@@ -169,42 +178,53 @@ fn send_response(
     Ok(())
 }
 
-/// Reads the server's answer to a step, printing every line (spec §6.1 step 6).
-fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
-    let line = loop {
+/// Reads the server's answer to a step, printing every line (spec §6.1 step 6): untagged
+/// lines are skipped and a literal header is followed by its body line; what comes back is
+/// never `Untagged` or `Literal`.
+fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<ReplyLine> {
+    loop {
         let line = replies::line(stack, SASL_LINE_MAX)?;
         transcript::server_line(&line);
-        if !line.starts_with(b"*") {
-            break line;
+        match classify_reply(framing, &line) {
+            ReplyLine::Untagged => continue,
+            ReplyLine::Literal(size) => {
+                let body = replies::line(stack, SASL_LINE_MAX)?;
+                transcript::server_line(&body);
+                if body.len() < size {
+                    return Err(crate::error::Failure::prot_layer());
+                }
+                return Ok(decode_challenge(c_str(&body)));
+            }
+            reply => return Ok(reply),
         }
-    };
-    if starts_with_ci(&line, framing.ok) {
-        return Ok(match success_data(framing.success_data, c_str(&line)) {
-            None => Reply::Success(None),
+    }
+}
+
+/// Classifies one reply line to a SASL step for this framing (pure: no reads, no output).
+pub fn classify_reply(framing: &SaslFraming, line: &[u8]) -> ReplyLine {
+    if line.starts_with(b"*") {
+        return ReplyLine::Untagged;
+    }
+    if starts_with_ci(line, framing.ok) {
+        return match success_data(framing.success_data, c_str(line)) {
+            None => ReplyLine::Success(None),
             Some(text) => match decode_challenge(text) {
-                Reply::Challenge(data) => Reply::Success(Some(data)),
+                ReplyLine::Challenge(data) => ReplyLine::Success(Some(data)),
                 other => other,
             },
-        });
+        };
     }
-    if starts_with_ci(&line, framing.fail) {
-        return Ok(Reply::Failure);
+    if starts_with_ci(line, framing.fail) {
+        return ReplyLine::Failure;
     }
-    let text = match framing.continuation {
+    match framing.continuation {
         // The prefix is skipped without checking it is there (C behaviour).
-        Some(prefix) => c_str(&line)[prefix.len().min(c_str(&line).len())..].to_vec(),
-        None => {
-            // A `{n}` literal header: the challenge is the next line.
-            let size: usize = parse_leading_number(line.get(1..).unwrap_or_default());
-            let body = replies::line(stack, SASL_LINE_MAX)?;
-            transcript::server_line(&body);
-            if body.len() < size {
-                return Err(crate::error::Failure::prot_layer());
-            }
-            c_str(&body).to_vec()
+        Some(prefix) => {
+            let text = c_str(line);
+            decode_challenge(&text[prefix.len().min(text.len())..])
         }
-    };
-    Ok(decode_challenge(&text))
+        None => ReplyLine::Literal(parse_leading_number(line.get(1..).unwrap_or_default())),
+    }
 }
 
 /// The SASL data a success reply carries, if the protocol has such a form and it is there.
@@ -224,9 +244,9 @@ fn success_data(form: SuccessData, line: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn decode_challenge(text: &[u8]) -> Reply {
+fn decode_challenge(text: &[u8]) -> ReplyLine {
     if text.first() == Some(&b'\r') {
-        return Reply::Challenge(None);
+        return ReplyLine::Challenge(None);
     }
     let mut text = text;
     if let Some(rest) = text.strip_suffix(b"\n") {
@@ -236,8 +256,8 @@ fn decode_challenge(text: &[u8]) -> Reply {
         text = rest;
     }
     match sasl::decode64(text) {
-        Ok(data) => Reply::Challenge(Some(data)),
-        Err(_) => Reply::Undecodable,
+        Ok(data) => ReplyLine::Challenge(Some(data)),
+        Err(_) => ReplyLine::Undecodable,
     }
 }
 
@@ -268,6 +288,41 @@ mod tests {
         );
         assert_eq!(success_data(SuccessData::Nntp, b"281 ok\r\n"), None);
         assert_eq!(success_data(SuccessData::None, b"OK (SASL \"x\")"), None);
+    }
+
+    fn classify(key: &str, line: &[u8]) -> super::ReplyLine {
+        let framing = crate::protocol::lookup(key)
+            .and_then(|p| p.sasl.as_ref())
+            .expect("a SASL protocol");
+        super::classify_reply(framing, line)
+    }
+
+    #[test]
+    fn reply_lines_are_classified_per_framing() {
+        use super::ReplyLine::*;
+        assert_eq!(classify("imap", b"* CAPABILITY x\r\n"), Untagged);
+        assert_eq!(classify("imap", b"A01 OK done\r\n"), Success(None));
+        assert_eq!(classify("imap", b"a01 no\r\n"), Failure);
+        assert_eq!(
+            classify("imap", b"+ dj1h\r\n"),
+            Challenge(Some(b"v=a".to_vec()))
+        );
+        assert_eq!(classify("imap", b"+ \r\n"), Challenge(None));
+        assert_eq!(classify("imap", b"+ YWI=Y\r\n"), Undecodable);
+        // The continuation prefix is skipped unchecked; shorter lines leave nothing.
+        assert_eq!(classify("imap", b"+"), Challenge(Some(Vec::new())));
+        assert_eq!(classify("sieve", b"{12}\r\n"), Literal(12));
+        assert_eq!(classify("sieve", b"\"x\"\r\n"), Literal(0));
+        assert_eq!(
+            classify("sieve", b"OK (SASL \"dj1h\")\r\n"),
+            Success(Some(Some(b"v=a".to_vec())))
+        );
+        assert_eq!(classify("sieve", b"OK (SASL \"YQ=a\")\r\n"), Undecodable);
+        assert_eq!(
+            classify("nntp", b"283 dj1h\r\n"),
+            Success(Some(Some(b"v=a".to_vec())))
+        );
+        assert_eq!(classify("pop3", b"-ERR no\r\n"), Failure);
     }
 
     #[test]

@@ -78,6 +78,15 @@ pub mod parsers {
         crate::net::haproxy::header(&kind, &local, &remote)
     }
 
+    pub use crate::auth::ReplyLine as SaslReply;
+
+    /// How the SASL exchange of protocol `key` classifies one reply line to a step
+    /// (`None` for a protocol without a SASL command).
+    pub fn sasl_reply(key: &str, line: &[u8]) -> Option<SaslReply> {
+        let framing = protocol::lookup(key)?.sasl.as_ref()?;
+        Some(crate::auth::classify_reply(framing, line))
+    }
+
     /// What the relay sends for these stdin reads.
     pub fn stdin_pieces(reads: &[&[u8]]) -> Vec<Vec<u8>> {
         crate::relay::split_stdin(reads)
