@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build release deps test demo clean lab lab-down
+.PHONY: all build release deps test demo clean lab lab-down fuzz fuzz-smoke
 
 all: release
 
@@ -18,6 +18,19 @@ release: deps
 
 test: deps
 	$(CARGO) test --locked
+	@./scripts/fuzz.sh smoke $(FUZZ_SMOKE_SECONDS)
+
+# Fuzz targets (fuzz/, cargo-fuzz; installed if missing): `make fuzz` runs each for
+# FUZZ_SECONDS and adds new inputs to fuzz/corpus/; `make fuzz-smoke` is the short run of
+# `make test` from the saved corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+
+fuzz:
+	@./scripts/fuzz.sh long $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	@./scripts/fuzz.sh smoke $(FUZZ_SMOKE_SECONDS)
 
 demo: release
 	@./scripts/demo.sh

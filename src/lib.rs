@@ -68,6 +68,19 @@ pub mod parsers {
         protocol::http::parse_challenge(header, scheme, params, &mut sid)
     }
 
+    /// Several such headers of one exchange in a row: the SCRAM `sid` seen first must stay.
+    pub fn http_challenges(
+        headers: &[&[u8]],
+        scheme: &str,
+        params: bool,
+    ) -> Vec<Result<Option<Vec<u8>>, String>> {
+        let mut sid = None;
+        headers
+            .iter()
+            .map(|header| protocol::http::parse_challenge(header, scheme, params, &mut sid))
+            .collect()
+    }
+
     /// The PROXY header for `-H value` between two addresses.
     pub fn haproxy_header(
         value: &str,
