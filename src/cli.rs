@@ -4,7 +4,7 @@
 
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
-use crate::options::{HaProxy, Options, Output};
+use crate::options::{HaProxy, Options, Output, Password};
 use crate::protocol::{self, Kind, Protocol};
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -120,7 +120,9 @@ struct Collected {
     port: Vec<u8>,
     authzid: Option<Vec<u8>>,
     authname: Option<Vec<u8>>,
-    password: Option<Vec<u8>>,
+    password: Option<Password>,
+    /// Where every `-w` argument sits in argv (index, byte offset), to be masked.
+    password_argv: Vec<(usize, usize)>,
     mechanism: Option<Vec<u8>>,
     realm: Option<Vec<u8>>,
     keyfile: Option<Vec<u8>>,
@@ -150,6 +152,7 @@ impl Default for Collected {
             authzid: None,
             authname: None,
             password: None,
+            password_argv: Vec::new(),
             mechanism: None,
             realm: None,
             keyfile: None,
@@ -264,12 +267,16 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
         // No argv[0] at all: behave like an unknown program name.
         args.push(Vec::new());
     }
-    let (collected, operands) = {
+    let parsed = {
         let mut getopt = Getopt::new(&args, SHORT_OPTIONS, &LONG_OPTIONS);
-        let collected = collect(&mut getopt, daemonize)?;
-        (collected, getopt.operands())
+        collect(&mut getopt, daemonize).map(|collected| (collected, getopt.operands()))
     };
-    finish(collected, &args[0], operands)
+    let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
+    // The copies of argv may hold the password.
+    for arg in &mut args {
+        process::wipe(arg);
+    }
+    result
 }
 
 /// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors and `-X` itself act at once.
@@ -291,7 +298,10 @@ fn collect(getopt: &mut Getopt, daemonize: fn()) -> Result<Collected, Stop> {
             b'p' => c.port = arg,
             b'u' => c.authzid = Some(arg),
             b'a' => c.authname = Some(arg),
-            b'w' => c.password = Some(arg),
+            b'w' => {
+                c.password = Some(Password::new(arg));
+                c.password_argv.extend(found.argument_at);
+            }
             b'm' => c.mechanism = Some(arg),
             b'f' => {
                 if c.socket.is_some() {
@@ -392,6 +402,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         authname: c.authname.as_deref().map(lossy),
         authzid: c.authzid.as_deref().map(lossy),
         password: c.password.as_deref().map(lossy),
+        password_argv: c.password_argv.clone(),
         realm: c.realm.as_deref().map(lossy),
         // The C tool hands these ints to SASL's unsigned ssf fields.
         min_ssf: c.min_ssf as u32,
@@ -873,7 +884,7 @@ Usage: x [options] hostname
 
     #[test]
     fn ports_default_per_protocol_and_ssl() {
-        let port = |list: &[&str]| options(list).port;
+        let port = |list: &[&str]| options(list).port.clone();
         assert_eq!(port(&["imtest", "h"]), "imap");
         assert_eq!(port(&["imtest", "-s", "h"]), "imaps");
         assert_eq!(port(&["imtest", "-p", "", "h"]), "imap");

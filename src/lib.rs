@@ -23,16 +23,41 @@ mod transcript;
 /// command line, the session, and the one fatal error turned into the C tool's
 /// `failure: ...` line.
 pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
+    run_masking(args, &mut |_, _| {})
+}
+
+/// The binary's entry, behind its C `main`: std's usual start-up, then [`run`] over the
+/// process's own argv, where the password argument of `-w`/`--password` is overwritten with
+/// `x` once the command line is parsed (so `/proc/PID/cmdline` and `ps` no longer show it).
+///
+/// # Safety
+/// `argc` and `argv` must be exactly what the C runtime passed to `main`, and nothing else
+/// may write to the argv strings while this runs.
+pub unsafe fn c_main(argc: std::ffi::c_int, argv: *const *mut std::ffi::c_char) -> i32 {
+    ffi::process::start_like_std();
+    // SAFETY: forwarded from this function's contract.
+    let mut argv = unsafe { ffi::process::Argv::from_c_main(argc, argv) };
+    let args = argv.to_vec();
+    run_masking(args, &mut |index, offset| argv.mask(index, offset))
+}
+
+/// [`run`], calling `mask(index, offset)` for each password argument right after parsing.
+fn run_masking(args: Vec<std::ffi::OsString>, mask: &mut dyn FnMut(usize, usize)) -> i32 {
     ffi::term::unbuffer_stdio();
     match cli::parse(args) {
         cli::Parsed::Exit(code) => code,
-        cli::Parsed::Run(options) => match session::run(&options) {
-            Ok(code) => code,
-            Err(failure) => {
-                transcript::err(format!("{failure}\n").as_bytes());
-                1
+        cli::Parsed::Run(options) => {
+            for &(index, offset) in &options.password_argv {
+                mask(index, offset);
             }
-        },
+            match session::run(&options) {
+                Ok(code) => code,
+                Err(failure) => {
+                    transcript::err(format!("{failure}\n").as_bytes());
+                    1
+                }
+            }
+        }
     }
 }
 

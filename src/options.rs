@@ -1,6 +1,7 @@
 //! What the command line asked for, after parsing (spec §2.2). Filled in by `cli`,
 //! read by everything else; no behaviour lives here.
 
+use crate::ffi::process::wipe;
 use crate::protocol::Protocol;
 
 /// `-H`: which HAProxy header to send first on every connection (spec §3.3).
@@ -42,8 +43,10 @@ pub struct Options {
     pub authname: Option<String>,
     /// `-u`.
     pub authzid: Option<String>,
-    /// `-w`.
+    /// `-w` (wiped when the options are dropped).
     pub password: Option<String>,
+    /// Where each `-w` argument sits in the process's argv: (index, byte offset), for masking.
+    pub password_argv: Vec<(usize, usize)>,
     /// `-r`.
     pub realm: Option<String>,
     /// `-k` (atoi).
@@ -67,4 +70,50 @@ pub struct Options {
     pub output: Output,
     /// `-H`.
     pub haproxy: Option<HaProxy>,
+}
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        wipe_string(&mut self.password);
+    }
+}
+
+/// Wipes a password kept as a string, leaving `None`.
+pub fn wipe_string(password: &mut Option<String>) {
+    if let Some(text) = password.take() {
+        wipe(&mut text.into_bytes());
+    }
+}
+
+/// Password bytes that are wiped when dropped (prompt answers, argv copies).
+#[derive(Default, Clone, PartialEq, Eq)]
+pub struct Password(Vec<u8>);
+
+impl Password {
+    pub fn new(bytes: Vec<u8>) -> Password {
+        Password(bytes)
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Password {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+impl Drop for Password {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
 }

@@ -9,6 +9,7 @@
 
 use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
 use crate::ffi::{term, user};
+use crate::options::Password;
 use std::io::Write;
 
 /// Longest echo answer read: the C tool reads with `fgets` into 1023 bytes.
@@ -110,9 +111,15 @@ pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Vec<u
     })
 }
 
-/// `-w`, or `Please enter your password: ` and a no-echo read.
-pub fn password(prompter: &mut dyn Prompter) -> Vec<u8> {
-    ask(prompter, PromptKind::Pass, PASSWORD_PROMPT)
+/// `-w`, or `Please enter your password: ` and a no-echo read (wiped when dropped).
+pub fn password(prompter: &mut dyn Prompter) -> Password {
+    Password::new(ask(prompter, PromptKind::Pass, PASSWORD_PROMPT))
+}
+
+impl Drop for CliPrompter {
+    fn drop(&mut self) {
+        crate::options::wipe_string(&mut self.password);
+    }
 }
 
 /// The current user's login name (`getpwuid(getuid())`), the default `-a`; empty when the

@@ -46,12 +46,16 @@ pub struct LongOption {
 pub struct Found {
     pub option: u8,
     pub argument: Option<Vec<u8>>,
+    /// Where the argument lies in the caller's argv (original order, whatever glibc's
+    /// permutation did): the index of the element and the byte offset of the argument in it
+    /// (`-wPASS` → 2, `--password=PASS` → 11, `-w PASS` → 0 in the next element).
+    pub argument_at: Option<(usize, usize)>,
 }
 
 /// A running `getopt_long` loop over an owned copy of argv.
 pub struct Getopt {
     /// argv as C strings; the pointers in `argv` point into these.
-    _strings: Vec<CString>,
+    strings: Vec<CString>,
     /// argv[0..argc] plus a terminating null pointer; glibc permutes this array in place.
     argv: Vec<*mut c_char>,
     shortopts: CString,
@@ -103,7 +107,7 @@ impl Getopt {
             optarg = std::ptr::null_mut();
         }
         Getopt {
-            _strings: strings,
+            strings,
             argv,
             shortopts: c_string(shortopts.as_bytes()),
             _long_names: long_names,
@@ -122,7 +126,7 @@ impl Getopt {
             return None;
         }
         // SAFETY: argv is a null-terminated array of pointers to NUL-terminated strings owned by
-        // self (`_strings`); shortopts and the zero-terminated longopts table (names owned by
+        // self (`strings`); shortopts and the zero-terminated longopts table (names owned by
         // `_long_names`) live as long as self. glibc keeps pointers into argv between calls,
         // which stay valid because self is borrowed for every call and the lock is held.
         let code = unsafe {
@@ -148,7 +152,27 @@ impl Getopt {
         };
         Some(Found {
             option: u8::try_from(code).unwrap_or(b'?'),
+            argument_at: argument
+                .as_ref()
+                .and_then(|_| self.locate(self.optarg_ptr())),
             argument,
+        })
+    }
+
+    fn optarg_ptr(&self) -> *const c_char {
+        // SAFETY: reading glibc's optarg while holding the lock.
+        unsafe { optarg }
+    }
+
+    /// The argv element (original index) and offset that `p` points into, if any.
+    fn locate(&self, p: *const c_char) -> Option<(usize, usize)> {
+        let p = p as usize;
+        self.strings.iter().enumerate().find_map(|(index, s)| {
+            let start = s.as_ptr() as usize;
+            let len = s.as_bytes_with_nul().len();
+            (start..start + len)
+                .contains(&p)
+                .then(|| (index, p - start))
         })
     }
 
@@ -165,6 +189,16 @@ impl Getopt {
                 unsafe { CStr::from_ptr(self.argv[i]) }.to_bytes().to_vec()
             })
             .collect()
+    }
+}
+
+impl Drop for Getopt {
+    /// The strings may hold a password: wiped before their memory goes back.
+    fn drop(&mut self) {
+        for s in std::mem::take(&mut self.strings) {
+            let mut bytes = s.into_bytes_with_nul();
+            super::process::wipe(&mut bytes);
+        }
     }
 }
 
@@ -223,10 +257,23 @@ mod tests {
             found,
             [Found {
                 option: b'p',
-                argument: Some(b"1".to_vec())
+                argument: Some(b"1".to_vec()),
+                argument_at: Some((3, 0)),
             }]
         );
         assert_eq!(rest, [b"b".to_vec()]);
+    }
+
+    #[test]
+    fn arguments_are_located_in_the_original_argv() {
+        let (found, _) = run(&[
+            "prog", "host", "-vpX", "--po=7", "x", "--port", "8", "-p", "9",
+        ]);
+        let at: Vec<Option<(usize, usize)>> = found.iter().map(|f| f.argument_at).collect();
+        assert_eq!(
+            at,
+            [None, Some((2, 3)), Some((3, 5)), Some((6, 0)), Some((8, 0))]
+        );
     }
 
     #[test]

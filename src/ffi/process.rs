@@ -1,6 +1,86 @@
-//! Process-level libc calls the command line needs: `-X` daemonizing and `strerror` texts.
+//! Process-level libc calls: the C `main`'s argv (masking the password in it), the start-up
+//! std's own `main` would have done, `-X` daemonizing, `strerror` texts and wiping secrets.
 
-use std::ffi::CStr;
+use std::ffi::{c_char, c_int, CStr, OsString};
+use std::os::unix::ffi::OsStringExt;
+
+/// The process's own argv strings: the memory `/proc/PID/cmdline` (and `ps`) shows.
+pub struct Argv {
+    /// argv[0..argc], copied from the C runtime's array (the strings are not copied).
+    strings: Vec<*mut c_char>,
+}
+
+impl Argv {
+    /// Takes the arguments of the C `main`.
+    ///
+    /// # Safety
+    /// `argc` and `argv` must be exactly what the C runtime passed to `main`: `argv[0..argc]`
+    /// valid, writable, NUL-terminated strings that live as long as the process, and nothing
+    /// else may write to them while this value is used.
+    pub unsafe fn from_c_main(argc: c_int, argv: *const *mut c_char) -> Argv {
+        let count = usize::try_from(argc).unwrap_or(0);
+        let strings = if argv.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: per the contract, argv has argc readable entries.
+            unsafe { std::slice::from_raw_parts(argv, count) }
+                .iter()
+                .copied()
+                .take_while(|p| !p.is_null())
+                .collect()
+        };
+        Argv { strings }
+    }
+
+    /// Copies of the arguments, argv[0] first.
+    pub fn to_vec(&self) -> Vec<OsString> {
+        self.strings
+            .iter()
+            // SAFETY: each pointer is a live NUL-terminated string (contract of from_c_main).
+            .map(|&p| OsString::from_vec(unsafe { CStr::from_ptr(p) }.to_bytes().to_vec()))
+            .collect()
+    }
+
+    /// Overwrites argument `index` from byte `offset` to its end with `x` (its length and the
+    /// NUL stay, so the other arguments keep their places). Out-of-range spans do nothing.
+    pub fn mask(&mut self, index: usize, offset: usize) {
+        let Some(&p) = self.strings.get(index) else {
+            return;
+        };
+        // SAFETY: a live NUL-terminated string (contract of from_c_main).
+        let len = unsafe { CStr::from_ptr(p) }.to_bytes().len();
+        if offset >= len {
+            return;
+        }
+        // SAFETY: bytes offset..len of this string are ours to write (contract of
+        // from_c_main): no Rust reference to them exists, and the NUL at len is untouched.
+        unsafe { std::ptr::write_bytes(p.add(offset), b'x', len - offset) };
+    }
+}
+
+/// What std's runtime does before a Rust `main`, for a binary whose entry is the C `main`:
+/// descriptors 0, 1 and 2 opened on /dev/null where closed (so no socket takes their
+/// numbers), and SIGPIPE ignored (a write to a closed connection fails with EPIPE).
+pub fn start_like_std() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on a descriptor number only asks whether it is open.
+        let closed = unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+        if closed {
+            // SAFETY: the path is a valid C string; open takes the lowest free number, which
+            // is `fd` because the lower ones are open by now.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+    // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Overwrites a secret (explicit_bzero: not optimised away) before its memory goes back.
+pub fn wipe(bytes: &mut [u8]) {
+    // SAFETY: `bytes` is a valid, writable slice of exactly `bytes.len()` bytes.
+    unsafe { libc::explicit_bzero(bytes.as_mut_ptr().cast(), bytes.len()) };
+}
 
 /// `-X` (spec §8.4): closes every descriptor from 0 to `getdtablesize() - 1` (stdin, stdout and
 /// stderr included), then forks three times; each parent leaves at once with status 0. Only the
@@ -54,6 +134,31 @@ pub fn strerror(errno: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mask_overwrites_the_argument_tail_in_place() {
+        let mut storage: Vec<Vec<u8>> = [&b"prog\0"[..], b"-wsecret\0", b"pw\0"]
+            .iter()
+            .map(|s| s.to_vec())
+            .collect();
+        let ptrs: Vec<*mut c_char> = storage.iter_mut().map(|s| s.as_mut_ptr().cast()).collect();
+        // SAFETY: three live, writable, NUL-terminated strings that outlive `argv`.
+        let mut argv = unsafe { Argv::from_c_main(3, ptrs.as_ptr()) };
+        argv.mask(1, 2);
+        argv.mask(2, 0);
+        argv.mask(2, 9);
+        argv.mask(7, 0);
+        assert_eq!(argv.to_vec(), ["prog", "-wxxxxxx", "xx"]);
+        drop(argv);
+        assert_eq!(storage[1], b"-wxxxxxx\0");
+    }
+
+    #[test]
+    fn wipe_zeroes() {
+        let mut secret = *b"hunter2";
+        wipe(&mut secret);
+        assert_eq!(secret, [0; 7]);
+    }
 
     #[test]
     fn strerror_gives_glibc_texts() {

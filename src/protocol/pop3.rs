@@ -74,7 +74,7 @@ pub fn authenticate(
     }
 }
 
-pub fn password(attempt: &mut Attempt) -> Vec<u8> {
+pub fn password(attempt: &mut Attempt) -> crate::options::Password {
     crate::prompt::password(attempt.prompter)
 }
 
