@@ -586,6 +586,35 @@ impl Session {
         self.log.events.push(Event::Note(text.into()));
     }
 
+    /// Abortive close: `SO_LINGER` 0, so the client gets a connection reset (RST) instead of
+    /// an orderly end of stream. Recorded as a note.
+    pub fn reset(&mut self) {
+        use std::os::fd::AsRawFd;
+        let transport = std::mem::replace(&mut self.transport, Transport::Closed);
+        let fd = match &transport {
+            Transport::Plain(s) => s.tcp.as_raw_fd(),
+            Transport::Tls(s) => s.get_ref().tcp.as_raw_fd(),
+            Transport::Closed => return,
+        };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on our own open socket with a pointer to a live linger struct
+        // and its size.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        drop(transport);
+        self.note("connection reset");
+    }
+
     /// Graceful close: close_notify (TLS), FIN, then read (discarding) until the client's EOF,
     /// so no unread data turns our close into a RST that could eat the client's last reads.
     pub fn close(&mut self) {
