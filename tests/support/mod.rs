@@ -6,6 +6,7 @@
 //!   read times out, so nothing hangs.
 //! * [`sasl_server`] — in-process libsasl2 server over a `saslpasswd2` sasldb, with the
 //!   IMAP `AUTHENTICATE` / `LOGIN` steps and SASL security layers.
+//! * [`deflate`] — the server side of COMPRESS=DEFLATE ([`server::start_deflate`]).
 //! * [`certs`] — throw-away CA, server certificates (CA-signed, self-signed), client
 //!   certificates as `-t FILE` PEMs.
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
@@ -38,6 +39,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod deflate;
 pub mod run;
 pub mod sasl_server;
 pub mod server;
