@@ -287,6 +287,18 @@ impl Case {
     /// The C oracle must reproduce the spec exactly (proves script and expectations).
     pub fn check_oracle(&self) {
         let o = self.observe(Imp::Oracle);
+        if std::env::var_os("TRANSCRIPT_DUMP").is_some() {
+            // Drafting aid: `TRANSCRIPT_DUMP=1 cargo test <case>::oracle -- --nocapture`
+            // prints what the C tool did, in the spec's notation.
+            eprintln!(
+                "=== {} (C oracle)\n--- stdout\n{}--- stderr\n{}--- exit status {}\n--- wire\n{}",
+                self.name,
+                show(&o.stdout),
+                show(&o.stderr),
+                o.out.code(),
+                render_wire(&o.wire)
+            );
+        }
         let p = self.expected_obs_problems(&o, &self.expected);
         if !p.is_empty() {
             panic!(
