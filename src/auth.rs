@@ -213,10 +213,11 @@ fn read_reply(stack: &mut Stack, framing: &SaslFraming, literal_wait: Duration) 
                 )));
             }
             let body = replies::line(stack, SASL_LINE_MAX)?;
-            transcript::server_line(&body);
-            if body.len() < size {
+            // Too short for the announced size (as a C string): fatal, before it is shown.
+            if c_str(&body).len() < size {
                 return Err(crate::error::Failure::prot_layer());
             }
+            transcript::server_line(&body);
             c_str(&body).to_vec()
         }
     };

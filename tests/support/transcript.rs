@@ -345,7 +345,7 @@ impl Case {
 }
 
 /// Differences between an expected and an actual outcome, as text.
-fn outcome_problems(want: &Outcome, got: &Outcome, status_fmt: &str) -> Vec<String> {
+pub fn outcome_problems(want: &Outcome, got: &Outcome, status_fmt: &str) -> Vec<String> {
     let mut p = Vec::new();
     if got.stdout != want.stdout {
         p.push(diff("stdout", &show(&want.stdout), &show(&got.stdout)));
