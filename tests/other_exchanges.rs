@@ -2096,6 +2096,400 @@ S->C 'HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm="fake"\r\nContent-Length:
 );
 
 // ------------------------------------------------------------------------------------------
+// STARTTLS refusals and engine failures on the other protocols' prefixes
+
+crate::transcript_case!(
+    f01_nntp_starttls_580,
+    Case::new("nntp STARTTLS 580", "nntptest")
+        .args(&args(&["-t", ""]))
+        .server(|| vec![vec![
+            send("200 fake NNTP ready\r\n"),
+            expect_line("CAPABILITIES\r\n"),
+            send("101 caps\r\nSTARTTLS\r\nSASL PLAIN\r\n.\r\n"),
+            expect_line("STARTTLS\r\n"),
+            send("580 can not initiate TLS\r\n"),
+            expect_line("AUTHINFO SASL PLAIN AHRpbQB4\r\n"),
+            send("281 ok\r\n"),
+            expect_line("QUIT\r\n"),
+            send("205 bye\r\n"),
+        ]])
+        .stdout(
+            r"S: 200 fake NNTP ready\r
+C: CAPABILITIES\r
+S: 101 caps\r
+S: STARTTLS\r
+S: SASL PLAIN\r
+S: .\r
+C: STARTTLS\r
+S: 580 can not initiate TLS\r
+C: AUTHINFO SASL PLAIN AHRpbQB4\r
+S: 281 ok\r
+Authenticated.
+Security strength factor: 0
+C: QUIT\r
+205 bye\r
+Connection closed.
+"
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r"
+(new TCP connection)
+S->C '200 fake NNTP ready\r\n'
+C->S b'CAPABILITIES\r\n'
+S->C '101 caps\r\nSTARTTLS\r\nSASL PLAIN\r\n.\r\n'
+C->S b'STARTTLS\r\n'
+S->C '580 can not initiate TLS\r\n'
+C->S b'AUTHINFO SASL PLAIN AHRpbQB4\r\n'
+S->C '281 ok\r\n'
+C->S b'QUIT\r\n'
+S->C '205 bye\r\n'
+"
+        )
+);
+
+crate::transcript_case!(
+    f02_lmtp_multiline_greeting_and_454,
+    Case::new("lmtp STARTTLS 454", "lmtptest")
+        .args(&args(&["-t", ""]))
+        .server(|| vec![vec![
+            send("220-fake\r\n220-LMTP\r\n220 ready\r\n"),
+            expect_line("LHLO lmtptest\r\n"),
+            send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
+            expect_line("STARTTLS\r\n"),
+            send("454-4.7.0 TLS\r\n454 4.7.0 not available\r\n"),
+            expect_line("AUTH PLAIN AHRpbQB4\r\n"),
+            send("235 ok\r\n"),
+            expect_line("QUIT\r\n"),
+            send("221 bye\r\n"),
+        ]])
+        .stdout(
+            r"S: 220-fake\r
+S: 220-LMTP\r
+S: 220 ready\r
+C: LHLO lmtptest\r
+S: 250-fake\r
+S: 250-STARTTLS\r
+S: 250 AUTH PLAIN\r
+C: STARTTLS\r
+S: 454-4.7.0 TLS\r
+S: 454 4.7.0 not available\r
+C: AUTH PLAIN AHRpbQB4\r
+S: 235 ok\r
+Authenticated.
+Security strength factor: 0
+C: QUIT\r
+221 bye\r
+Connection closed.
+"
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r"
+(new TCP connection)
+S->C '220-fake\r\n220-LMTP\r\n220 ready\r\n'
+C->S b'LHLO lmtptest\r\n'
+S->C '250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n'
+C->S b'STARTTLS\r\n'
+S->C '454-4.7.0 TLS\r\n454 4.7.0 not available\r\n'
+C->S b'AUTH PLAIN AHRpbQB4\r\n'
+S->C '235 ok\r\n'
+C->S b'QUIT\r\n'
+S->C '221 bye\r\n'
+"
+        )
+);
+
+crate::transcript_case!(
+    f03_csync_starttls_refused,
+    Case::new("csync STARTTLS refused", "synctest")
+        .args(&args(&["-t", ""]))
+        .server(|| vec![vec![
+            send("* SASL PLAIN\r\n* STARTTLS\r\n* OK fake csync ready\r\n"),
+            expect_line("STARTTLS\r\n"),
+            send("NO not now\r\n"),
+            expect_line("AUTHENTICATE PLAIN AHRpbQB4\r\n"),
+            send("OK success\r\n"),
+            expect_line("EXIT\r\n"),
+            send("OK bye\r\n"),
+        ]])
+        .stdout(
+            r"S: * SASL PLAIN\r
+S: * STARTTLS\r
+S: * OK fake csync ready\r
+C: STARTTLS\r
+S: NO not now\r
+C: AUTHENTICATE PLAIN AHRpbQB4\r
+S: OK success\r
+Authenticated.
+Security strength factor: 0
+C: EXIT\r
+OK bye\r
+Connection closed.
+"
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r"
+(new TCP connection)
+S->C '* SASL PLAIN\r\n* STARTTLS\r\n* OK fake csync ready\r\n'
+C->S b'STARTTLS\r\n'
+S->C 'NO not now\r\n'
+C->S b'AUTHENTICATE PLAIN AHRpbQB4\r\n'
+S->C 'OK success\r\n'
+C->S b'EXIT\r\n'
+S->C 'OK bye\r\n'
+"
+        )
+);
+
+crate::transcript_case!(
+    f04_sieve_engine_failure_reads_in_clear,
+    Case::new("sieve bad key file", "sivtest")
+        .args(&args(&["-t", "/nonexistent.pem"]))
+        .server(|| vec![vec![
+            send("\"SASL\" \"PLAIN\"\r\n\"STARTTLS\"\r\nOK\r\n"),
+            expect_line("STARTTLS\r\n"),
+            send("OK \"go\"\r\n"),
+            // The client carries on in clear text and just reads (sieve servers resend
+            // their capabilities after TLS).
+            pause_ms(300),
+            send("\"SASL\" \"PLAIN\"\r\nOK\r\n"),
+            expect_line("AUTHENTICATE \"PLAIN\" {8+}\r\n"),
+            expect_line("AHRpbQB4\r\n"),
+            send("OK\r\n"),
+            expect_line("LOGOUT\r\n"),
+            send("OK \"bye\"\r\n"),
+        ]])
+        .stdout(
+            r#"S: "SASL" "PLAIN"\r
+S: "STARTTLS"\r
+S: OK\r
+C: STARTTLS\r
+S: OK "go"\r
+unable to get certificate from '/nonexistent.pem'
+TLS engine: cannot load cert/key data, may be a cert/key mismatch?
+Start TLS engine failed
+S: "SASL" "PLAIN"\r
+S: OK\r
+C: AUTHENTICATE "PLAIN" {8+}\r
+AHRpbQB4\r
+S: OK\r
+Authenticated.
+Security strength factor: 0
+C: LOGOUT\r
+OK "bye"\r
+Connection closed.
+"#
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r#"
+(new TCP connection)
+S->C '"SASL" "PLAIN"\r\n"STARTTLS"\r\nOK\r\n'
+C->S b'STARTTLS\r\n'
+S->C 'OK "go"\r\n"SASL" "PLAIN"\r\nOK\r\n'
+C->S b'AUTHENTICATE "PLAIN" {8+}\r\nAHRpbQB4\r\n'
+S->C 'OK\r\n'
+C->S b'LOGOUT\r\n'
+S->C 'OK "bye"\r\n'
+"#
+        )
+);
+
+crate::transcript_case!(
+    f05_http_engine_failure_reads_in_clear,
+    Case::new("http bad key file", "httptest")
+        .args(&args(&["-t", "/nonexistent.pem"]))
+        .server(|| vec![vec![
+            expect_line("OPTIONS * HTTP/1.1\r\n"),
+            expect_line("Host: 127.0.0.1\r\n"),
+            expect_line("User-Agent: httptest\r\n"),
+            expect_line("\r\n"),
+            send("HTTP/1.1 200 OK\r\nUpgrade: TLS/1.2\r\nWWW-Authenticate: Basic realm=\"fake\"\r\nContent-Length: 0\r\n\r\n"),
+            expect_line("OPTIONS * HTTP/1.1\r\n"),
+            expect_line("Host: 127.0.0.1\r\n"),
+            expect_line("User-Agent: httptest\r\n"),
+            expect_line("Connection: Upgrade\r\n"),
+            expect_line("Upgrade: TLS/1.2\r\n"),
+            expect_line("\r\n"),
+            send("HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.2\r\n\r\n"),
+            pause_ms(300),
+            send("HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=\"fake\"\r\nContent-Length: 0\r\n\r\n"),
+        ]])
+        .stdout(
+            r#"C: OPTIONS * HTTP/1.1\r
+C: Host: 127.0.0.1\r
+C: User-Agent: httptest\r
+C: \r
+S: HTTP/1.1 200 OK\r
+S: Upgrade: TLS/1.2\r
+S: WWW-Authenticate: Basic realm="fake"\r
+S: Content-Length: 0\r
+S: \r
+C: OPTIONS * HTTP/1.1\r
+C: Host: 127.0.0.1\r
+C: User-Agent: httptest\r
+C: Connection: Upgrade\r
+C: Upgrade: TLS/1.2\r
+C: \r
+S: HTTP/1.1 101 Switching Protocols\r
+S: Upgrade: TLS/1.2\r
+S: \r
+unable to get certificate from '/nonexistent.pem'
+TLS engine: cannot load cert/key data, may be a cert/key mismatch?
+Start TLS engine failed
+S: HTTP/1.1 200 OK\r
+S: WWW-Authenticate: Basic realm="fake"\r
+S: Content-Length: 0\r
+S: \r
+Authentication failed. no mechanism available
+Security strength factor: 0
+Connection closed.
+"#
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r#"
+(new TCP connection)
+C->S b'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: httptest\r\n\r\n'
+S->C 'HTTP/1.1 200 OK\r\nUpgrade: TLS/1.2\r\nWWW-Authenticate: Basic realm="fake"\r\nContent-Length: 0\r\n\r\n'
+C->S b'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: httptest\r\nConnection: Upgrade\r\nUpgrade: TLS/1.2\r\n\r\n'
+S->C 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: TLS/1.2\r\n\r\nHTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm="fake"\r\nContent-Length: 0\r\n\r\n'
+"#
+        )
+);
+
+crate::transcript_case!(
+    f06_mupdate_untagged_line_during_auth,
+    Case::new("mupdate untagged during auth", "imtest")
+        .args(&args(&["-P", "mupdate", "-m", "LOGIN"]))
+        .server(|| vec![vec![
+            send("* AUTH \"LOGIN\"\r\n* OK MUPDATE \"fake\" \"Cyrus\" \"ready\"\r\n"),
+            expect_line("A01 AUTHENTICATE \"LOGIN\"\r\n"),
+            send("* note\r\nVXNlcm5hbWU6\r\n"),
+            expect_line("dGlt\r\n"),
+            send("UGFzc3dvcmQ6\r\n"),
+            expect_line("eA==\r\n"),
+            send("A01 OK \"done\"\r\n"),
+            expect_line("Q01 LOGOUT\r\n"),
+            send("Q01 OK \"bye\"\r\n"),
+        ]])
+        .stdout(
+            r#"S: * AUTH "LOGIN"\r
+S: * OK MUPDATE "fake" "Cyrus" "ready"\r
+C: A01 AUTHENTICATE "LOGIN"\r
+S: * note\r
+S: VXNlcm5hbWU6\r
+C: dGlt\r
+S: UGFzc3dvcmQ6\r
+C: eA==\r
+S: A01 OK "done"\r
+Authenticated.
+Security strength factor: 0
+C: Q01 LOGOUT\r
+Q01 OK "bye"\r
+Connection closed.
+"#
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r#"
+(new TCP connection)
+S->C '* AUTH "LOGIN"\r\n* OK MUPDATE "fake" "Cyrus" "ready"\r\n'
+C->S b'A01 AUTHENTICATE "LOGIN"\r\n'
+S->C '* note\r\nVXNlcm5hbWU6\r\n'
+C->S b'dGlt\r\n'
+S->C 'UGFzc3dvcmQ6\r\n'
+C->S b'eA==\r\n'
+S->C 'A01 OK "done"\r\n'
+C->S b'Q01 LOGOUT\r\n'
+S->C 'Q01 OK "bye"\r\n'
+"#
+        )
+);
+
+crate::transcript_case!(
+    f07_http_digest_3_6,
+    Case::new("http Digest [3.6]", "httptest")
+        .args(&args(&["-m", "digest"]))
+        .server(|| {
+            let challenge = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"EXAMPLE\",nonce=\"abcdef\",qop=\"auth\",charset=utf-8,algorithm=md5-sess\r\nContent-Length: 0\r\n\r\n";
+            vec![vec![
+                expect_line("OPTIONS * HTTP/1.1\r\n"),
+                expect_line("Host: 127.0.0.1\r\n"),
+                expect_line("User-Agent: httptest\r\n"),
+                expect_line("\r\n"),
+                send(challenge),
+                expect_line("OPTIONS * HTTP/1.1\r\n"),
+                expect_line("Host: 127.0.0.1\r\n"),
+                expect_line("User-Agent: httptest\r\n"),
+                // DIGEST-MD5 starts without data: the scheme alone, raw (not base64).
+                expect_line("Authorization: Digest\r\n"),
+                expect_line("\r\n"),
+                send(challenge),
+                expect_line("OPTIONS * HTTP/1.1\r\n"),
+                expect_line("Host: 127.0.0.1\r\n"),
+                expect_line("User-Agent: httptest\r\n"),
+                read_line(), // Authorization: Digest username="tim",... (random cnonce)
+                expect_line("\r\n"),
+                send("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+            ]]
+        })
+        .normalise(mask_sasl)
+        .stdout(
+            r#"C: OPTIONS * HTTP/1.1\r
+C: Host: 127.0.0.1\r
+C: User-Agent: httptest\r
+C: \r
+S: HTTP/1.1 401 Unauthorized\r
+S: WWW-Authenticate: Digest realm="EXAMPLE",nonce="abcdef",qop="auth",charset=utf-8,algorithm=md5-sess\r
+S: Content-Length: 0\r
+S: \r
+C: OPTIONS * HTTP/1.1\r
+C: Host: 127.0.0.1\r
+C: User-Agent: httptest\r
+C: Authorization: Digest\r
+C: \r
+S: HTTP/1.1 401 Unauthorized\r
+S: WWW-Authenticate: Digest realm="EXAMPLE",nonce="abcdef",qop="auth",charset=utf-8,algorithm=md5-sess\r
+S: Content-Length: 0\r
+S: \r
+C: OPTIONS * HTTP/1.1\r
+C: Host: 127.0.0.1\r
+C: User-Agent: httptest\r
+C: Authorization: Digest username="tim",realm="EXAMPLE",nonce="abcdef",cnonce="<B64>",nc=00000001,qop=auth,maxbuf=1024,uri="*",algorithm=md5-sess,response=<B64>\r
+C: \r
+S: HTTP/1.1 403 Forbidden\r
+S: Content-Length: 0\r
+S: \r
+Authentication failed. generic failure
+Security strength factor: 0
+Connection closed.
+"#
+        )
+        .stderr("(empty)")
+        .status(0)
+        .wire(
+            r#"
+(new TCP connection)
+C->S b'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: httptest\r\n\r\n'
+S->C 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="EXAMPLE",nonce="abcdef",qop="auth",charset=utf-8,algorithm=md5-sess\r\nContent-Length: 0\r\n\r\n'
+C->S b'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: httptest\r\nAuthorization: Digest\r\n\r\n'
+S->C 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="EXAMPLE",nonce="abcdef",qop="auth",charset=utf-8,algorithm=md5-sess\r\nContent-Length: 0\r\n\r\n'
+C->S b'OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: httptest\r\nAuthorization: Digest username="tim",realm="EXAMPLE",nonce="abcdef",cnonce="<B64>",nc=00000001,qop=auth,maxbuf=1024,uri="*",algorithm=md5-sess,response=<B64>\r\n\r\n'
+S->C 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'
+"#
+        )
+);
+
+// ------------------------------------------------------------------------------------------
 // HTTP SCRAM end to end (spec §6.6, §10.23). Ours parses `data=` the way upstream master does
 // and completes the exchange with a libsasl2 server; the C 3.6 tool keeps the CR LF in the
 // value, so every padded base64 value fails to decode (`base64 decoding error: -5`) and it
