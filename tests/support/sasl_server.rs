@@ -1,6 +1,6 @@
 //! An in-process libsasl2 **server** (thin FFI over `sasl2-sys`) backed by a throw-away sasldb
-//! made with `saslpasswd2`, plus script steps that run IMAP `AUTHENTICATE` (and IMAP `LOGIN`)
-//! through it. After a successful exchange with a negotiated SSF > 0 (DIGEST-MD5 auth-int /
+//! made with `saslpasswd2`, plus script steps that run IMAP `AUTHENTICATE` (and IMAP `LOGIN`),
+//! the other protocols' SASL commands and SASL over HTTP through it. After a successful exchange with a negotiated SSF > 0 (DIGEST-MD5 auth-int /
 //! auth-conf) the step installs the SASL security layer on the session, so all later traffic
 //! is `sasl_encode`d / `sasl_decode`d (4-byte big-endian length + data per buffer).
 //!
