@@ -21,7 +21,7 @@ DESTDIR ?=
 SIBLINGS := pop3test smtptest lmtptest sivtest nntptest mupdatetest httptest synctest
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/imtest
 
-.PHONY: all build release deps test demo clean install uninstall
+.PHONY: all build release deps test demo clean lab lab-down install uninstall
 
 all: release
 
@@ -39,6 +39,18 @@ test: deps
 
 demo: release
 	@./scripts/demo.sh
+
+# A throw-away Dovecot + Postfix on 127.0.0.1 high ports (scripts/lab.sh), left running;
+# prints the ports and ready-to-paste command lines. `make lab-down` stops it.
+LAB_DIR ?= /tmp/imtest-lab
+
+lab: release
+	@./scripts/lab.sh up $(LAB_DIR) >/dev/null
+	@./scripts/lab.sh info $(LAB_DIR) $(CURDIR)/target/release/imtest
+
+lab-down:
+	@./scripts/lab.sh down $(LAB_DIR)
+	@echo "lab in $(LAB_DIR) stopped"
 
 clean:
 	$(CARGO) clean

@@ -144,13 +144,18 @@ impl Relay {
             } else {
                 splitter.finish()
             };
-            let wire: Vec<u8> = pieces.concat();
             if let Some(command) = self.unauthenticate {
                 self.unauthenticated |=
                     pieces.iter().any(|piece| ends_with_command(piece, command));
             }
-            if !wire.is_empty() {
-                let _ = self.stack.send(&wire);
+            if self.stack.has_layers() {
+                // The C tool flushes after every piece; under compression or a SASL layer
+                // each flush is visible on the wire (a sync-flush point, a packet).
+                for piece in &pieces {
+                    let _ = self.stack.send(piece);
+                }
+            } else if !pieces.is_empty() {
+                let _ = self.stack.send(&pieces.concat());
             }
             if n > 0 {
                 return Ok(());
