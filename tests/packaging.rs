@@ -2,7 +2,7 @@
 //! binary, its eight sibling links and the manual pages, and the Debian package builds with
 //! `dpkg-buildpackage` (once per run, in a copy of the tree), unpacks with `dpkg -x` and works
 //! from the unpacked tree — usage text, `--version` under every name, and real sessions against
-//! the throw-away Dovecot of `scripts/lab.sh`. Nothing here skips: a missing tool fails with the
+//! the throw-away mail lab of `scripts/lab.sh` (`tests/lab`). Nothing here skips: a missing tool fails with the
 //! package to install (`make deps` installs them all).
 
 use std::io::{Read, Write};
@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+mod lab;
 
 const OURS: &str = env!("CARGO_BIN_EXE_imtest");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -382,67 +384,6 @@ fn make_install_and_uninstall() {
     }
 }
 
-/// Starts `scripts/lab.sh` (Dovecot on loopback) and stops it on drop.
-struct Lab {
-    dir: PathBuf,
-    imap: String,
-    imaps: String,
-}
-
-impl Lab {
-    fn up() -> Lab {
-        let dir = std::env::temp_dir().join(format!("imtest-packaging-lab-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        // Dovecot daemonises with lab.sh's stdout and stderr: they go to a file, not to pipes
-        // that would stay open as long as Dovecot runs.
-        let script = repo().join("scripts/lab.sh");
-        let log = dir.with_extension("log");
-        let up = run(
-            Command::new("sh")
-                .arg("-c")
-                .arg("exec \"$0\" up \"$1\" >\"$2\" 2>&1")
-                .arg(&script)
-                .arg(&dir)
-                .arg(&log),
-            b"",
-            Duration::from_secs(120),
-        );
-        let mut lab = Lab {
-            dir: dir.clone(),
-            imap: String::new(),
-            imaps: String::new(),
-        };
-        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
-        let _ = std::fs::remove_file(&log);
-        assert!(
-            up.status.success(),
-            "scripts/lab.sh up failed (Dovecot: make deps):\n{log_text}"
-        );
-        let ports = std::fs::read_to_string(dir.join("ports")).expect("lab ports file");
-        let port = |key: &str| {
-            ports
-                .lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} missing in {ports}"))
-                .to_owned()
-        };
-        lab.imap = port("IMAP_PORT");
-        lab.imaps = port("IMAPS_PORT");
-        lab
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("scripts/lab.sh"))
-            .arg("down")
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Builds the package in a copy of the tree under the target dir (so the cargo cache there
 /// survives between runs and nothing is written next to the checkout); the `.deb`'s path.
 fn build_deb(work: &Path) -> PathBuf {
@@ -517,6 +458,8 @@ fn build_deb(work: &Path) -> PathBuf {
 
 #[test]
 fn debian_package_builds_unpacks_and_runs() {
+    // The lab starts (≈ 4 s) while the package builds.
+    let lab_starting = std::thread::spawn(lab::lab);
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packaging");
     std::fs::create_dir_all(&work).expect("create packaging dir");
     let deb = build_deb(&work);
@@ -569,31 +512,28 @@ fn debian_package_builds_unpacks_and_runs() {
     );
     assert!(plain(&rendered.stdout).contains("DIFFERENCES FROM THE CYRUS C TOOLS"));
 
-    // Real sessions from the unpacked tree: STARTTLS + SCRAM-SHA-256, and implicit TLS with
-    // PLAIN through a sibling's name and -P.
-    let lab = Lab::up();
-    let session = |program: &str, args: &[&str]| {
+    // Real sessions from the unpacked tree against the lab's Dovecot: STARTTLS + SCRAM, a
+    // client certificate (EXTERNAL), POP3 over implicit TLS under its own name, a HAProxy header.
+    let lab = lab_starting.join().expect("lab start");
+    let (user, password) = lab::TIM;
+    let port = |name: &str| lab.port(name).to_string();
+    let tim_pem = lab.path("tim.pem").display().to_string();
+    let session = |program: &str, args: &[&str], input: &[u8], reply: &str| {
         let output = run(
             Command::new(bindir.join(program))
                 .args(args)
-                .arg("127.0.0.1")
-                // No controlling terminal is needed: the password is on the command line.
-                .env_remove("POSIXLY_CORRECT"),
-            b"a1 NOOP\n",
+                .arg("127.0.0.1"),
+            input,
             Duration::from_secs(30),
         );
         let stdout = text(&output.stdout);
         assert_eq!(
             output.status.code(),
             Some(0),
-            "{program} {args:?}:\n{stdout}"
+            "{program} {args:?}:\n{stdout}{}",
+            text(&output.stderr)
         );
-        for expected in [
-            "TLS connection established: ",
-            "\nAuthenticated.\n",
-            "a1 OK",
-            "Connection closed.\n",
-        ] {
+        for expected in ["\nAuthenticated.\n", reply, "Connection closed.\n"] {
             assert!(
                 stdout.contains(expected),
                 "{program} {args:?}: no {expected:?} in\n{stdout}"
@@ -601,7 +541,8 @@ fn debian_package_builds_unpacks_and_runs() {
         }
         stdout
     };
-    let starttls = session(
+    let imap_port = port("IMAP_PORT");
+    let scram = session(
         "imtest",
         &[
             "-t",
@@ -609,36 +550,65 @@ fn debian_package_builds_unpacks_and_runs() {
             "-m",
             "scram-sha-256",
             "-a",
-            "tim",
+            user,
             "-w",
-            "tanstaaftanstaaf",
+            password,
             "-p",
-            &lab.imap,
+            &imap_port,
         ],
+        b"a1 NOOP\n",
+        "a1 OK",
     );
-    assert!(starttls.contains("C: S01 STARTTLS\r\n"), "{starttls}");
+    assert!(scram.contains("C: S01 STARTTLS\r\nS: S01 OK"), "{scram}");
+    assert!(scram.contains("\nTLS connection established: "), "{scram}");
     assert!(
-        starttls.contains("C: A01 AUTHENTICATE SCRAM-SHA-256 "),
-        "{starttls}"
+        scram.contains("C: A01 AUTHENTICATE SCRAM-SHA-256 "),
+        "{scram}"
     );
-    let implicit = session(
-        "smtptest",
+    let external = session(
+        "imtest",
+        &["-t", &tim_pem, "-m", "external", "-p", &imap_port],
+        b"a1 NOOP\n",
+        "a1 OK",
+    );
+    assert!(
+        external.contains("C: A01 AUTHENTICATE EXTERNAL ="),
+        "{external}"
+    );
+    let pop3 = session(
+        "pop3test",
         &[
-            "-P",
-            "imap",
             "-s",
             "-m",
             "plain",
             "-a",
-            "tim",
+            user,
             "-w",
-            "tanstaaftanstaaf",
+            password,
             "-p",
-            &lab.imaps,
+            &port("POP3S_PORT"),
         ],
+        b"NOOP\n",
+        "C: QUIT\r\n",
     );
-    assert!(
-        implicit.contains("C: A01 AUTHENTICATE PLAIN "),
-        "{implicit}"
+    assert!(pop3.contains("\nTLS connection established: "), "{pop3}");
+    assert!(pop3.contains("C: AUTH PLAIN "), "{pop3}");
+    let haproxy = session(
+        "imtest",
+        &[
+            "-H",
+            "192.0.2.7",
+            "-m",
+            "plain",
+            "-a",
+            user,
+            "-w",
+            password,
+            "-p",
+            &port("IMAP_HAPROXY_PORT"),
+        ],
+        b"a1 NOOP\n",
+        "a1 OK",
     );
+    assert!(haproxy.contains("C: A01 AUTHENTICATE PLAIN "), "{haproxy}");
 }
