@@ -250,6 +250,14 @@ impl LineSplitter {
     }
 }
 
+/// The pieces the relay sends for these successive stdin reads followed by EOF.
+pub(crate) fn split_stdin(reads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut splitter = LineSplitter::default();
+    let mut pieces: Vec<Vec<u8>> = reads.iter().flat_map(|read| splitter.push(read)).collect();
+    pieces.extend(splitter.finish());
+    pieces
+}
+
 /// The first case-insensitive occurrence of `command` in `piece` is followed by exactly
 /// CR LF (how the C tool spots UNAUTHENTICATE).
 fn ends_with_command(piece: &[u8], command: &str) -> bool {
@@ -265,13 +273,7 @@ mod tests {
     use super::*;
 
     fn split(chunks: &[&[u8]]) -> Vec<u8> {
-        let mut splitter = LineSplitter::default();
-        let mut wire = Vec::new();
-        for chunk in chunks {
-            wire.extend(splitter.push(chunk).concat());
-        }
-        wire.extend(splitter.finish().concat());
-        wire
+        split_stdin(chunks).concat()
     }
 
     #[test]
