@@ -433,7 +433,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         mechanism: c.mechanism.as_deref().map(lossy),
         authname: c.authname.as_deref().map(lossy),
         authzid: c.authzid.as_deref().map(lossy),
-        password: c.password.as_deref().map(lossy),
+        password: c.password.clone(),
         password_argv: c.password_argv.clone(),
         realm: c.realm.as_deref().map(lossy),
         // The C tool hands these ints to SASL's unsigned ssf fields.
@@ -785,7 +785,7 @@ Usage: x [options] hostname
         assert_eq!(o.realm.as_deref(), Some("realm"));
         assert_eq!(o.starttls_keyfile.as_deref(), Some("key.pem"));
         assert_eq!(o.authzid.as_deref(), Some("user"));
-        assert_eq!(o.password.as_deref(), Some("pw"));
+        assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
         assert_eq!(o.host, "server");
     }
 
@@ -832,7 +832,7 @@ Usage: x [options] hostname
         assert_eq!(o.realm.as_deref(), Some("realm"));
         assert_eq!(o.starttls_keyfile.as_deref(), Some(""));
         assert_eq!(o.authzid.as_deref(), Some("user"));
-        assert_eq!(o.password.as_deref(), Some("pw"));
+        assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
         assert_eq!(o.host, "server");
 
         let o = options(&[
@@ -1069,7 +1069,7 @@ Usage: x [options] hostname
             Ok(o) => o,
             Err(stop) => panic!("{stop:?}"),
         };
-        assert_eq!(o.password.as_deref(), Some("\u{fffd}\u{fffd}"));
+        assert_eq!(o.password.as_deref(), Some(&b"\xff\xfe"[..]));
         assert_eq!(o.host, "h\u{fffd}");
         assert_eq!(
             run(

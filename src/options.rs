@@ -43,8 +43,8 @@ pub struct Options {
     pub authname: Option<String>,
     /// `-u`.
     pub authzid: Option<String>,
-    /// `-w` (wiped when the options are dropped).
-    pub password: Option<String>,
+    /// `-w`, as given (bytes: a password need not be UTF-8); wiped when dropped.
+    pub password: Option<Password>,
     /// Where each `-w` argument sits in the process's argv: (index, byte offset), for masking.
     pub password_argv: Vec<(usize, usize)>,
     /// `-r`.
@@ -70,19 +70,6 @@ pub struct Options {
     pub output: Output,
     /// `-H`.
     pub haproxy: Option<HaProxy>,
-}
-
-impl Drop for Options {
-    fn drop(&mut self) {
-        wipe_string(&mut self.password);
-    }
-}
-
-/// Wipes a password kept as a string, leaving `None`.
-pub fn wipe_string(password: &mut Option<String>) {
-    if let Some(text) = password.take() {
-        wipe(&mut text.into_bytes());
-    }
 }
 
 /// Password bytes that are wiped when dropped (prompt answers, argv copies).

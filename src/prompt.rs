@@ -24,8 +24,8 @@ pub struct CliPrompter {
     pub authname: String,
     /// `-u`.
     pub authzid: Option<String>,
-    /// `-w`.
-    pub password: Option<String>,
+    /// `-w` (bytes, wiped when dropped).
+    pub password: Option<Password>,
     /// `-r`.
     pub realm: Option<String>,
 }
@@ -71,15 +71,15 @@ fn echo_answer(mut line: Vec<u8>) -> Vec<u8> {
 
 impl CliPrompter {
     fn respond(&self, request: &PromptRequest, console: &mut dyn Console) -> Vec<u8> {
-        let given = match request.kind {
+        let given: Option<&[u8]> = match request.kind {
             PromptKind::Pass => self.password.as_deref(),
-            PromptKind::User => Some(self.authzid.as_deref().unwrap_or("")),
-            PromptKind::AuthName => Some(self.authname.as_str()),
-            PromptKind::GetRealm => self.realm.as_deref(),
+            PromptKind::User => Some(self.authzid.as_deref().unwrap_or("").as_bytes()),
+            PromptKind::AuthName => Some(self.authname.as_bytes()),
+            PromptKind::GetRealm => self.realm.as_deref().map(str::as_bytes),
             PromptKind::EchoPrompt | PromptKind::NoEchoPrompt => None,
         };
         if let Some(value) = given {
-            return value.as_bytes().to_vec();
+            return value.to_vec();
         }
         let challenge_prompt = matches!(
             request.kind,
@@ -114,12 +114,6 @@ pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Vec<u
 /// `-w`, or `Please enter your password: ` and a no-echo read (wiped when dropped).
 pub fn password(prompter: &mut dyn Prompter) -> Password {
     Password::new(ask(prompter, PromptKind::Pass, PASSWORD_PROMPT))
-}
-
-impl Drop for CliPrompter {
-    fn drop(&mut self) {
-        crate::options::wipe_string(&mut self.password);
-    }
 }
 
 /// The current user's login name (`getpwuid(getuid())`), the default `-a`; empty when the

@@ -260,7 +260,8 @@ fn key_file_that_is_a_directory() {
             send("S01 OK begin TLS\r\n"),
             read_line(),
             send("C01 OK nothing\r\n"),
-            read_to_eof(),
+            read_line(),
+            send("Q01 OK bye\r\n"),
         ]
     });
 }
@@ -295,7 +296,8 @@ fn key_file_without_a_private_key() {
             send("S01 OK begin TLS\r\n"),
             read_line(),
             send("C01 OK nothing\r\n"),
-            read_to_eof(),
+            read_line(),
+            send("Q01 OK bye\r\n"),
         ]
     });
 }

@@ -49,7 +49,7 @@ fn full() -> CliPrompter {
     CliPrompter {
         authname: "tim".to_string(),
         authzid: Some("bob".to_string()),
-        password: Some("s3cret".to_string()),
+        password: Some(crate::options::Password::new(b"s3cret".to_vec())),
         realm: Some("realm.test".to_string()),
     }
 }
@@ -259,7 +259,7 @@ fn digest_md5_realm_prompt_reads_a_line() {
         prompter: CliPrompter {
             authname: "tim".to_string(),
             authzid: None,
-            password: Some("x".to_string()),
+            password: Some(crate::options::Password::new(b"x".to_vec())),
             realm: None,
         },
         console: &mut console,
