@@ -56,6 +56,8 @@ pub struct Stack {
     output: Vec<u8>,
     /// A read error or EOF seen by the last fill, reported once the buffer is empty.
     ended: Option<ReadError>,
+    /// The raw read buffer, allocated once (not per read).
+    raw: Vec<u8>,
 }
 
 impl Stack {
@@ -69,6 +71,7 @@ impl Stack {
             consumed: 0,
             output: Vec::new(),
             ended: None,
+            raw: Vec::new(),
         }
     }
 
@@ -165,7 +168,7 @@ impl Stack {
         loop {
             let pending = &self.input[self.consumed..];
             let limit = pending.len().min(max);
-            if let Some(pos) = pending[..limit].iter().position(|&b| b == b'\n') {
+            if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
                 return Ok(Some(self.consume(pos + 1)));
             }
             if pending.len() >= max {
@@ -185,21 +188,37 @@ impl Stack {
 
     /// Reads whatever is available, at most `max` bytes, waiting only if nothing is.
     pub fn read_chunk(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
+        self.read_chunk_with(max, <[u8]>::to_vec)
+    }
+
+    /// Like `read_chunk`, but lends the bytes to `use_chunk` instead of copying them out
+    /// (the relay's hot path).
+    pub fn read_chunk_with<R>(
+        &mut self,
+        max: usize,
+        use_chunk: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, ReadError> {
         while self.buffered() == 0 {
             self.fill()?;
         }
         let n = self.buffered().min(max);
-        Ok(self.consume(n))
+        let result = use_chunk(&self.input[self.consumed..self.consumed + n]);
+        self.advance(n);
+        Ok(result)
     }
 
     fn consume(&mut self, n: usize) -> Vec<u8> {
         let taken = self.input[self.consumed..self.consumed + n].to_vec();
+        self.advance(n);
+        taken
+    }
+
+    fn advance(&mut self, n: usize) {
         self.consumed += n;
         if self.consumed == self.input.len() {
             self.input.clear();
             self.consumed = 0;
         }
-        taken
     }
 
     /// One raw read, decoded through the layers into `input`. May add nothing (a partial
@@ -213,8 +232,19 @@ impl Stack {
         } else {
             PLAIN_READ
         };
-        let mut raw = vec![0u8; size];
-        let n = match self.raw_read(&mut raw) {
+        // One buffer for every read: a fresh zeroed 64 KiB per read cost a memset each.
+        let mut raw = std::mem::take(&mut self.raw);
+        if raw.len() < PLAIN_READ {
+            raw = vec![0u8; PLAIN_READ];
+        }
+        let result = self.decode_into_input(&mut raw, size);
+        self.raw = raw;
+        result
+    }
+
+    /// `fill` with the raw buffer lent out of `self`.
+    fn decode_into_input(&mut self, raw: &mut [u8], size: usize) -> Result<(), ReadError> {
+        let n = match self.raw_read(&mut raw[..size]) {
             Ok(0) => {
                 self.ended = Some(ReadError::Eof);
                 return Err(ReadError::Eof);
@@ -225,12 +255,16 @@ impl Stack {
                 return Err(err);
             }
         };
-        raw.truncate(n);
-        let decoded = match &self.sasl {
+        let raw = &raw[..n];
+        let decoded_sasl;
+        let decoded: &[u8] = match &self.sasl {
             Some(layer) => {
                 let mut conn = layer.conn.borrow_mut();
-                match conn.decode(&raw) {
-                    Ok(data) => data,
+                match conn.decode(raw) {
+                    Ok(data) => {
+                        decoded_sasl = data;
+                        &decoded_sasl
+                    }
                     Err(code) => {
                         let detail = conn.errdetail().unwrap_or_else(|| "no detail".into());
                         let err = ReadError::Broken(format!(
@@ -251,13 +285,13 @@ impl Stack {
         }
         match &mut self.inflate {
             Some(inflate) => {
-                if inflate.decompress(&decoded, &mut self.input).is_err() {
+                if inflate.decompress(decoded, &mut self.input).is_err() {
                     let err = ReadError::Broken("Error decompressing data".into());
                     self.ended = Some(err.clone());
                     return Err(err);
                 }
             }
-            None => self.input.extend_from_slice(&decoded),
+            None => self.input.extend_from_slice(decoded),
         }
         Ok(())
     }
@@ -298,18 +332,30 @@ impl Stack {
         if self.output.is_empty() {
             return Ok(());
         }
-        let plain = std::mem::take(&mut self.output);
-        let compressed = match &mut self.deflate {
+        // The queue keeps its capacity from one flush to the next (the relay sends 64 KiB
+        // at a time); it is empty afterwards whether the send worked or not.
+        let mut plain = std::mem::take(&mut self.output);
+        let result = self.send_through_layers(&plain);
+        plain.clear();
+        self.output = plain;
+        result
+    }
+
+    fn send_through_layers(&mut self, plain: &[u8]) -> Result<(), ReadError> {
+        let compressed_buf;
+        let compressed: &[u8] = match &mut self.deflate {
             Some(deflate) => {
                 let mut out = Vec::with_capacity(plain.len() / 2 + 64);
                 deflate
-                    .compress_sync(&plain, &mut out)
+                    .compress_sync(plain, &mut out)
                     .map_err(|_| ReadError::Broken("Error compressing data".into()))?;
-                out
+                compressed_buf = out;
+                &compressed_buf
             }
             None => plain,
         };
-        let wire = match &self.sasl {
+        let wire_buf;
+        let wire: &[u8] = match &self.sasl {
             Some(layer) => {
                 let mut conn = layer.conn.borrow_mut();
                 let mut wire = Vec::with_capacity(compressed.len() + 64);
@@ -326,13 +372,14 @@ impl Stack {
                         }
                     }
                 }
-                wire
+                wire_buf = wire;
+                &wire_buf
             }
             None => compressed,
         };
         let result = match &mut self.transport {
-            Transport::Plain(tcp) => tcp.write_all(&wire).and_then(|_| tcp.flush()),
-            Transport::Tls(tls) => tls.write_all(&wire).and_then(|_| tls.flush()),
+            Transport::Plain(tcp) => tcp.write_all(wire).and_then(|_| tcp.flush()),
+            Transport::Tls(tls) => tls.write_all(wire).and_then(|_| tls.flush()),
             Transport::Moved => Ok(()),
         };
         result.map_err(|err| ReadError::Broken(sys::io_error_text(&err)))
