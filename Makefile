@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all build release deps test demo clean
+.PHONY: all build release deps test demo bench clean
 
 all: release
 
@@ -21,6 +21,10 @@ test: deps
 
 demo: release
 	@./scripts/demo.sh
+
+# Ours against the C tool on a throw-away Dovecot; writes bench/RESULTS.md (issue 8).
+bench: release
+	@./bench/run.sh
 
 clean:
 	$(CARGO) clean
