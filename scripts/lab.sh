@@ -1,93 +1,374 @@
 #!/usr/bin/env bash
-# A throw-away Dovecot on 127.0.0.1 high ports, all state in one directory.
-#   scripts/lab.sh up DIR     start it (prints the ports and users), leaves it running
-#   scripts/lab.sh down DIR   stop it and remove DIR
-# Users: tim / tanstaaftanstaaf and bob / secret, all mechanisms Dovecot offers,
-# a throw-away CA ($DIR/ca.pem) and a client certificate for tim ($DIR/tim.pem).
+# A throw-away mail lab on 127.0.0.1 high ports: Dovecot + Postfix, all state in one directory.
+#
+#   scripts/lab.sh up DIR [--watch PID]   start it (prints the ports), leaves it running;
+#                                         with --watch, a watchdog runs `down DIR` once PID exits
+#   scripts/lab.sh down DIR               stop everything started for DIR and remove DIR
+#   scripts/lab.sh info DIR [BINARY]      print the ports and ready-to-paste command lines
+#                                         (DIR/bin/<tool> are symlinks to BINARY, our imtest)
+#
+# Both are idempotent and serialised per DIR (flock on DIR itself): a second `up` of a running
+# lab only prints its ports, `down` of a missing DIR does nothing. Different DIRs are
+# independent (own ports, own processes, own state).
+#
+# DIR/ports (shell-sourceable VAR=port lines) lists every listener:
+#   Dovecot   IMAP_PORT (STARTTLS) IMAPS_PORT (implicit TLS) IMAP_HAPROXY_PORT
+#             IMAPS_HAPROXY_PORT POP3_PORT POP3S_PORT POP3_HAPROXY_PORT SIEVE_PORT
+#             SIEVE_HAPROXY_PORT LMTP_PORT SUBMISSION_PORT SUBMISSIONS_PORT AUTH_PORT (SASL for
+#             Postfix); the *_HAPROXY_* listeners require a PROXY header (trusted: 127.0.0.1)
+#   Postfix   SMTP_PORT (STARTTLS offered) SMTPS_PORT (implicit TLS, smtpd_tls_wrappermode)
+#             SMTP_SUBMISSION_PORT (STARTTLS required, AUTH only after it)
+#             SMTP_HAPROXY_PORT (smtpd_upstream_proxy_protocol=haproxy)
+#
+# Users (passwd-file, {PLAIN}): tim / tanstaaftanstaaf, bob / secret; master user
+# master / masterpass (SASL authzid, or `user*master` as the login name). Mechanisms: PLAIN
+# LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL (client certificate, CN = user).
+# Realms: lab.example other.example (the domain part of a login name is dropped).
+# Files: DIR/ca.pem (throw-away CA), DIR/server.pem + server.key, DIR/tim.pem and DIR/bob.pem
+# (client certificate then key, the form `-t FILE` takes). Logs: DIR/dovecot.log,
+# DIR/postfix/maillog.
 set -euo pipefail
 
+usage() { echo "usage: $0 up DIR [--watch PID] | down DIR | info DIR [BINARY]" >&2; exit 2; }
 cmd=${1:-}; dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 up|down DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || usage
+watch=
+binary=
+if [ $# -gt 2 ]; then
+  if [ "$cmd" = info ] && [ $# -eq 3 ]; then
+    binary=$3
+  else
+    [ "$cmd" = up ] && [ "${3:-}" = --watch ] && [ -n "${4:-}" ] && [ $# -eq 4 ] || usage
+    watch=$4
+  fi
+fi
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+USERS=(tim bob)
+MASTER_USER=master
+MASTER_PASS=masterpass
+REALMS="lab.example other.example"
+PORT_NAMES=(IMAP_PORT IMAPS_PORT IMAP_HAPROXY_PORT IMAPS_HAPROXY_PORT POP3_PORT POP3S_PORT
+  POP3_HAPROXY_PORT SIEVE_PORT SIEVE_HAPROXY_PORT LMTP_PORT SUBMISSION_PORT SUBMISSIONS_PORT
+  AUTH_PORT SMTP_PORT SMTPS_PORT SMTP_SUBMISSION_PORT SMTP_HAPROXY_PORT)
+
+# --- process helpers (only processes started for this DIR, by pid / session id) -----------
+
+# A zombie counts as gone (this machine's init may reap late).
+alive() { [ -n "${1:-}" ] && ps -o stat= -p "$1" 2>/dev/null | grep -q '^[^Z]'; }
+
+pid_from() { [ -s "$1" ] && tr -dc 0-9 <"$1" || true; }
+
+# The daemons and the watchdog are started with the lock descriptor (9) closed, or they would
+# hold DIR's lock for their lifetime.
+# Both masters daemonise with setsid(), so their session id is their pid and every child
+# process they fork stays in that session.
+session_members() { ps -e -o pid= -o sid= -o stat= | awk -v s="$1" '$2 == s && $3 !~ /^Z/ { print $1 }'; }
+
+# stop_session PID: SIGTERM the master, wait, then end whatever is left of its session.
+stop_session() {
+  local pid=$1 left
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+  for sig in TERM KILL; do
+    left=$(session_members "$pid")
+    [ -n "$left" ] || return 0
+    # shellcheck disable=SC2086
+    kill -"$sig" $left 2>/dev/null || true
+    for _ in $(seq 20); do [ -n "$(session_members "$pid")" ] || return 0; sleep 0.1; done
+  done
+}
+
+stop_all() {
+  # The watchdog, unless we are it.
+  local w
+  w=$(pid_from "$dir/watch.pid")
+  if [ -n "$w" ] && [ "${LAB_WATCHDOG:-}" != "$w" ]; then kill -TERM "$w" 2>/dev/null || true; fi
+  stop_session "$(pid_from "$dir/postfix-queue/pid/master.pid")"
+  stop_session "$(pid_from "$dir/run/master.pid")"
+  # Belt and braces, should a pid file be missing: the sessions of processes that run with
+  # this DIR's own configuration (Postfix passes MAIL_CONFIG to all its processes; Dovecot's
+  # master has `-c DIR/dovecot.conf` on its command line).
+  local sid
+  for sid in $(own_sessions); do stop_session "$sid"; done
+}
+
+own_sessions() {
+  python3 - "$dir" <<'PY'
+import os, sys
+d = sys.argv[1]
+env_mark = f"MAIL_CONFIG={d}/postfix".encode()
+cmd_mark = f"\0-c\0{d}/dovecot.conf\0".encode()
+sids = set()
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        with open(f"/proc/{p}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+        with open(f"/proc/{p}/cmdline", "rb") as f:
+            cmd = b"\0" + f.read()
+        if env_mark in env or cmd_mark in cmd:
+            sids.add(os.getsid(int(p)))
+    except OSError:
+        pass
+print(" ".join(str(s) for s in sids))
+PY
 }
 
 case "$cmd" in
-down)
-  if [ -f "$dir/dovecot.conf" ]; then
-    doveadm -c "$dir/dovecot.conf" stop 2>/dev/null || true
-    for _ in $(seq 50); do [ -e "$dir/run/master.pid" ] || break; sleep 0.1; done
-  fi
-  rm -rf "$dir"
-  exit 0
-  ;;
-up) ;;
-*) echo "usage: $0 up|down DIR" >&2; exit 2 ;;
+up | down | info) ;;
+*) usage ;;
 esac
 
-mkdir -p "$dir"/{run,state,mail}
-dir=$(cd "$dir" && pwd)
-# Dovecot's unprivileged auth process must reach the passwd-file (mktemp -d makes 0700).
-chmod 755 "$dir"
-chown mail:mail "$dir/mail"
+if [ "$cmd" = info ]; then
+  [ -s "$dir/ports" ] || { echo "lab: no lab in $dir (run: $0 up $dir)" >&2; exit 1; }
+  dir=$(cd "$dir" && pwd)
+  # shellcheck disable=SC1091
+  . "$dir/ports"
+  b=/usr/lib/cyrus/bin
+  if [ -n "$binary" ]; then
+    [ -x "$binary" ] || echo "lab: warning: $binary does not exist yet" >&2
+    mkdir -p "$dir/bin"
+    for name in imtest pop3test smtptest lmtptest sivtest; do ln -sfn "$binary" "$dir/bin/$name"; done
+    b=$dir/bin
+  fi
+  tim="-a tim -w tanstaaftanstaaf"
+  echo "lab in $dir (users tim/tanstaaftanstaaf, bob/secret, master user master/masterpass;"
+  echo "client certificates $dir/tim.pem, $dir/bob.pem; logs $dir/dovecot.log, $dir/postfix/maillog)"
+  sed 's/^/  /' "$dir/ports"
+  echo
+  echo "Ready to paste ($b/<tool>; the C tools are /usr/lib/cyrus/bin/<tool>):"
+  cat <<LINES
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT $tim 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -t '' -m plain $tim 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAPS_PORT -s -m login $tim 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -t $dir/tim.pem -m external 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -a master -w masterpass -u tim -m plain 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -m digest-md5 -r other.example -a bob -w secret 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -q -n 2 -m plain $tim 127.0.0.1
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_HAPROXY_PORT -H 192.0.2.7 $tim 127.0.0.1   # -H: ours only
+  printf 'STAT\n' | $b/pop3test -p $POP3_PORT -t '' -m user $tim 127.0.0.1
+  printf 'STAT\n' | $b/pop3test -p $POP3S_PORT -s $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTP_PORT -t '' $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTPS_PORT -s -m plain $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTP_SUBMISSION_PORT -t '' $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SUBMISSION_PORT -t $dir/tim.pem -m external 127.0.0.1
+  printf 'NOOP\n' | $b/lmtptest -p $LMTP_PORT -t '' 127.0.0.1
+  printf 'LISTSCRIPTS\n' | $b/sivtest -p $SIEVE_PORT -t '' -m plain $tim 127.0.0.1
+LINES
+  echo
+  echo "Stop it with: make lab-down (or $0 down $dir)"
+  exit 0
+fi
 
-# Certificates: a CA, a server certificate for localhost/127.0.0.1, a client cert for tim.
+if [ "$cmd" = down ]; then
+  [ -d "$dir" ] || exit 0
+  exec 9<"$dir"
+  flock 9
+  stop_all
+  rm -rf "$dir"
+  exit 0
+fi
+
+# --- up --------------------------------------------------------------------------------------
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+exec 9<"$dir"
+flock 9
+
+print_ports() {
+  echo "lab up in $dir:"
+  sed 's/^/  /' "$dir/ports"
+}
+
+# Already running? Then this is a no-op.
+if [ -s "$dir/ports" ] && alive "$(pid_from "$dir/run/master.pid")" &&
+  alive "$(pid_from "$dir/postfix-queue/pid/master.pid")"; then
+  print_ports
+  exit 0
+fi
+# A half-started or dead lab: clean it out, keeping DIR itself (we hold its lock).
+stop_all
+find "$dir" -mindepth 1 -delete
+# The unprivileged daemons (mail, dovenull, postfix) must be able to traverse DIR.
+chmod 755 "$dir"
+mkdir -p "$dir"/{run,state,home,postfix,postfix-queue,postfix-data}
+chown postfix "$dir/postfix-data"
+
+# Certificates: a CA, a server certificate for localhost/127.0.0.1, client certs for the users.
 (
   cd "$dir"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 7 \
     -subj "/CN=imtest lab CA" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
   printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n' >server.ext
   openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
-    -days 2 -extfile server.ext 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -keyout tim.key -out tim.csr -subj "/CN=tim" 2>/dev/null
-  openssl x509 -req -in tim.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out tim.crt -days 2 2>/dev/null
-  cat tim.crt tim.key >tim.pem
+    -days 7 -extfile server.ext 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' >client.ext
+  for u in "${USERS[@]}"; do
+    openssl req -newkey rsa:2048 -nodes -keyout "$u.key" -out "$u.csr" -subj "/CN=$u" 2>/dev/null
+    openssl x509 -req -in "$u.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$u.crt" \
+      -days 7 -extfile client.ext 2>/dev/null
+    cat "$u.crt" "$u.key" >"$u.pem"
+    rm -f "$u.csr"
+  done
+  rm -f server.csr
+  chmod 644 ./*.pem
 )
 
-imap=$(free_port); imaps=$(free_port)
 cat >"$dir/users" <<USERS
 tim:{PLAIN}tanstaaftanstaaf
 bob:{PLAIN}secret
 USERS
+echo "$MASTER_USER:{PLAIN}$MASTER_PASS" >"$dir/masters"
+chown mail:mail "$dir/home"
 
-cat >"$dir/dovecot.conf" <<CONF
-instance_name = imtest-lab-$imap
+# Free ports: all sockets are bound at once (so they are distinct), then released for the
+# daemons. Another process may grab one in between; starting then fails and is retried.
+alloc_ports() {
+  python3 - "${#PORT_NAMES[@]}" <<'PY' >"$dir/ports.new"
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+  read -r -a nums <"$dir/ports.new"
+  : >"$dir/ports.new"
+  local i
+  for i in "${!PORT_NAMES[@]}"; do
+    printf -v "${PORT_NAMES[$i]}" '%s' "${nums[$i]}"
+    echo "${PORT_NAMES[$i]}=${nums[$i]}" >>"$dir/ports.new"
+  done
+}
+
+write_dovecot_conf() {
+  cat >"$dir/dovecot.conf" <<CONF
+instance_name = imtest-lab-$IMAP_PORT
 base_dir = $dir/run
 state_dir = $dir/state
 log_path = $dir/dovecot.log
 listen = 127.0.0.1
-protocols = imap
+hostname = lab.example
+protocols = imap pop3 lmtp sieve submission
 ssl = yes
 ssl_cert = <$dir/server.pem
 ssl_key = <$dir/server.key
+# Client certificates are requested (and verified against the lab CA) but not required.
 ssl_ca = <$dir/ca.pem
-ssl_verify_client_cert = no
+ssl_verify_client_cert = yes
+ssl_require_crl = no
+auth_ssl_username_from_cert = yes
+ssl_cert_username_field = commonName
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256
+auth_mechanisms = plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256 external
+auth_realms = $REALMS
+auth_username_format = %Ln
+auth_master_user_separator = *
 auth_failure_delay = 0
-mail_location = maildir:$dir/mail/%u
+auth_verbose = yes
+haproxy_trusted_networks = 127.0.0.1/32
+mail_location = maildir:~/Maildir
 mail_uid = mail
 mail_gid = mail
 first_valid_uid = 1
+mail_max_userip_connections = 1000
+mail_plugins = \$mail_plugins zlib
+# COMPRESS=DEFLATE before login too: imtest never re-reads capabilities after authenticating.
+imap_capability = +COMPRESS=DEFLATE
+protocol imap {
+  mail_plugins = \$mail_plugins imap_zlib
+}
+submission_relay_host = 127.0.0.1
+submission_relay_port = $SMTP_PORT
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+passdb {
+  driver = passwd-file
+  args = $dir/masters
+  master = yes
+  pass = yes
+}
+passdb {
+  driver = static
+  args = nopassword=y
+  mechanisms = external
+}
 passdb {
   driver = passwd-file
   args = $dir/users
 }
 userdb {
   driver = static
-  args = allow_all_users=yes
+  args = home=$dir/home/%u allow_all_users=yes
 }
 service imap-login {
+  process_min_avail = 1
   inet_listener imap {
-    address = 127.0.0.1
-    port = $imap
+    port = $IMAP_PORT
   }
   inet_listener imaps {
-    address = 127.0.0.1
-    port = $imaps
+    port = $IMAPS_PORT
     ssl = yes
+  }
+  inet_listener imap_haproxy {
+    port = $IMAP_HAPROXY_PORT
+    haproxy = yes
+  }
+  inet_listener imaps_haproxy {
+    port = $IMAPS_HAPROXY_PORT
+    ssl = yes
+    haproxy = yes
+  }
+}
+service pop3-login {
+  process_min_avail = 1
+  inet_listener pop3 {
+    port = $POP3_PORT
+  }
+  inet_listener pop3s {
+    port = $POP3S_PORT
+    ssl = yes
+  }
+  inet_listener pop3_haproxy {
+    port = $POP3_HAPROXY_PORT
+    haproxy = yes
+  }
+}
+service managesieve-login {
+  process_min_avail = 1
+  inet_listener sieve {
+    port = $SIEVE_PORT
+  }
+  inet_listener sieve_haproxy {
+    port = $SIEVE_HAPROXY_PORT
+    haproxy = yes
+  }
+}
+service submission-login {
+  process_min_avail = 1
+  inet_listener submission {
+    port = $SUBMISSION_PORT
+  }
+  inet_listener submissions {
+    port = $SUBMISSIONS_PORT
+    ssl = yes
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    port = $LMTP_PORT
+  }
+}
+service auth {
+  inet_listener auth_postfix {
+    port = $AUTH_PORT
   }
 }
 service anvil {
@@ -96,22 +377,152 @@ service anvil {
   }
 }
 CONF
-[ -f /usr/share/dovecot/dh.pem ] && echo "ssl_dh = </usr/share/dovecot/dh.pem" >>"$dir/dovecot.conf"
+  [ -f /usr/share/dovecot/dh.pem ] && echo "ssl_dh = </usr/share/dovecot/dh.pem" >>"$dir/dovecot.conf"
+  return 0
+}
 
-dovecot -c "$dir/dovecot.conf"
-for _ in $(seq 100); do
-  if python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$imap),1); sys.exit(0 if s.recv(100).startswith(b'* OK') else 1)" 2>/dev/null; then
+write_postfix_conf() {
+  local pf=$dir/postfix
+  cat >"$pf/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $dir/postfix-queue
+data_directory = $dir/postfix-data
+meta_directory = /etc/postfix
+maillog_file_prefixes = $pf
+maillog_file = $pf/maillog
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = lab.example
+mydomain = lab.example
+myorigin = \$myhostname
+mydestination =
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+relayhost =
+default_transport = discard:lab
+relay_transport = discard:lab
+local_transport = discard:lab
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+smtpd_banner = \$myhostname ESMTP Postfix lab
+smtpd_tls_cert_file = $dir/server.pem
+smtpd_tls_key_file = $dir/server.key
+smtpd_tls_security_level = may
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:$AUTH_PORT
+smtpd_relay_restrictions = permit_sasl_authenticated, permit_mynetworks, reject_unauth_destination
+CONF
+  cat >"$pf/master.cf" <<CONF
+127.0.0.1:$SMTP_PORT inet n - n - - smtpd
+127.0.0.1:$SMTPS_PORT inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+127.0.0.1:$SMTP_SUBMISSION_PORT inet n - n - - smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_auth_only=yes
+127.0.0.1:$SMTP_HAPROXY_PORT inet n - n - - smtpd
+  -o smtpd_upstream_proxy_protocol=haproxy
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CONF
+}
+
+# wait_ready SPEC...: SPEC is PORT (accepts a connection) or PORT:PREFIX (sends a banner line
+# starting with PREFIX). Gives up after 30 s.
+wait_ready() {
+  python3 - "$@" <<'PY'
+import socket, sys, time
+deadline = time.time() + 30
+for spec in sys.argv[1:]:
+    port, _, prefix = spec.partition(":")
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", int(port)), 1) as s:
+                if not prefix:
+                    break
+                s.settimeout(5)
+                if s.recv(200).startswith(prefix.encode()):
+                    break
+        except OSError:
+            pass
+        if time.time() > deadline:
+            sys.exit(f"lab: port {port} not ready")
+        time.sleep(0.1)
+PY
+}
+
+start_all() {
+  # Dovecot first: smtpd that finds no SASL listener is throttled by the Postfix master.
+  if ! dovecot -c "$dir/dovecot.conf" 2>>"$dir/start.log" 9<&-; then
+    return 1
+  fi
+  wait_ready "$IMAP_PORT:* OK" "$POP3_PORT:+OK" "$SIEVE_PORT:\"IMPLEMENTATION\"" \
+    "$LMTP_PORT:220 " "$SUBMISSION_PORT:220 " "$AUTH_PORT" "$IMAPS_PORT" "$POP3S_PORT" \
+    "$SUBMISSIONS_PORT" || return 1
+  # Banners come before the auth service is ready: wait for a real authentication.
+  local n
+  for n in $(seq 100); do
+    doveadm -c "$dir/dovecot.conf" auth test tim tanstaaftanstaaf >/dev/null 2>&1 9<&- && break
+    [ "$n" -lt 100 ] || return 1
+    sleep 0.1
+  done
+  postfix -c "$dir/postfix" check >>"$dir/start.log" 2>&1 || true
+  if ! postfix -c "$dir/postfix" start >>"$dir/start.log" 2>&1 9<&-; then
+    return 1
+  fi
+  wait_ready "$SMTP_PORT:220 " "$SMTP_SUBMISSION_PORT:220 " "$SMTPS_PORT" || return 1
+}
+
+ok=0
+for attempt in 1 2 3 4 5; do
+  alloc_ports
+  write_dovecot_conf
+  write_postfix_conf
+  if start_all; then
+    ok=1
     break
   fi
-  sleep 0.1
+  echo "lab: start attempt $attempt failed (see $dir/start.log), retrying" >&2
+  stop_all
+  rm -rf "$dir/run" "$dir/state" "$dir/postfix-queue" "$dir/postfix-data"
+  mkdir -p "$dir"/{run,state,postfix-queue,postfix-data}
+  chown postfix "$dir/postfix-data"
 done
-# The banner comes before the auth service is ready: wait for a real authentication.
-for _ in $(seq 100); do
-  doveadm -c "$dir/dovecot.conf" auth test tim tanstaaftanstaaf >/dev/null 2>&1 && break
-  sleep 0.1
-done
-cat >"$dir/ports" <<PORTS
-IMAP_PORT=$imap
-IMAPS_PORT=$imaps
-PORTS
-echo "Dovecot up in $dir: IMAP 127.0.0.1:$imap (STARTTLS), IMAPS 127.0.0.1:$imaps"
+if [ $ok -ne 1 ]; then
+  echo "lab: could not start, see $dir/start.log and $dir/dovecot.log" >&2
+  tail -n 20 "$dir/start.log" "$dir/dovecot.log" "$dir/postfix/maillog" >&2 2>/dev/null || true
+  stop_all
+  exit 1
+fi
+mv "$dir/ports.new" "$dir/ports"
+
+if [ -n "$watch" ]; then
+  # Detached from the caller's session and pipes: stops the lab once PID is gone.
+  LAB_WATCH_PID=$watch LAB_SELF=$self LAB_DIR=$dir setsid bash -c '
+    export LAB_WATCHDOG=$$
+    while kill -0 "$LAB_WATCH_PID" 2>/dev/null; do sleep 1; done
+    "$LAB_SELF" down "$LAB_DIR"' </dev/null >/dev/null 2>&1 9<&- &
+  echo $! >"$dir/watch.pid"
+fi
+print_ports

@@ -437,7 +437,7 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 /// `-H`: `local` and `unknown` are recognised case-insensitively, anything else is an address.
-fn haproxy(arg: &[u8]) -> HaProxy {
+pub(crate) fn haproxy(arg: &[u8]) -> HaProxy {
     if arg.eq_ignore_ascii_case(b"local") {
         HaProxy::Local
     } else if arg.eq_ignore_ascii_case(b"unknown") {

@@ -57,6 +57,7 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
         local,
         local_buf: Vec::new(),
         wire: Vec::new(),
+        piece_starts: Vec::new(),
         printed: Vec::new(),
     }
     .run()
@@ -71,7 +72,9 @@ struct Relay {
     local: Local,
     /// Buffers kept across iterations, so the relay allocates nothing per read.
     local_buf: Vec<u8>,
+    /// The pieces of one stdin read, back to back, and where each starts.
     wire: Vec<u8>,
+    piece_starts: Vec<usize>,
     printed: Vec<u8>,
 }
 
@@ -149,13 +152,16 @@ impl Relay {
                 return Ok(());
             }
         } else if let Local::Stdin(splitter) = &mut self.local {
-            // All pieces of this read go out in one send, as before; only the check for
-            // UNAUTHENTICATE looks at them one by one.
+            // The pieces of this read, back to back in one buffer; the UNAUTHENTICATE check
+            // looks at them one by one.
             let wire = &mut self.wire;
+            let starts = &mut self.piece_starts;
             wire.clear();
+            starts.clear();
             let command = self.unauthenticate;
             let mut unauthenticated = false;
             let mut piece_end = |wire: &[u8], start: usize| {
+                starts.push(start);
                 if let Some(command) = command {
                     unauthenticated |= ends_with_command(&wire[start..], command);
                 }
@@ -166,7 +172,15 @@ impl Relay {
                 splitter.finish(wire, &mut piece_end);
             }
             self.unauthenticated |= unauthenticated;
-            if !self.wire.is_empty() {
+            if self.stack.has_layers() {
+                // The C tool flushes after every piece; under compression or a SASL layer
+                // each flush is visible on the wire (a sync-flush point, a packet).
+                let starts = &self.piece_starts;
+                for (i, &start) in starts.iter().enumerate() {
+                    let end = starts.get(i + 1).copied().unwrap_or(self.wire.len());
+                    let _ = self.stack.send(&self.wire[start..end]);
+                }
+            } else if !self.wire.is_empty() {
                 let _ = self.stack.send(&self.wire);
             }
             if n > 0 {
@@ -278,6 +292,23 @@ fn emit(line: &[u8], wire: &mut Vec<u8>) {
     }
 }
 
+/// The pieces the relay sends for these successive stdin reads followed by EOF.
+pub(crate) fn split_stdin(reads: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut splitter = LineSplitter::default();
+    let mut wire = Vec::new();
+    let mut starts = Vec::new();
+    let mut note = |_: &[u8], start: usize| starts.push(start);
+    for read in reads {
+        splitter.push(read, &mut wire, &mut note);
+    }
+    splitter.finish(&mut wire, &mut note);
+    starts.push(wire.len());
+    starts
+        .windows(2)
+        .map(|w| wire[w[0]..w[1]].to_vec())
+        .collect()
+}
+
 /// The first case-insensitive occurrence of `command` in `piece` is followed by exactly
 /// CR LF (how the C tool spots UNAUTHENTICATE).
 fn ends_with_command(piece: &[u8], command: &str) -> bool {
@@ -302,35 +333,19 @@ mod tests {
     use super::*;
 
     fn split(chunks: &[&[u8]]) -> Vec<u8> {
-        split_pieces(chunks).concat()
-    }
-
-    fn split_pieces(chunks: &[&[u8]]) -> Vec<Vec<u8>> {
-        let mut splitter = LineSplitter::default();
-        let mut wire = Vec::new();
-        let mut starts = Vec::new();
-        let mut note = |_: &[u8], start: usize| starts.push(start);
-        for chunk in chunks {
-            splitter.push(chunk, &mut wire, &mut note);
-        }
-        splitter.finish(&mut wire, &mut note);
-        starts.push(wire.len());
-        starts
-            .windows(2)
-            .map(|w| wire[w[0]..w[1]].to_vec())
-            .collect()
+        split_stdin(chunks).concat()
     }
 
     #[test]
     fn pieces_are_reported_one_by_one() {
-        let pieces = split_pieces(&[b"a1 NO", b"OP\nb\n", b"c"]);
+        let pieces = split_stdin(&[b"a1 NO", b"OP\nb\n", b"c"]);
         assert_eq!(
             pieces,
             vec![b"a1 NOOP\r\n".to_vec(), b"b\r\n".to_vec(), b"c".to_vec()]
         );
         let mut long = vec![b'x'; STDIN_PIECE + 10];
         long.push(b'\n');
-        let pieces = split_pieces(&[&long[..100], &long[100..]]);
+        let pieces = split_stdin(&[&long[..100], &long[100..]]);
         assert_eq!(pieces.len(), 2);
         assert_eq!(pieces[0].len(), STDIN_PIECE);
         assert_eq!(pieces[1].len(), 12);

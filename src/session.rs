@@ -368,8 +368,8 @@ fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
             0
         }
     };
-    if code == sasl::SASL_OK && sasl_ssf > 0 {
-        round.stack.set_sasl_layer(Rc::clone(&round.conn));
+    if code == sasl::SASL_OK {
+        round.stack.adopt_sasl(Rc::clone(&round.conn), sasl_ssf > 0);
     }
     if sasl_ssf > 0 {
         let before = round.caps.mechs.clone().unwrap_or_default();

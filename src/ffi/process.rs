@@ -5,6 +5,11 @@ use std::ffi::CStr;
 /// `-X` (spec §8.4): closes every descriptor from 0 to `getdtablesize() - 1` (stdin, stdout and
 /// stderr included), then forks three times; each parent leaves at once with status 0. Only the
 /// last child returns. No `setsid`.
+///
+/// Unlike the C tool, descriptors 0, 1 and 2 are then opened on /dev/null: the daemon's output
+/// goes nowhere as documented, instead of into whatever socket happens to reuse those numbers
+/// (in the C tool the server connection becomes descriptor 0 and is closed by mistake before
+/// the final LOGOUT).
 pub fn daemonize() {
     // SAFETY: getdtablesize has no preconditions.
     let table_size = unsafe { libc::getdtablesize() };
@@ -13,6 +18,13 @@ pub fn daemonize() {
         // this single-threaded start-up phase holds on to a descriptor it still needs.
         unsafe {
             libc::close(fd);
+        }
+    }
+    for _ in 0..3 {
+        // SAFETY: the path is a valid C string; open returns the lowest free descriptor, so
+        // after the loop above these are 0, 1 and 2 (a failure just leaves the number free).
+        unsafe {
+            libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
         }
     }
     for _ in 0..3 {

@@ -41,8 +41,12 @@ enum Transport {
 /// A SASL security layer over the transport.
 struct SaslLayer {
     conn: Rc<RefCell<sasl::Conn>>,
-    max_chunk: usize,
 }
+
+/// The C tool's output buffer size (Cyrus `prot`): with compression or a SASL layer, every
+/// full buffer is compressed (with its own sync flush) and encoded as one unit, so the wire
+/// bytes depend on this chunking.
+const PROT_BUFSIZE: usize = 4096;
 
 pub struct Stack {
     transport: Transport,
@@ -54,6 +58,11 @@ pub struct Stack {
     consumed: usize,
     /// Plain text written and not yet flushed.
     output: Vec<u8>,
+    /// With a layer on: the most plain text one unit carries (`PROT_BUFSIZE`, or less when
+    /// the SASL layer's largest buffer is smaller).
+    max_plain: usize,
+    /// A write error met while flushing a full buffer inside `write`, reported by `flush`.
+    write_error: Option<ReadError>,
     /// A read error or EOF seen by the last fill, reported once the buffer is empty.
     ended: Option<ReadError>,
     /// The raw read buffer, allocated once (not per read).
@@ -70,6 +79,8 @@ impl Stack {
             input: Vec::new(),
             consumed: 0,
             output: Vec::new(),
+            max_plain: PROT_BUFSIZE,
+            write_error: None,
             ended: None,
             raw: Vec::new(),
         }
@@ -113,11 +124,21 @@ impl Stack {
         self.transport = Transport::Tls(Box::new(stream));
     }
 
-    /// Installs a SASL security layer on both directions (spec §5.3).
-    pub fn set_sasl_layer(&mut self, conn: Rc<RefCell<sasl::Conn>>) {
-        let max_out = conn.borrow().max_out_buf().unwrap_or(4096) as usize;
-        let max_chunk = max_out.clamp(1, 4096);
-        self.sasl = Some(SaslLayer { conn, max_chunk });
+    /// After a successful authentication (spec §5.3): the output buffer takes the SASL
+    /// connection's largest buffer as its size, as the C tool's does even without a layer
+    /// (it shows when compression is on); with `encode`, everything is also wrapped by the
+    /// security layer from now on.
+    pub fn adopt_sasl(&mut self, conn: Rc<RefCell<sasl::Conn>>, encode: bool) {
+        let _ = self.flush();
+        let max_out = conn.borrow().max_out_buf().unwrap_or(0) as usize;
+        self.max_plain = if max_out == 0 {
+            PROT_BUFSIZE
+        } else {
+            max_out.min(PROT_BUFSIZE)
+        };
+        if encode {
+            self.sasl = Some(SaslLayer { conn });
+        }
     }
 
     /// Drops the SASL layer and compression (IMAP/Sieve UNAUTHENTICATE).
@@ -125,14 +146,21 @@ impl Stack {
         self.sasl = None;
         self.deflate = None;
         self.inflate = None;
+        self.max_plain = PROT_BUFSIZE;
     }
 
     /// Starts DEFLATE in both directions (spec §7.5).
     pub fn start_compression(&mut self) -> Result<(), ReadError> {
         let broken = |_| ReadError::Broken("Error compressing data".into());
+        self.flush()?;
         self.deflate = Some(Deflate::new().map_err(broken)?);
         self.inflate = Some(Inflate::new().map_err(broken)?);
         Ok(())
+    }
+
+    /// Compression or a SASL layer is on (chunking and flush points show on the wire).
+    pub fn has_layers(&self) -> bool {
+        self.deflate.is_some() || self.sasl.is_some()
     }
 
     /// Bytes received and not yet consumed.
@@ -322,13 +350,30 @@ impl Stack {
         }
     }
 
-    /// Queues plain text for the server.
-    pub fn write(&mut self, data: &[u8]) {
+    /// Queues plain text for the server. With a layer on, every time the buffer fills it is
+    /// sent as one unit, exactly where the C tool's buffer would send it.
+    pub fn write(&mut self, mut data: &[u8]) {
+        if !self.has_layers() {
+            self.output.extend_from_slice(data);
+            return;
+        }
+        while self.output.len() + data.len() >= self.max_plain {
+            let room = self.max_plain - self.output.len();
+            self.output.extend_from_slice(&data[..room]);
+            data = &data[room..];
+            if let Err(err) = self.flush() {
+                self.write_error.get_or_insert(err);
+            }
+        }
         self.output.extend_from_slice(data);
     }
 
     /// Sends what was queued through compression, the SASL layer and TLS.
     pub fn flush(&mut self) -> Result<(), ReadError> {
+        if let Some(err) = self.write_error.take() {
+            self.output.clear();
+            return Err(err);
+        }
         if self.output.is_empty() {
             return Ok(());
         }
@@ -358,21 +403,14 @@ impl Stack {
         let wire: &[u8] = match &self.sasl {
             Some(layer) => {
                 let mut conn = layer.conn.borrow_mut();
-                let mut wire = Vec::with_capacity(compressed.len() + 64);
-                for chunk in compressed.chunks(layer.max_chunk) {
-                    match conn.encode(chunk) {
-                        Ok(data) => wire.extend_from_slice(&data),
-                        Err(code) => {
-                            let detail = conn.errdetail().unwrap_or_else(|| "no detail".into());
-                            return Err(ReadError::Broken(format!(
-                                "encoding error: {}; {}",
-                                sasl::errstring(code),
-                                detail
-                            )));
-                        }
-                    }
-                }
-                wire_buf = wire;
+                wire_buf = conn.encode(compressed).map_err(|code| {
+                    let detail = conn.errdetail().unwrap_or_else(|| "no detail".into());
+                    ReadError::Broken(format!(
+                        "encoding error: {}; {}",
+                        sasl::errstring(code),
+                        detail
+                    ))
+                })?;
                 &wire_buf
             }
             None => compressed,

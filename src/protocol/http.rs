@@ -210,7 +210,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
 
 /// From a `WWW-Authenticate:`/`Authentication-Info:` line for our scheme, the challenge:
 /// SCRAM's `data` parameter (with `sid` kept constant) or the token after the scheme.
-fn parse_challenge(
+pub(crate) fn parse_challenge(
     header: &[u8],
     scheme: &str,
     use_params: bool,

@@ -1,0 +1,384 @@
+//! Normalisation of the tools' output before comparing: replaces exactly the values that
+//! differ from one run to the next against the same server, nothing else. The harness test
+//! `c_tool_is_stable_after_normalisation` (tests/differential.rs) proves it is enough: the C
+//! tool run twice on every case compares equal after it.
+//!
+//! What is normalised, and why:
+//!
+//! 1. **SASL payloads of nonce-bearing mechanisms.** A whitespace-separated token (optionally
+//!    in double quotes, as ManageSieve sends challenges) that is strict base64 and decodes to
+//!    printable ASCII of one of the forms below is shown decoded as `b64{...}` with only the
+//!    random fields replaced; everything else in it (user names, gs2 header, authzid, realm,
+//!    qop, maxbuf, digest-uri, iteration count...) is still compared:
+//!    * SCRAM-SHA-1/-256 (RFC 5802): `r=` (client and server nonce), `s=` (salt: Dovecot
+//!      derives {PLAIN} passwords with a fresh salt each time), `p=` (proof), `v=` (server
+//!      signature) — all depend on the nonces.
+//!    * DIGEST-MD5 (RFC 2831): `nonce`, `cnonce`, `response`, `rspauth`.
+//!    * CRAM-MD5 (RFC 2195): the challenge `<random.time@host>` and the HMAC in the reply.
+//!
+//!    Other tokens are left alone: PLAIN, LOGIN, EXTERNAL and APOP payloads are the same in
+//!    every run (APOP's digest is over the host name here, spec §6.4), and a token that is
+//!    not strict base64 (say, a wrongly padded one from our tool) stays as it is and shows
+//!    up in the diff.
+//! 2. **Dovecot's command timing**, `(0.001 + 0.000 secs)` or `(0.001 + 0.000 + 0.001 secs)`
+//!    at the end of tagged replies → `(<t> secs)`.
+//! 3. **Dovecot's time stamp** `[YYYY-MM-DD HH:MM:SS]` in "internal error" replies.
+//!
+//! Not normalised, because it does not vary between the runs being compared (both tools talk
+//! to the same lab in the same test process): ports, host names, UIDVALIDITY, mailbox
+//! contents, certificates and verify errors, TLS version and cipher, session resumption.
+//! Dovecot's session ids appear only in its log, never in replies.
+
+/// `bytes` as text (invalid UTF-8 as `\xNN`), normalised line by line.
+pub fn normalise(bytes: &[u8]) -> String {
+    let text = readable(bytes);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body_len = line
+            .strip_suffix("\r\n")
+            .or_else(|| line.strip_suffix('\n'))
+            .map_or(line.len(), str::len);
+        let (body, end) = line.split_at(body_len);
+        let body = sasl_tokens(body);
+        let body = dovecot_timing(&body);
+        let body = dovecot_stamp(&body);
+        out.push_str(&body);
+        out.push_str(end);
+    }
+    out
+}
+
+/// Text with every byte kept: valid UTF-8 as is, other bytes as `\xNN`.
+pub fn readable(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    text
+}
+
+// --- 1. SASL payloads ----------------------------------------------------------------------
+
+fn sasl_tokens(line: &str) -> String {
+    line.split(' ')
+        .map(sasl_token)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn sasl_token(token: &str) -> String {
+    let (quote, core) = match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        Some(inner) => ("\"", inner),
+        None => ("", token),
+    };
+    // Short words ("NOOP", "+OK") can be valid base64 by accident; payloads are longer.
+    if core.len() < 8 {
+        return token.to_owned();
+    }
+    let decoded = match base64_strict(core) {
+        Some(d) if d.iter().all(|b| (0x20..0x7f).contains(b)) => {
+            String::from_utf8(d).expect("printable ASCII")
+        }
+        _ => return token.to_owned(),
+    };
+    match sasl_text(&decoded) {
+        Some(n) => format!("{quote}b64{{{n}}}{quote}"),
+        None => token.to_owned(),
+    }
+}
+
+/// The normalised form of a decoded SASL payload, or `None` if it carries nothing random.
+fn sasl_text(text: &str) -> Option<String> {
+    // CRAM-MD5 challenge: <random.timestamp@hostname>
+    if text.starts_with('<') && text.ends_with('>') && text.contains('@') {
+        return Some("<cram-md5 challenge>".to_owned());
+    }
+    // CRAM-MD5 response: "user <32 hex digits>"
+    if let Some((user, hmac)) = text.rsplit_once(' ') {
+        if hmac.len() == 32 && hmac.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Some(format!("{user} <hmac>"));
+        }
+    }
+    // DIGEST-MD5: key=value or key="value" pairs.
+    let pairs = digest_pairs(text);
+    if pairs.iter().any(|(k, _)| matches!(*k, "nonce" | "rspauth")) {
+        let rebuilt: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| match *k {
+                "nonce" | "cnonce" | "response" | "rspauth" => {
+                    let quoted = v.starts_with('"');
+                    let q = if quoted { "\"" } else { "" };
+                    format!("{k}={q}<{k}>{q}")
+                }
+                _ => format!("{k}={v}"),
+            })
+            .collect();
+        return Some(rebuilt.join(","));
+    }
+    // SCRAM: comma-separated attributes; r= in the first three messages, v= alone last.
+    let attrs: Vec<&str> = text.split(',').collect();
+    let is_scram =
+        attrs.iter().any(|a| a.starts_with("r=")) || (attrs.len() == 1 && text.starts_with("v="));
+    if is_scram {
+        let rebuilt: Vec<String> = attrs
+            .iter()
+            .map(|a| match a.get(..2) {
+                Some("r=") => "r=<nonce>".to_owned(),
+                Some("s=") => "s=<salt>".to_owned(),
+                Some("p=") => "p=<proof>".to_owned(),
+                Some("v=") => "v=<signature>".to_owned(),
+                _ => (*a).to_owned(),
+            })
+            .collect();
+        return Some(rebuilt.join(","));
+    }
+    None
+}
+
+/// Splits a DIGEST-MD5 directive list at commas outside double quotes into (key, raw value).
+/// Items without `=` get an empty key, so they never match.
+fn digest_pairs(text: &str) -> Vec<(&str, &str)> {
+    let mut items = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                items.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&text[start..]);
+    items
+        .into_iter()
+        .map(|item| item.split_once('=').unwrap_or(("", item)))
+        .collect()
+}
+
+/// Standard-alphabet base64 with padding, nothing else allowed.
+fn base64_strict(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    if pad > 2 {
+        return None;
+    }
+    let value = |b: u8| -> Option<u32> {
+        Some(match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let body = &bytes[..bytes.len() - pad];
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &b in body {
+        acc = (acc << 6) | value(b)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+// --- 2. and 3. Dovecot -----------------------------------------------------------------------
+
+/// `(0.001 + 0.000 secs)` / `(0.001 + 0.000 + 0.001 secs)` → `(<t> secs)`.
+fn dovecot_timing(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('(') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        match timing_len(tail) {
+            Some(n) => {
+                out.push_str("(<t> secs)");
+                rest = &tail[n..];
+            }
+            None => {
+                out.push('(');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Length of a timing group at the start of `s`, if there is one.
+fn timing_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = 1; // past '('
+    let number = |i: &mut usize| -> bool {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        if *i == start || *i >= b.len() || b[*i] != b'.' {
+            return false;
+        }
+        *i += 1;
+        let frac = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > frac
+    };
+    if !number(&mut i) {
+        return None;
+    }
+    let mut terms = 1;
+    while s[i..].starts_with(" + ") {
+        i += 3;
+        if !number(&mut i) {
+            return None;
+        }
+        terms += 1;
+    }
+    if terms < 2 || !s[i..].starts_with(" secs)") {
+        return None;
+    }
+    Some(i + " secs)".len())
+}
+
+/// `[2026-11-24 08:04:04]` → `[<date>]`.
+fn dovecot_stamp(line: &str) -> String {
+    const SHAPE: &[u8] = b"[dddd-dd-dd dd:dd:dd]";
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = b.len() - i >= SHAPE.len()
+            && SHAPE.iter().zip(&b[i..]).all(|(&shape, &c)| match shape {
+                b'd' => c.is_ascii_digit(),
+                _ => c == shape,
+            });
+        if fits {
+            out.push_str("[<date>]");
+            i += SHAPE.len();
+        } else {
+            let c = line[i..].chars().next().expect("char boundary");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in s.as_bytes().chunks(3) {
+            let n =
+                chunk.iter().fold(0u32, |acc, &b| acc << 8 | b as u32) << (8 * (3 - chunk.len()));
+            for k in 0..4 {
+                if k <= chunk.len() {
+                    out.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn scram_fields() {
+        let line = format!(
+            "C: A01 AUTHENTICATE SCRAM-SHA-256 {}\r\n",
+            b64("n,,n=tim,r=abcdefgh")
+        );
+        assert_eq!(
+            normalise(line.as_bytes()),
+            "C: A01 AUTHENTICATE SCRAM-SHA-256 b64{n,,n=tim,r=<nonce>}\r\n"
+        );
+        let line = format!("S: + {}\r\n", b64("r=abcdefghXYZ,s=c2FsdA==,i=4096"));
+        assert_eq!(
+            normalise(line.as_bytes()),
+            "S: + b64{r=<nonce>,s=<salt>,i=4096}\r\n"
+        );
+        let line = format!("{}\r\n", b64("v=c2lnbmF0dXJlIQ=="));
+        assert_eq!(normalise(line.as_bytes()), "b64{v=<signature>}\r\n");
+        let sieve = format!("S: \"{}\"\r\n", b64("r=abcdefghXYZ,s=c2FsdA==,i=4096"));
+        assert_eq!(
+            normalise(sieve.as_bytes()),
+            "S: \"b64{r=<nonce>,s=<salt>,i=4096}\"\r\n"
+        );
+    }
+
+    #[test]
+    fn digest_and_cram() {
+        let challenge = "realm=\"lab.example\",nonce=\"a,b\",qop=\"auth\",charset=utf-8";
+        assert_eq!(
+            normalise(format!("S: + {}\r\n", b64(challenge)).as_bytes()),
+            "S: + b64{realm=\"lab.example\",nonce=\"<nonce>\",qop=\"auth\",charset=utf-8}\r\n"
+        );
+        let response = "username=\"tim\",cnonce=\"x\",nonce=\"y\",response=0123abcd";
+        assert_eq!(
+            normalise(format!("C: {}\r\n", b64(response)).as_bytes()),
+            "C: b64{username=\"tim\",cnonce=\"<cnonce>\",nonce=\"<nonce>\",response=<response>}\r\n"
+        );
+        assert_eq!(
+            normalise(format!("S: 334 {}\r\n", b64("<123.456@vm>")).as_bytes()),
+            "S: 334 b64{<cram-md5 challenge>}\r\n"
+        );
+        assert_eq!(
+            normalise(format!("C: {}\r\n", b64("tim 29341b793088674fa47b52edb3c322c2")).as_bytes()),
+            "C: b64{tim <hmac>}\r\n"
+        );
+    }
+
+    #[test]
+    fn deterministic_payloads_stay() {
+        for line in [
+            "C: A01 AUTHENTICATE PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm\r\n",
+            "S: 250-SIZE 10240000\r\n",
+            "C: AUTHENTICATE \"PLAIN\" {28+}\r\n",
+            "C: APOP tim 93f93844a743d81aa7fe1eeec8b7dbb8\r\n",
+            // not strict base64 (bad padding): shown as is
+            "C: biwsbj10aW0scj1hYmNkZWZnaA=\r\n",
+        ] {
+            assert_eq!(normalise(line.as_bytes()), line);
+        }
+    }
+
+    #[test]
+    fn dovecot_values() {
+        assert_eq!(
+            normalise(b"a1 OK NOOP completed (0.001 + 0.000 secs).\r\n"),
+            "a1 OK NOOP completed (<t> secs).\r\n"
+        );
+        assert_eq!(
+            normalise(b"Z01 OK Begin compression (0.001 + 0.000 + 0.012 secs).\r\n"),
+            "Z01 OK Begin compression (<t> secs).\r\n"
+        );
+        assert_eq!(normalise(b"(1.5 secs) (x)\n"), "(1.5 secs) (x)\n");
+        assert_eq!(
+            normalise(b"a1 NO [SERVERBUG] Internal error occurred. [2026-11-24 08:04:04]\r\n"),
+            "a1 NO [SERVERBUG] Internal error occurred. [<date>]\r\n"
+        );
+    }
+}
