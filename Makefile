@@ -1,9 +1,27 @@
-# imtest and siblings: build, test, demo. The two commands a newcomer needs are
+# imtest and siblings: build, test, demo, install. The two commands a newcomer needs are
 # `make demo` and `make test`; both install missing Debian packages first.
+#
+#   make                      release build (target/release/imtest)
+#   make install              binary + sibling links in $(BINDIR), man pages in $(MANDIR)
+#   make uninstall            removes exactly what `make install` put there
+#
+# Install variables: PREFIX (/usr/local), BINDIR ($(PREFIX)/bin; Debian's cyrus-clients uses
+# /usr/lib/cyrus/bin), MANDIR ($(PREFIX)/share/man), DESTDIR (staging root, empty).
+# `make install` builds the binary only if it is missing: run `make` first as yourself.
 
 CARGO ?= cargo
+INSTALL ?= install
 
-.PHONY: all build release deps test demo bench clean lab lab-down
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+# The names that are links to `imtest` (the protocol comes from the name).
+SIBLINGS := pop3test smtptest lmtptest sivtest nntptest mupdatetest httptest synctest
+BIN := $(or $(CARGO_TARGET_DIR),target)/release/imtest
+
+.PHONY: all build release deps test demo bench clean lab lab-down install uninstall
 
 all: release
 
@@ -24,7 +42,7 @@ demo: release
 
 # Ours against the C tool on a throw-away Dovecot; writes bench/RESULTS.md (issue 8).
 bench: release
-	@./bench/run.sh
+	@BENCH_OURS=$(BIN) ./bench/run.sh
 
 # A throw-away Dovecot + Postfix on 127.0.0.1 high ports (scripts/lab.sh), left running;
 # prints the ports and ready-to-paste command lines. `make lab-down` stops it.
@@ -40,3 +58,21 @@ lab-down:
 
 clean:
 	$(CARGO) clean
+
+$(BIN):
+	$(CARGO) build --locked --release
+
+install: $(BIN)
+	$(INSTALL) -d '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1'
+	$(INSTALL) -m 755 '$(BIN)' '$(DESTDIR)$(BINDIR)/imtest'
+	$(INSTALL) -m 644 man/imtest.1 '$(DESTDIR)$(MANDIR)/man1/imtest.1'
+	for name in $(SIBLINGS); do \
+	  ln -sfn imtest '$(DESTDIR)$(BINDIR)/'$$name && \
+	  ln -sfn imtest.1 '$(DESTDIR)$(MANDIR)/man1/'$$name.1 || exit 1; \
+	done
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/imtest' '$(DESTDIR)$(MANDIR)/man1/imtest.1'
+	for name in $(SIBLINGS); do \
+	  rm -f '$(DESTDIR)$(BINDIR)/'$$name '$(DESTDIR)$(MANDIR)/man1/'$$name.1; \
+	done

@@ -8,6 +8,7 @@ packages=(
   build-essential pkg-config libssl-dev libsasl2-dev zlib1g-dev
   libsasl2-modules libsasl2-modules-otp sasl2-bin openssl
   cyrus-clients postfix
+  debhelper dpkg-dev mandoc groff-base
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved dovecot-submissiond
 )
 

@@ -12,9 +12,17 @@ use crate::replies;
 use crate::transcript::{self, c_str};
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// The C tool encodes responses into a 4096-byte buffer (NUL included).
 const BASE64_BUFFER: usize = 4096;
+
+/// Sieve challenges must be `{n}` literals. After any other reply line (a quoted-string
+/// challenge, spec §10.16) the C tool waits for "the literal's line" forever, while the
+/// server waits for our answer. We wait the same way — a line that does come is taken just
+/// as the C tool takes it — but only this long; then the run ends with a failure instead of
+/// hanging. Generous, because only a server that will never send anything is waited for.
+pub const SIEVE_LITERAL_WAIT: Duration = Duration::from_secs(30);
 
 /// Everything one authentication attempt works with.
 pub struct Attempt<'a> {
@@ -99,7 +107,7 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
         replies::send(attempt.stack, b"\r\n")?;
         on_command_line = false;
 
-        let reply = read_reply(attempt.stack, framing)?;
+        let reply = read_reply(attempt.stack, framing, SIEVE_LITERAL_WAIT)?;
         literal_mode = framing.quoted && framing.continuation.is_none();
         let (challenge, succeeded) = match reply {
             Reply::Failure => return Ok(sasl::SASL_FAIL),
@@ -169,8 +177,10 @@ fn send_response(
     Ok(())
 }
 
-/// Reads the server's answer to a step, printing every line (spec §6.1 step 6).
-fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
+/// Reads the server's answer to a step, printing every line (spec §6.1 step 6). After a
+/// reply that is not a `{n}` literal header, the "literal" line is awaited at most
+/// `literal_wait` (see [`SIEVE_LITERAL_WAIT`]).
+fn read_reply(stack: &mut Stack, framing: &SaslFraming, literal_wait: Duration) -> Result<Reply> {
     let line = loop {
         let line = replies::line(stack, SASL_LINE_MAX)?;
         transcript::server_line(&line);
@@ -196,15 +206,39 @@ fn read_reply(stack: &mut Stack, framing: &SaslFraming) -> Result<Reply> {
         None => {
             // A `{n}` literal header: the challenge is the next line.
             let size: usize = parse_leading_number(line.get(1..).unwrap_or_default());
+            if !line.starts_with(b"{") && !wait_readable(stack, literal_wait) {
+                return Err(crate::error::Failure::new(format!(
+                    "no SASL challenge literal from the server within {} seconds",
+                    literal_wait.as_secs()
+                )));
+            }
             let body = replies::line(stack, SASL_LINE_MAX)?;
-            transcript::server_line(&body);
-            if body.len() < size {
+            // Too short for the announced size (as a C string): fatal, before it is shown.
+            if c_str(&body).len() < size {
                 return Err(crate::error::Failure::prot_layer());
             }
+            transcript::server_line(&body);
             c_str(&body).to_vec()
         }
     };
     Ok(decode_challenge(&text))
+}
+
+/// Waits until a read would not block (data, EOF or an error), at most `limit`.
+fn wait_readable(stack: &Stack, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if stack.has_pending() {
+            return true;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // EINTR or a wake-up: check again; the deadline bounds the loop.
+        let _ = crate::ffi::sys::poll_read(&[stack.fd()], ms);
+    }
 }
 
 /// The SASL data a success reply carries, if the protocol has such a form and it is there.
@@ -268,6 +302,77 @@ mod tests {
         );
         assert_eq!(success_data(SuccessData::Nntp, b"281 ok\r\n"), None);
         assert_eq!(success_data(SuccessData::None, b"OK (SASL \"x\")"), None);
+    }
+
+    /// A connected stack and the server's end of the socket.
+    fn stack_pair() -> (crate::net::stack::Stack, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (crate::net::stack::Stack::new(client), server)
+    }
+
+    fn sieve() -> &'static crate::protocol::SaslFraming {
+        crate::protocol::lookup("sieve")
+            .unwrap()
+            .sasl
+            .as_ref()
+            .unwrap()
+    }
+
+    #[test]
+    fn quoted_sieve_challenge_waits_a_bounded_time() {
+        use std::io::Write;
+        use std::time::{Duration, Instant};
+        let (mut stack, mut server) = stack_pair();
+        server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
+        let start = Instant::now();
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_millis(300));
+        let waited = start.elapsed();
+        match got {
+            Err(failure) => assert!(
+                failure
+                    .to_string()
+                    .starts_with("failure: no SASL challenge literal from the server within "),
+                "{failure}"
+            ),
+            Ok(_) => panic!("a quoted challenge must not be taken as a literal"),
+        }
+        assert!(
+            waited >= Duration::from_millis(300),
+            "gave up early: {waited:?}"
+        );
+        assert!(
+            waited < Duration::from_secs(5),
+            "waited too long: {waited:?}"
+        );
+    }
+
+    #[test]
+    fn a_line_after_a_quoted_challenge_is_taken_like_the_c_tool_does() {
+        use std::io::Write;
+        use std::time::Duration;
+        let (mut stack, mut server) = stack_pair();
+        server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
+        let late = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            server.write_all(b"dj1h\r\n").unwrap();
+            server
+        });
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10));
+        drop(late.join());
+        assert!(matches!(got, Ok(super::Reply::Challenge(Some(ref c))) if c == b"v=a"));
+    }
+
+    #[test]
+    fn server_closing_during_the_wait_is_a_prot_layer_failure() {
+        use std::io::Write;
+        use std::time::Duration;
+        let (mut stack, mut server) = stack_pair();
+        server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
+        drop(server);
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10));
+        assert_eq!(got.err(), Some(crate::error::Failure::prot_layer()));
     }
 
     #[test]

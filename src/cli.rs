@@ -20,9 +20,14 @@ pub enum Parsed {
 /// Master's short options (alphabetical, `-?` first).
 const SHORT_OPTIONS: &str = "?H:I:P:X:a:cf:hik:l:m:n:o:p:qr:st:u:vw:x:z";
 
-/// Master's long options, in master's order (glibc lists ambiguous matches in this order).
+/// What getopt returns for `--version`: a value outside ASCII, so no short option (`-V`
+/// included, which stays invalid as in the C tool) can produce it.
+const VERSION: u8 = 0x80;
+
+/// Master's long options, in master's order (glibc lists ambiguous matches in this order),
+/// then our `--version` (so `--ver` is ambiguous with `--verbose`, as glibc decides).
 /// `-X` has no long form.
-const LONG_OPTIONS: [LongOption; 23] = [
+const LONG_OPTIONS: [LongOption; 24] = [
     long(c"haproxy-clientip", true, b'H'),
     long(c"pidfile", true, b'I'),
     long(c"protocol", true, b'P'),
@@ -46,6 +51,7 @@ const LONG_OPTIONS: [LongOption; 23] = [
     long(c"password", true, b'w'),
     long(c"output-socket", true, b'x'),
     long(c"run-stress-test", false, b'z'),
+    long(c"version", false, VERSION),
 ];
 
 const fn long(name: &'static std::ffi::CStr, takes_argument: bool, short: u8) -> LongOption {
@@ -64,13 +70,18 @@ const BAD_ROUNDS: &str = "number of auth attempts must be > 0\n";
 const FILE_AND_SOCKET: &str = "cannot pipe a file when using unix domain socket output";
 const TWO_SOCKETS: &str = "cannot specify both -X and -x";
 
+/// What `--version` prints after the program name.
+const VERSION_SUFFIX: &str = concat!(" (imtest-rs) ", env!("CARGO_PKG_VERSION"), "\n");
+
 const NO_HOSTNAME_WARNING: &str = "WARNING: no hostname supplied, assuming localhost\n\n";
 /// The C tool keeps the host name in a 1024-byte buffer.
 const MAX_HOSTNAME: usize = 1023;
 
-/// Why parsing ended without a run; every one of them exits with status 1.
+/// Why parsing ended without a run; all but `--version` exit with status 1.
 #[derive(Debug)]
 enum Stop {
+    /// `--version`: stdout `<prog> (imtest-rs) <version>`, status 0.
+    Version { prog: Vec<u8> },
     /// stderr `failure: <text>\n`.
     Failure(&'static str),
     /// The usage text on stdout.
@@ -80,6 +91,15 @@ enum Stop {
     },
     /// stderr `could not open <path> for writing` + `error: <strerror>`.
     PidFile { path: Vec<u8>, errno: i32 },
+}
+
+impl Stop {
+    fn status(&self) -> i32 {
+        match self {
+            Stop::Version { .. } => 0,
+            _ => 1,
+        }
+    }
 }
 
 impl PartialEq for Stop {
@@ -99,6 +119,7 @@ impl PartialEq for Stop {
             (Stop::PidFile { path: a, errno: e }, Stop::PidFile { path: b, errno: f }) => {
                 a == b && e == f
             }
+            (Stop::Version { prog: a }, Stop::Version { prog: b }) => a == b,
             _ => false,
         }
     }
@@ -169,7 +190,7 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
         Ok(options) => Parsed::Run(Box::new(options)),
         Err(stop) => {
             report(&stop);
-            Parsed::Exit(1)
+            Parsed::Exit(stop.status())
         }
     }
 }
@@ -234,6 +255,11 @@ fn usage_text(prog: &[u8], protocol: &Protocol) -> Vec<u8> {
 /// Prints what ended the parse, exactly as the C tool does.
 fn report(stop: &Stop) {
     match stop {
+        Stop::Version { prog } => {
+            let mut text = prog.clone();
+            text.extend_from_slice(VERSION_SUFFIX.as_bytes());
+            write_stdout(&text);
+        }
         Stop::Failure(text) => write_stderr(format!("failure: {text}\n").as_bytes()),
         Stop::Usage { prog, protocol } => write_stdout(&usage_text(prog, protocol)),
         Stop::PidFile { path, errno } => {
@@ -266,14 +292,14 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     }
     let (collected, operands) = {
         let mut getopt = Getopt::new(&args, SHORT_OPTIONS, &LONG_OPTIONS);
-        let collected = collect(&mut getopt, daemonize)?;
+        let collected = collect(&mut getopt, basename(&args[0]), daemonize)?;
         (collected, getopt.operands())
     };
     finish(collected, &args[0], operands)
 }
 
-/// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors and `-X` itself act at once.
-fn collect(getopt: &mut Getopt, daemonize: fn()) -> Result<Collected, Stop> {
+/// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors, `-X` and `--version` act at once.
+fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collected, Stop> {
     let mut c = Collected::default();
     while let Some(found) = getopt.next_option() {
         let arg = found.argument.unwrap_or_default();
@@ -322,6 +348,11 @@ fn collect(getopt: &mut Getopt, daemonize: fn()) -> Result<Collected, Stop> {
                 }
             }
             b'o' => c.sasl_options.push(split_sasl_option(&arg)),
+            VERSION => {
+                return Err(Stop::Version {
+                    prog: prog.to_vec(),
+                })
+            }
             _ => c.usage = true,
         }
     }
@@ -822,6 +853,40 @@ Usage: x [options] hostname
         let o = options(&["imtest", "-p1", "--", "-v"]);
         assert_eq!(o.host, "-v");
         assert!(!o.verbose);
+    }
+
+    #[test]
+    fn version_is_long_only_and_acts_at_once() {
+        let version = |prog: &str| Stop::Version {
+            prog: prog.as_bytes().to_vec(),
+        };
+        assert_eq!(stop(&["imtest", "--version"]), version("imtest"));
+        assert_eq!(
+            stop(&["/usr/lib/cyrus/bin/sivtest", "h", "--vers"]),
+            version("sivtest")
+        );
+        // Before the protocol lookup, so any name works; later options are never seen.
+        assert_eq!(
+            stop(&["cyrus-imtest", "--version", "-n", "0"]),
+            version("cyrus-imtest")
+        );
+        assert_eq!(
+            stop(&["imtest", "-n", "0", "--version"]),
+            Stop::Failure(BAD_ROUNDS)
+        );
+        // `-V` is not in the C option string; `--ver` and `--v` are ambiguous for glibc.
+        for bad in ["-V", "--ver", "--v", "--version=1"] {
+            assert_eq!(
+                stop(&["imtest", bad]),
+                usage_stop("imtest", "imap"),
+                "{bad}"
+            );
+        }
+        assert!(options(&["imtest", "--verb", "h"]).verbose);
+        assert_eq!(
+            VERSION_SUFFIX,
+            format!(" (imtest-rs) {}\n", env!("CARGO_PKG_VERSION"))
+        );
     }
 
     #[test]

@@ -442,7 +442,7 @@ fn long_option_complaints_are_glibcs() {
     let scratch = Scratch::new();
     let ours = scratch.link("ours", "imtest");
     let c_usage = run(&scratch.link("c", "imtest"), &["-h"]).stdout;
-    let cases: [(&[&str], String); 10] = [
+    let cases: [(&[&str], String); 11] = [
         (&["--help"], String::new()),
         (&["--verb", "--help"], String::new()),
         (&["--he"], String::new()),
@@ -455,6 +455,10 @@ fn long_option_complaints_are_glibcs() {
                 "{ARGV0}: option '--re' is ambiguous; possibilities: '--reauth-attempts' \
                  '--require-compression' '--realm' '--require-tls'\n"
             ),
+        ),
+        (
+            &["--ver"],
+            format!("{ARGV0}: option '--ver' is ambiguous; possibilities: '--verbose' '--version'\n"),
         ),
         (
             &["--h"],
@@ -513,6 +517,30 @@ fn long_option_complaints_are_glibcs() {
             "could not open /nonexistent/dir/pid for writing\nerror: No such file or directory\n",
             Some(1)
         )
+    );
+}
+
+/// `--version` is ours alone (no C tool has it): `<name> (imtest-rs) <version>`, status 0, for
+/// every name; `-V` stays an invalid option exactly as in the C tool.
+#[test]
+fn version_is_ours_only() {
+    let scratch = Scratch::new();
+    for name in NAMES {
+        let got = run(&scratch.link("ours", name), &["--version"]);
+        let expected = Outcome {
+            stdout: format!("{name} (imtest-rs) {}\n", env!("CARGO_PKG_VERSION")),
+            stderr: String::new(),
+            status: Some(0),
+        };
+        assert_eq!(got, expected, "{name}");
+        assert_eq!(run(&scratch.link("ours", name), &["h", "--vers"]), expected);
+    }
+    let ours = run(&scratch.link("ours", "imtest"), &["-V"]);
+    assert_eq!(ours.stderr, format!("{ARGV0}: invalid option -- 'V'\n"));
+    let c = run(&scratch.link("c", "imtest"), &["-V"]);
+    assert_eq!(
+        (strip_haproxy(&ours.stdout).0, ours.stderr, ours.status),
+        (c.stdout, c.stderr, c.status)
     );
 }
 

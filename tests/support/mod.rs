@@ -5,13 +5,18 @@
 //!   [`server::ConnLog`] of `Recv`/`Sent`/`TlsHandshake`/`SaslLayer`/`Closed` events; every
 //!   read times out, so nothing hangs.
 //! * [`sasl_server`] — in-process libsasl2 server over a `saslpasswd2` sasldb, with the
-//!   IMAP `AUTHENTICATE` / `LOGIN` steps and SASL security layers.
+//!   IMAP `AUTHENTICATE` / `LOGIN` steps, every other protocol's SASL command
+//!   ([`sasl_server::proto_auth`] with [`sasl_server::framing`]), SASL over HTTP
+//!   ([`sasl_server::http_sasl`]) and SASL security layers.
+//! * [`deflate`] — the server side of COMPRESS=DEFLATE ([`server::start_deflate`]).
 //! * [`certs`] — throw-away CA, server certificates (CA-signed, self-signed), client
 //!   certificates as `-t FILE` PEMs.
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
 //!   bytes, a live stdin feed, or a pty; hard timeout; no controlling terminal otherwise.
 //! * [`transcript`] — spec §13A cases ([`transcript::Case`]): run the C oracle and ours,
-//!   compare with the spec and with each other; [`wire`] — the spec's notation.
+//!   compare with the spec and with each other (`Case::deviation` declares where ours
+//!   follows upstream master instead; `TRANSCRIPT_DUMP=1` prints the C tool's run in the
+//!   spec's notation); [`wire`] — the spec's notation.
 //!
 //! ```ignore
 //! use support::server::*;
@@ -38,6 +43,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod deflate;
 pub mod run;
 pub mod sasl_server;
 pub mod server;

@@ -1,6 +1,6 @@
 //! An in-process libsasl2 **server** (thin FFI over `sasl2-sys`) backed by a throw-away sasldb
-//! made with `saslpasswd2`, plus script steps that run IMAP `AUTHENTICATE` (and IMAP `LOGIN`)
-//! through it. After a successful exchange with a negotiated SSF > 0 (DIGEST-MD5 auth-int /
+//! made with `saslpasswd2`, plus script steps that run IMAP `AUTHENTICATE` (and IMAP `LOGIN`),
+//! the other protocols' SASL commands and SASL over HTTP through it. After a successful exchange with a negotiated SSF > 0 (DIGEST-MD5 auth-int /
 //! auth-conf) the step installs the SASL security layer on the session, so all later traffic
 //! is `sasl_encode`d / `sasl_decode`d (4-byte big-endian length + data per buffer).
 //!
@@ -126,6 +126,8 @@ pub struct ServerConfig {
     pub maxbufsize: u32,
     pub security_flags: u32,
     pub proxy: ProxyPolicy,
+    /// `sasl_server_new` flags (e.g. `SASL_SUCCESS_DATA`, `SASL_NEED_HTTP`).
+    pub flags: u32,
 }
 
 impl ServerConfig {
@@ -141,7 +143,20 @@ impl ServerConfig {
             maxbufsize: 65536,
             security_flags: 0,
             proxy: ProxyPolicy::Default,
+            flags: 0,
         }
+    }
+
+    /// Service name (the client's: `pop`, `smtp`, `sieve`, `HTTP`, ...).
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = service.into();
+        self
+    }
+
+    /// `sasl_server_new` flags.
+    pub fn flags(mut self, flags: u32) -> Self {
+        self.flags = flags;
+        self
     }
 
     pub fn option(mut self, k: &str, v: &str) -> Self {
@@ -394,7 +409,7 @@ impl SaslServer {
                     opt_ptr(&strings[3]),
                     opt_ptr(&strings[4]),
                     callbacks.as_ptr(),
-                    0,
+                    cfg.flags,
                     &mut conn,
                 )
             }
@@ -942,4 +957,413 @@ pub fn imap_login(config: &ServerConfig) -> Step {
             Err(e) => s.send(format!("L01 NO {}\r\n", e.text).as_bytes()),
         }
     }))
+}
+
+// ------------------------------------------------------------------------------------------
+// The other protocols' SASL commands (imtest's `auth_sasl` framings, spec §1.2 and §6.1), and
+// HTTP's `Authorization:` / `WWW-Authenticate:` exchange (spec §6.6).
+
+/// How the server sends a challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeForm {
+    /// `<prefix><base64>` (`+ `, `334 `, `383 `).
+    Prefix(&'static str),
+    /// A bare base64 line (mupdate).
+    Bare,
+    /// `{n}` CR LF `<base64>` CR LF (sieve).
+    Literal,
+}
+
+/// Where a success reply carries the mechanism's last data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuccessForm {
+    /// Not at all: final data goes out as one more challenge (the connection has no
+    /// `SASL_SUCCESS_DATA`).
+    None,
+    /// `OK (SASL "<base64>")`.
+    Sieve,
+    /// `283 <base64>`.
+    Nntp,
+}
+
+/// The server side of one protocol's SASL command.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerFraming {
+    /// What the client's command starts with (`AUTH`, `A01 AUTHENTICATE`, ...).
+    pub command: &'static str,
+    /// Mechanism in quotes and the initial response as a `{n+}` literal (sieve, mupdate).
+    pub quoted: bool,
+    pub challenge: ChallengeForm,
+    /// The whole success line (without CR LF) when there is no success data.
+    pub ok: &'static str,
+    /// Start of the failure line (the error text follows after a space).
+    pub fail: &'static str,
+    pub success: SuccessForm,
+    /// The client's SASL service name.
+    pub service: &'static str,
+}
+
+/// The framing imtest uses for `key` (`pop3`, `smtp`, `lmtp`, `mupdate`, `sieve`, `csync`,
+/// `nntp`, `imap`).
+pub fn framing(key: &str) -> ServerFraming {
+    let f = |command, quoted, challenge, ok, fail, success, service| ServerFraming {
+        command,
+        quoted,
+        challenge,
+        ok,
+        fail,
+        success,
+        service,
+    };
+    use ChallengeForm::*;
+    match key {
+        "imap" => f(
+            "A01 AUTHENTICATE",
+            false,
+            Prefix("+ "),
+            "A01 OK done",
+            "A01 NO",
+            SuccessForm::None,
+            "imap",
+        ),
+        "pop3" => f(
+            "AUTH",
+            false,
+            Prefix("+ "),
+            "+OK done",
+            "-ERR",
+            SuccessForm::None,
+            "pop",
+        ),
+        "smtp" => f(
+            "AUTH",
+            false,
+            Prefix("334 "),
+            "235 2.7.0 ok",
+            "535 5.7.8",
+            SuccessForm::None,
+            "smtp",
+        ),
+        "lmtp" => f(
+            "AUTH",
+            false,
+            Prefix("334 "),
+            "235 2.7.0 ok",
+            "535 5.7.8",
+            SuccessForm::None,
+            "lmtp",
+        ),
+        "mupdate" => f(
+            "A01 AUTHENTICATE",
+            true,
+            Bare,
+            "A01 OK \"done\"",
+            "A01 NO",
+            SuccessForm::None,
+            "mupdate",
+        ),
+        "sieve" => f(
+            "AUTHENTICATE",
+            true,
+            Literal,
+            "OK \"done\"",
+            "NO",
+            SuccessForm::Sieve,
+            "sieve",
+        ),
+        "csync" => f(
+            "AUTHENTICATE",
+            false,
+            Prefix("+ "),
+            "OK success",
+            "NO",
+            SuccessForm::None,
+            "csync",
+        ),
+        "nntp" => f(
+            "AUTHINFO SASL",
+            false,
+            Prefix("383 "),
+            "281 ok",
+            "481",
+            SuccessForm::Nntp,
+            "nntp",
+        ),
+        other => panic!("no SASL framing for {other}"),
+    }
+}
+
+/// Parameters of a [`proto_auth`] step.
+pub struct ProtoAuth {
+    pub config: ServerConfig,
+    pub framing: ServerFraming,
+    /// Install the SASL security layer after success when the SSF is > 0.
+    pub install_layer: bool,
+}
+
+/// Step: serve one SASL command of `framing`'s protocol through libsasl2 (TLS facts become
+/// the external SSF/auth id and `tls-unique` binding; a layer is installed after success).
+/// Success data goes into the success reply where the protocol has a form for it.
+pub fn proto_auth(config: &ServerConfig, framing: ServerFraming) -> Step {
+    let mut config = config.clone().service(framing.service);
+    if framing.success != SuccessForm::None {
+        config.flags |= SASL_SUCCESS_DATA;
+    }
+    let a = ProtoAuth {
+        config,
+        framing,
+        install_layer: true,
+    };
+    Step::Run(Box::new(move |s| proto_authenticate(s, a)))
+}
+
+fn strip_crlf(line: &[u8]) -> &[u8] {
+    let t = line.strip_suffix(b"\n").unwrap_or(line);
+    t.strip_suffix(b"\r").unwrap_or(t)
+}
+
+/// `{n+}` → Some(n).
+fn literal_plus(t: &[u8]) -> Option<usize> {
+    std::str::from_utf8(t.strip_prefix(b"{")?.strip_suffix(b"+}")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// A client response line (or `{n+}` literal) → Ok(Some(data)), Ok(None) for `*`.
+fn read_response(s: &mut Session, quoted_literal_ok: bool) -> Result<Option<Vec<u8>>, String> {
+    let line = s.read_line()?;
+    let t = strip_crlf(&line);
+    if t == b"*" {
+        return Ok(None);
+    }
+    let b64 = match literal_plus(t).filter(|_| quoted_literal_ok) {
+        Some(n) => {
+            let body = s.read_line()?;
+            let b = strip_crlf(&body).to_vec();
+            if b.len() != n {
+                return Err(format!("literal announced {n} bytes, got {:?}", body));
+            }
+            b
+        }
+        None => t.to_vec(),
+    };
+    super::transcript::b64decode(&b64).map(Some).ok_or_else(|| {
+        format!(
+            "response is not base64: {:?}",
+            String::from_utf8_lossy(&line)
+        )
+    })
+}
+
+fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
+    let f = a.framing;
+    let line = s.read_line()?;
+    let text = String::from_utf8_lossy(strip_crlf(&line)).into_owned();
+    let rest = text
+        .strip_prefix(f.command)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(|| format!("expected `{} <mech>...`, got {text:?}", f.command))?;
+    let (mech, ir) = match rest.split_once(' ') {
+        Some((m, ir)) => (m, Some(ir)),
+        None => (rest, None),
+    };
+    let mech = if f.quoted {
+        mech.strip_prefix('"')
+            .and_then(|m| m.strip_suffix('"'))
+            .ok_or_else(|| format!("mechanism not quoted in {text:?}"))?
+    } else {
+        mech
+    };
+    let initial: Option<Vec<u8>> = match ir {
+        None => None,
+        // Empty initial response; quoting protocols add an empty literal and a blank line.
+        Some("=") => Some(Vec::new()),
+        Some("={0+}") => {
+            let blank = s.read_line()?;
+            if strip_crlf(&blank) != b"" {
+                return Err(format!(
+                    "expected a blank line after ={{0+}}, got {blank:?}"
+                ));
+            }
+            Some(Vec::new())
+        }
+        Some(lit) if f.quoted && literal_plus(lit.as_bytes()).is_some() => {
+            let n = literal_plus(lit.as_bytes()).unwrap_or(0);
+            let body = s.read_line()?;
+            let b = strip_crlf(&body);
+            if b.len() != n {
+                return Err(format!("literal announced {n} bytes, got {body:?}"));
+            }
+            Some(
+                super::transcript::b64decode(b)
+                    .ok_or_else(|| format!("initial response is not base64: {body:?}"))?,
+            )
+        }
+        Some(ir) => Some(
+            super::transcript::b64decode(ir.as_bytes())
+                .ok_or_else(|| format!("initial response is not base64: {ir:?}"))?,
+        ),
+    };
+    let (local, remote) = (s.local.clone(), s.remote.clone());
+    let mut srv = SaslServer::new(&a.config, &local, &remote).map_err(|e| e.to_string())?;
+    if let Some(tls) = s.tls().cloned() {
+        srv.set_external(tls.bits.max(0) as u32, tls.peer_cn.as_deref())
+            .map_err(|e| format!("external props: {e}"))?;
+        srv.set_channel_binding("tls-unique", false, &tls.tls_unique)
+            .map_err(|e| format!("channel binding: {e}"))?;
+    }
+    let mut r = srv.start(mech, initial.as_deref());
+    loop {
+        match r {
+            Ok(Progress::Continue(ch)) => {
+                let b64 = if ch.is_empty() {
+                    String::new()
+                } else {
+                    super::transcript::b64encode(&ch)
+                };
+                let msg = match f.challenge {
+                    ChallengeForm::Prefix(p) => format!("{p}{b64}\r\n"),
+                    ChallengeForm::Bare => format!("{b64}\r\n"),
+                    ChallengeForm::Literal => format!("{{{}}}\r\n{b64}\r\n", b64.len()),
+                };
+                s.send(msg.as_bytes())?;
+                match read_response(s, f.quoted)? {
+                    Some(data) => r = srv.step(&data),
+                    None => {
+                        s.send(format!("{} cancelled\r\n", f.fail).as_bytes())?;
+                        let mut o = srv.outcome(Err(&SaslError {
+                            code: SASL_BADPROT,
+                            text: "cancelled by the client".into(),
+                            detail: String::new(),
+                        }));
+                        o.cancelled = true;
+                        s.record_auth(o);
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(Progress::Done(data)) => {
+                let o = srv.outcome(Ok(()));
+                let ssf = o.ssf;
+                s.note(format!("SASL log: {:?}", srv.log()));
+                s.record_auth(o);
+                let b64 = data.as_deref().map(super::transcript::b64encode);
+                let msg = match (f.success, b64) {
+                    (SuccessForm::Sieve, Some(d)) => format!("OK (SASL \"{d}\")\r\n"),
+                    (SuccessForm::Nntp, Some(d)) => format!("283 {d}\r\n"),
+                    _ => format!("{}\r\n", f.ok),
+                };
+                s.send(msg.as_bytes())?;
+                if ssf > 0 && a.install_layer {
+                    s.set_layer(Box::new(srv), ssf)?;
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                s.note(format!("SASL log: {:?}", srv.log()));
+                s.record_auth(srv.outcome(Err(&e)));
+                s.send(format!("{} {}\r\n", f.fail, e.text).as_bytes())?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Step: serve SASL over HTTP (RFC 7804 style, as httptest speaks it) through libsasl2: one
+/// `OPTIONS` request per round trip, `Authorization: <scheme> [sid=<sid>,]data=<base64>`
+/// answered by `401` + `WWW-Authenticate: <scheme> sid=<sid>, data=<base64>`; success is
+/// `200` with the final data in `Authentication-Info: <scheme> sid=<sid>, data=<base64>`.
+/// `sid` is the session id the server hands out.
+pub fn http_sasl(config: &ServerConfig, sid: &'static str) -> Step {
+    let config = config.clone().service("HTTP");
+    Step::Run(Box::new(move |s| http_authenticate(s, config, sid)))
+}
+
+/// Reads one request head; returns its `Authorization:` value (without CR LF).
+fn read_request_auth(s: &mut Session) -> Result<Option<String>, String> {
+    let mut auth = None;
+    loop {
+        let line = s.read_line()?;
+        let t = strip_crlf(&line);
+        if t.is_empty() {
+            return Ok(auth);
+        }
+        if let Some(v) = t.strip_prefix(b"Authorization: ") {
+            auth = Some(String::from_utf8_lossy(v).into_owned());
+        }
+    }
+}
+
+fn http_authenticate(s: &mut Session, config: ServerConfig, sid: &str) -> Result<(), String> {
+    let (local, remote) = (s.local.clone(), s.remote.clone());
+    let mut srv: Option<SaslServer> = None;
+    let mut scheme = String::new();
+    loop {
+        let auth = match read_request_auth(s) {
+            Ok(auth) => auth.ok_or("request without Authorization:")?,
+            // A client that gave up after our 401 (it may wait for us to close): done.
+            Err(e) if srv.is_some() => {
+                s.note(format!("no further request: {e}"));
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let (sch, params) = auth.split_once(' ').unwrap_or((auth.as_str(), ""));
+        let mut data = None;
+        for p in params.split(',') {
+            let p = p.trim();
+            if let Some(d) = p.strip_prefix("data=") {
+                data = Some(d.to_string());
+            } else if let Some(got) = p.strip_prefix("sid=") {
+                if got != sid {
+                    return Err(format!("client sent sid={got}, expected {sid}"));
+                }
+            }
+        }
+        let data = match data.as_deref() {
+            None | Some("=") => None,
+            Some(d) => Some(
+                super::transcript::b64decode(d.as_bytes())
+                    .ok_or_else(|| format!("data is not base64: {d:?}"))?,
+            ),
+        };
+        let r = match srv.as_mut() {
+            None => {
+                scheme = sch.to_string();
+                let mut new =
+                    SaslServer::new(&config, &local, &remote).map_err(|e| e.to_string())?;
+                let r = new.start(sch, data.as_deref());
+                srv = Some(new);
+                r
+            }
+            Some(srv) => srv.step(data.as_deref().unwrap_or_default()),
+        };
+        let srv_ref = srv.as_ref().ok_or("no server")?;
+        match r {
+            Ok(Progress::Continue(ch)) => {
+                let b64 = super::transcript::b64encode(&ch);
+                s.send(format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {scheme} sid={sid}, data={b64}\r\nContent-Length: 0\r\n\r\n").as_bytes())?;
+                // Clients answer at once; one that does not has given up.
+                s.set_timeout(std::time::Duration::from_secs(1));
+            }
+            Ok(Progress::Done(d)) => {
+                s.record_auth(srv_ref.outcome(Ok(())));
+                let info = match d {
+                    Some(d) => format!(
+                        "Authentication-Info: {scheme} sid={sid}, data={}\r\n",
+                        super::transcript::b64encode(&d)
+                    ),
+                    None => String::new(),
+                };
+                s.send(format!("HTTP/1.1 200 OK\r\n{info}Content-Length: 0\r\n\r\n").as_bytes())?;
+                return Ok(());
+            }
+            Err(e) => {
+                s.record_auth(srv_ref.outcome(Err(&e)));
+                s.send(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")?;
+                return Ok(());
+            }
+        }
+    }
 }

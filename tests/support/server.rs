@@ -47,6 +47,8 @@ pub enum Event {
     },
     /// A SASL security layer was installed (all later Recv/Sent are the plaintext inside it).
     SaslLayer { ssf: u32 },
+    /// COMPRESS=DEFLATE started (all later Recv/Sent are the uncompressed data).
+    Deflate,
     /// Bytes read but not interpreted (e.g. a TLS ClientHello nobody answers, or what came in
     /// while the connection was being closed).
     Discarded(Vec<u8>),
@@ -194,6 +196,8 @@ pub enum Step {
     DiscardSome,
     Pause(Duration),
     StartTls(TlsConfig),
+    /// Raw DEFLATE both ways from here on (after the COMPRESS reply was sent).
+    StartDeflate,
     /// Close gracefully: TLS close_notify, FIN, then wait for the client's EOF.
     Close,
     /// Arbitrary code with access to the session.
@@ -238,6 +242,9 @@ pub fn pause_ms(ms: u64) -> Step {
 }
 pub fn start_tls(cfg: &TlsConfig) -> Step {
     Step::StartTls(cfg.clone())
+}
+pub fn start_deflate() -> Step {
+    Step::StartDeflate
 }
 pub fn close() -> Step {
     Step::Close
@@ -565,10 +572,23 @@ impl Session {
 
     /// Installs a security layer for all following traffic (records `SaslLayer`).
     pub fn set_layer(&mut self, layer: Box<dyn SecurityLayer>, ssf: u32) -> Result<(), String> {
+        self.install_layer(layer, Event::SaslLayer { ssf })
+    }
+
+    /// Starts raw DEFLATE in both directions (records `Deflate`).
+    pub fn start_deflate(&mut self) -> Result<(), String> {
+        if self.layer.is_some() {
+            return Err("DEFLATE inside another layer is not supported".into());
+        }
+        let layer = super::deflate::DeflateLayer::new()?;
+        self.install_layer(Box::new(layer), Event::Deflate)
+    }
+
+    fn install_layer(&mut self, layer: Box<dyn SecurityLayer>, event: Event) -> Result<(), String> {
         // Bytes that arrived together with the last clear-text line already belong to the layer.
         let pending = std::mem::take(&mut self.rbuf);
         self.layer = Some(layer);
-        self.log.events.push(Event::SaslLayer { ssf });
+        self.log.events.push(event);
         if !pending.is_empty() {
             let d = self.layer.as_mut().map(|l| l.decode(&pending)).unwrap()?;
             self.rbuf = d;
@@ -905,6 +925,7 @@ fn run_script(s: &mut Session, script: Script) -> Result<(), String> {
             }
             Step::Pause(d) => std::thread::sleep(d),
             Step::StartTls(cfg) => s.start_tls(&cfg).map_err(ctx)?,
+            Step::StartDeflate => s.start_deflate().map_err(ctx)?,
             Step::Close => {
                 s.close();
                 return Ok(());

@@ -78,6 +78,8 @@ pub enum WireItem {
     SessionResumed,
     /// Not in the spec: `(SASL security layer: ssf N)`.
     SaslLayer(u32),
+    /// `(raw DEFLATE on from here)`
+    Deflate,
 }
 
 impl WireItem {
@@ -89,6 +91,7 @@ impl WireItem {
             WireItem::Tls(t) => format!("(TLS handshake: {t})"),
             WireItem::SessionResumed => "(session resumed)".into(),
             WireItem::SaslLayer(n) => format!("(SASL security layer: ssf {n})"),
+            WireItem::Deflate => "(raw DEFLATE on from here)".into(),
         }
     }
 }
@@ -116,6 +119,8 @@ pub fn parse_wire(text: &str) -> Vec<WireItem> {
             WireItem::NewConnection
         } else if line == "(server closes)" {
             continue;
+        } else if line == "(raw DEFLATE on from here)" {
+            WireItem::Deflate
         } else if line == "(session resumed)" {
             WireItem::SessionResumed
         } else if let Some(t) = line
@@ -173,6 +178,7 @@ pub fn wire_items(conns: &[ConnLog]) -> Vec<WireItem> {
                     }
                 }
                 Event::SaslLayer { ssf } => items.push(WireItem::SaslLayer(*ssf)),
+                Event::Deflate => items.push(WireItem::Deflate),
                 Event::Discarded(_) | Event::Closed | Event::Note(_) => {}
             }
         }
