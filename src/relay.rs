@@ -174,12 +174,13 @@ impl Relay {
             self.unauthenticated |= unauthenticated;
             if self.stack.has_layers() {
                 // The C tool flushes after every piece; under compression or a SASL layer
-                // each flush is visible on the wire (a sync-flush point, a packet).
-                let starts = &self.piece_starts;
-                for (i, &start) in starts.iter().enumerate() {
-                    let end = starts.get(i + 1).copied().unwrap_or(self.wire.len());
-                    let _ = self.stack.send(&self.wire[start..end]);
-                }
+                // each flush is visible in the byte stream (a sync-flush point, a packet).
+                let (wire, starts) = (&self.wire, &self.piece_starts);
+                let pieces = starts.iter().enumerate().map(|(i, &start)| {
+                    let end = starts.get(i + 1).copied().unwrap_or(wire.len());
+                    &wire[start..end]
+                });
+                let _ = self.stack.send_units(pieces);
             } else if !self.wire.is_empty() {
                 let _ = self.stack.send(&self.wire);
             }
