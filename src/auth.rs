@@ -3,7 +3,7 @@
 //! answer challenges until the server says yes or no. Protocol framing comes from the
 //! protocol table; the prompts come from the `Prompter`.
 
-use crate::capabilities::starts_with_ci;
+use crate::capabilities::{contains_ci, starts_with_ci, Caps};
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, Prompter};
 use crate::net::stack::{Stack, SASL_LINE_MAX};
@@ -138,6 +138,31 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
             return Ok(sasl::SASL_OK);
         }
         response = step.output;
+    }
+}
+
+/// The SASL path of a protocol whose `-m` must be advertised (imap, pop3, nntp): with `-m X`
+/// the exchange for X if the list contains it (any case), else the C tool's
+/// `[Server did not advertise <what>X]` and a failure; without `-m`, the whole list.
+pub fn advertised_exchange(
+    attempt: &mut Attempt,
+    framing: &SaslFraming,
+    caps: &Caps,
+    mechanism: Option<&str>,
+    what: &str,
+) -> Result<Code> {
+    let list = caps.mechs.clone().unwrap_or_default();
+    match mechanism {
+        Some(mech) if !contains_ci(list.as_bytes(), mech.as_bytes()) => {
+            let message = format!(
+                "[Server did not advertise {what}{}]\n",
+                mech.to_ascii_uppercase()
+            );
+            transcript::out(message.as_bytes());
+            Ok(sasl::SASL_FAIL)
+        }
+        Some(mech) => exchange(attempt, framing, mech.as_bytes()),
+        None => exchange(attempt, framing, list.as_bytes()),
     }
 }
 

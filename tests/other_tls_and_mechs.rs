@@ -1516,7 +1516,7 @@ S->C '221 bye\r\n'
 // more line, forever. Ours waits the same way but at most `SIEVE_LITERAL_WAIT` (30 s, see
 // src/auth.rs), then fails with a one-line message and exit status 1. The bound is fixed (no
 // test-only knob): the wait logic is unit-tested in src/auth.rs with a short bound, q03 runs
-// the real 30 s end to end but is `#[ignore]`d, and here the observable behaviour up to the
+// the real 30 s end to end (in parallel with the rest), and here the observable behaviour up to the
 // bound is compared with the C tool: a late line is taken as the challenge after a 1.5 s
 // silence (so ours must not give up early), and a server that closes during the wait is
 // `prot layer failure` for both.
@@ -1607,11 +1607,10 @@ S->C '"cmVhbG0="\r\n'
         )
 );
 
-/// The bound itself, end to end with the production value (30 s, so not part of the default
-/// run; `cargo test -- --ignored q03` runs it). The C tool would still be waiting; ours shows
-/// the same lines, then gives up with one `failure:` line and exit status 1.
+/// The bound itself, end to end with the production value (30 s; it runs in parallel with
+/// the other cases). The C tool would still be waiting; ours shows the same lines, then gives
+/// up with one `failure:` line and exit status 1.
 #[test]
-#[ignore = "takes SIEVE_LITERAL_WAIT (30 s); the bound is unit-tested in src/auth.rs"]
 fn q03_sieve_quoted_challenge_silent_server_gives_up() {
     use std::time::Duration;
     let server = FakeServer::start(vec![vec![

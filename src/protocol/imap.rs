@@ -2,7 +2,7 @@
 //! the password as a synchronising literal; any other `-m` must be advertised as AUTH=.
 
 use crate::auth::{self, Attempt};
-use crate::capabilities::{contains_ci, starts_with_ci, Caps};
+use crate::capabilities::{starts_with_ci, Caps};
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
@@ -18,7 +18,6 @@ pub fn authenticate(
     authname: &str,
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("IMAP has a SASL command");
-    let list = caps.mechs.clone().unwrap_or_default();
     match mechanism {
         Some(mech) if mech.eq_ignore_ascii_case("login") => {
             if !caps.login {
@@ -27,20 +26,7 @@ pub fn authenticate(
             }
             login(attempt, authname)
         }
-        Some(mech) => {
-            if !contains_ci(list.as_bytes(), mech.as_bytes()) {
-                transcript::out(
-                    format!(
-                        "[Server did not advertise AUTH={}]\n",
-                        mech.to_ascii_uppercase()
-                    )
-                    .as_bytes(),
-                );
-                return Ok(sasl::SASL_FAIL);
-            }
-            auth::exchange(attempt, framing, mech.as_bytes())
-        }
-        None => auth::exchange(attempt, framing, list.as_bytes()),
+        other => auth::advertised_exchange(attempt, framing, caps, other, "AUTH="),
     }
 }
 

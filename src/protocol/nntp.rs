@@ -2,7 +2,7 @@
 //! `-m` must be in the advertised SASL list.
 
 use crate::auth::{self, Attempt};
-use crate::capabilities::{contains_ci, Caps};
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
 use crate::protocol::pop3::{one_line, password};
@@ -17,7 +17,6 @@ pub fn authenticate(
     authname: &str,
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("NNTP has a SASL command");
-    let list = caps.mechs.clone().unwrap_or_default();
     match mechanism {
         Some(mech) if mech.eq_ignore_ascii_case("user") => {
             if !caps.login {
@@ -26,20 +25,7 @@ pub fn authenticate(
             }
             authinfo_user(attempt, authname)
         }
-        Some(mech) => {
-            if !contains_ci(list.as_bytes(), mech.as_bytes()) {
-                transcript::out(
-                    format!(
-                        "[Server did not advertise SASL {}]\n",
-                        mech.to_ascii_uppercase()
-                    )
-                    .as_bytes(),
-                );
-                return Ok(sasl::SASL_FAIL);
-            }
-            auth::exchange(attempt, framing, mech.as_bytes())
-        }
-        None => auth::exchange(attempt, framing, list.as_bytes()),
+        other => auth::advertised_exchange(attempt, framing, caps, other, "SASL "),
     }
 }
 

@@ -3,7 +3,7 @@
 //! and the APOP challenge scan of the greeting (spec §3.5).
 
 use crate::auth::{self, Attempt};
-use crate::capabilities::{contains_ci, starts_with_ci, Caps};
+use crate::capabilities::{starts_with_ci, Caps};
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
@@ -47,7 +47,6 @@ pub fn authenticate(
     apop_challenge: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("POP3 has a SASL command");
-    let list = caps.mechs.clone().unwrap_or_default();
     match mechanism {
         Some(mech) if mech.eq_ignore_ascii_case("apop") => apop(attempt, authname, apop_challenge),
         Some(mech) if mech.eq_ignore_ascii_case("user") => {
@@ -57,20 +56,7 @@ pub fn authenticate(
             }
             user_pass(attempt, authname)
         }
-        Some(mech) => {
-            if !contains_ci(list.as_bytes(), mech.as_bytes()) {
-                transcript::out(
-                    format!(
-                        "[Server did not advertise SASL {}]\n",
-                        mech.to_ascii_uppercase()
-                    )
-                    .as_bytes(),
-                );
-                return Ok(sasl::SASL_FAIL);
-            }
-            auth::exchange(attempt, framing, mech.as_bytes())
-        }
-        None => auth::exchange(attempt, framing, list.as_bytes()),
+        other => auth::advertised_exchange(attempt, framing, caps, other, "SASL "),
     }
 }
 
