@@ -21,7 +21,7 @@ DESTDIR ?=
 SIBLINGS := pop3test smtptest lmtptest sivtest nntptest mupdatetest httptest synctest
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/imtest
 
-.PHONY: all build release deps test demo clean lab lab-down install uninstall fuzz fuzz-smoke
+.PHONY: all build release deps test demo bench clean lab lab-down install uninstall fuzz fuzz-smoke
 
 all: release
 
@@ -52,6 +52,10 @@ fuzz-smoke:
 
 demo: release
 	@./scripts/demo.sh
+
+# Ours against the C tool on a throw-away Dovecot; writes bench/RESULTS.md (issue 8).
+bench: release
+	@BENCH_OURS=$(BIN) ./bench/run.sh
 
 # A throw-away Dovecot + Postfix on 127.0.0.1 high ports (scripts/lab.sh), left running;
 # prints the ports and ready-to-paste command lines. `make lab-down` stops it.

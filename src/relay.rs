@@ -55,6 +55,10 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
         unauthenticated: false,
         stack: round.stack,
         local,
+        local_buf: Vec::new(),
+        wire: Vec::new(),
+        piece_starts: Vec::new(),
+        printed: Vec::new(),
     }
     .run()
 }
@@ -66,6 +70,12 @@ struct Relay {
     unauthenticated: bool,
     stack: Stack,
     local: Local,
+    /// Buffers kept across iterations, so the relay allocates nothing per read.
+    local_buf: Vec<u8>,
+    /// The pieces of one stdin read, back to back, and where each starts.
+    wire: Vec<u8>,
+    piece_starts: Vec<usize>,
+    printed: Vec<u8>,
 }
 
 impl Relay {
@@ -118,9 +128,12 @@ impl Relay {
     }
 
     fn relay_local(&mut self) -> Result<()> {
-        let mut buf = vec![0u8; LOCAL_READ];
+        if self.local_buf.len() < LOCAL_READ {
+            self.local_buf = vec![0u8; LOCAL_READ];
+        }
+        let buf = &mut self.local_buf;
         let (n, is_file) = match &mut self.local {
-            Local::Stdin(_) => (sys::read_fd(0, &mut buf), false),
+            Local::Stdin(_) => (sys::read_fd(0, &mut buf[..LOCAL_READ]), false),
             Local::File(file) => (std::io::Read::read(file, &mut buf[..FILE_CHUNK]), true),
             Local::Closed => return Ok(()),
         };
@@ -131,31 +144,45 @@ impl Relay {
                 return Err(Failure::new("read"));
             }
         };
-        buf.truncate(n);
+        let data = &self.local_buf[..n];
         if is_file {
             if n > 0 {
-                transcript::out(&buf);
-                let _ = self.stack.send(&buf);
+                transcript::out(data);
+                let _ = self.stack.send(data);
                 return Ok(());
             }
         } else if let Local::Stdin(splitter) = &mut self.local {
-            let pieces = if n > 0 {
-                splitter.push(&buf)
-            } else {
-                splitter.finish()
+            // The pieces of this read, back to back in one buffer; the UNAUTHENTICATE check
+            // looks at them one by one.
+            let wire = &mut self.wire;
+            let starts = &mut self.piece_starts;
+            wire.clear();
+            starts.clear();
+            let command = self.unauthenticate;
+            let mut unauthenticated = false;
+            let mut piece_end = |wire: &[u8], start: usize| {
+                starts.push(start);
+                if let Some(command) = command {
+                    unauthenticated |= ends_with_command(&wire[start..], command);
+                }
             };
-            if let Some(command) = self.unauthenticate {
-                self.unauthenticated |=
-                    pieces.iter().any(|piece| ends_with_command(piece, command));
+            if n > 0 {
+                splitter.push(data, wire, &mut piece_end);
+            } else {
+                splitter.finish(wire, &mut piece_end);
             }
+            self.unauthenticated |= unauthenticated;
             if self.stack.has_layers() {
                 // The C tool flushes after every piece; under compression or a SASL layer
-                // each flush is visible on the wire (a sync-flush point, a packet).
-                for piece in &pieces {
-                    let _ = self.stack.send(piece);
-                }
-            } else if !pieces.is_empty() {
-                let _ = self.stack.send(&pieces.concat());
+                // each flush is visible in the byte stream (a sync-flush point, a packet).
+                let (wire, starts) = (&self.wire, &self.piece_starts);
+                let pieces = starts.iter().enumerate().map(|(i, &start)| {
+                    let end = starts.get(i + 1).copied().unwrap_or(wire.len());
+                    &wire[start..end]
+                });
+                let _ = self.stack.send_units(pieces);
+            } else if !self.wire.is_empty() {
+                let _ = self.stack.send(&self.wire);
             }
             if n > 0 {
                 return Ok(());
@@ -167,30 +194,36 @@ impl Relay {
     }
 
     /// Prints what the server sent; `Some(exit status)` when the connection ended.
+    /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
+    /// anything else is printed: the same bytes in far fewer write(2) calls.
     fn relay_server(&mut self) -> Option<i32> {
-        loop {
-            match self.stack.read_chunk(SERVER_PIECE) {
-                Ok(piece) => {
-                    transcript::out(transcript::c_str(&piece));
+        self.printed.clear();
+        let ended = loop {
+            let printed = &mut self.printed;
+            match self.stack.read_chunk_with(SERVER_PIECE, |piece| {
+                printed.extend_from_slice(transcript::c_str(piece))
+            }) {
+                Ok(()) => {
                     if self.unauthenticated {
                         // The server has answered: no more security layer or compression.
                         self.stack.clear_layers();
                         self.unauthenticated = false;
                     }
                 }
-                Err(ended) => {
-                    if let ReadError::Broken(text) = ended {
-                        transcript::message(&format!("Protection error: {text}"));
-                    }
-                    self.stack.close();
-                    transcript::message("Connection closed.");
-                    return Some(0);
-                }
+                Err(ended) => break Some(ended),
             }
             if !self.stack.has_buffered_plaintext() {
-                return None;
+                break None;
             }
+        };
+        transcript::out(&self.printed);
+        let ended = ended?;
+        if let ReadError::Broken(text) = ended {
+            transcript::message(&format!("Protection error: {text}"));
         }
+        self.stack.close();
+        transcript::message("Connection closed.");
+        Some(0)
     }
 }
 
@@ -203,65 +236,93 @@ struct LineSplitter {
 }
 
 impl LineSplitter {
-    fn push(&mut self, mut bytes: &[u8]) -> Vec<Vec<u8>> {
-        let mut pieces = Vec::new();
+    /// Appends the pieces completed by `bytes` to `wire`; `piece_end(wire, start)` is told
+    /// after each one where it starts. A line that arrives whole is converted straight
+    /// from `bytes`; only a partial line waits in `partial`.
+    fn push(
+        &mut self,
+        mut bytes: &[u8],
+        wire: &mut Vec<u8>,
+        piece_end: &mut impl FnMut(&[u8], usize),
+    ) {
         while !bytes.is_empty() {
             let room = STDIN_PIECE - self.partial.len();
-            let take = bytes[..bytes.len().min(room)]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|p| p + 1);
-            match take {
-                Some(end) => {
-                    self.partial.extend_from_slice(&bytes[..end]);
-                    bytes = &bytes[end..];
-                    pieces.push(self.emit());
-                }
-                None if bytes.len() >= room => {
-                    self.partial.extend_from_slice(&bytes[..room]);
-                    bytes = &bytes[room..];
-                    pieces.push(self.emit());
-                }
+            let take = transcript::find_byte(b'\n', &bytes[..bytes.len().min(room)]).map(|p| p + 1);
+            let end = match take {
+                Some(end) => end,
+                None if bytes.len() >= room => room,
                 None => {
                     self.partial.extend_from_slice(bytes);
-                    bytes = &[];
+                    return;
                 }
+            };
+            let start = wire.len();
+            if self.partial.is_empty() {
+                emit(&bytes[..end], wire);
+            } else {
+                self.partial.extend_from_slice(&bytes[..end]);
+                emit(&self.partial, wire);
+                self.partial.clear();
             }
+            piece_end(wire, start);
+            bytes = &bytes[end..];
         }
-        pieces
     }
 
     /// End of input: a partial last line is sent as it is.
-    fn finish(&mut self) -> Vec<Vec<u8>> {
+    fn finish(&mut self, wire: &mut Vec<u8>, piece_end: &mut impl FnMut(&[u8], usize)) {
         if self.partial.is_empty() {
-            return Vec::new();
+            return;
         }
-        vec![self.emit()]
-    }
-
-    fn emit(&mut self) -> Vec<u8> {
-        let mut piece = transcript::c_str(&self.partial).to_vec();
-        if piece.ends_with(b"\n") && !piece.ends_with(b"\r\n") {
-            piece.pop();
-            piece.extend_from_slice(b"\r\n");
-        }
+        let start = wire.len();
+        emit(&self.partial, wire);
         self.partial.clear();
-        piece
+        piece_end(wire, start);
+    }
+}
+
+/// One piece as the C tool sends it: cut at a NUL, a final LF not preceded by CR becomes
+/// CR LF.
+fn emit(line: &[u8], wire: &mut Vec<u8>) {
+    let piece = transcript::c_str(line);
+    if piece.ends_with(b"\n") && !piece.ends_with(b"\r\n") {
+        wire.extend_from_slice(&piece[..piece.len() - 1]);
+        wire.extend_from_slice(b"\r\n");
+    } else {
+        wire.extend_from_slice(piece);
     }
 }
 
 /// The pieces the relay sends for these successive stdin reads followed by EOF.
 pub(crate) fn split_stdin(reads: &[&[u8]]) -> Vec<Vec<u8>> {
     let mut splitter = LineSplitter::default();
-    let mut pieces: Vec<Vec<u8>> = reads.iter().flat_map(|read| splitter.push(read)).collect();
-    pieces.extend(splitter.finish());
-    pieces
+    let mut wire = Vec::new();
+    let mut starts = Vec::new();
+    let mut note = |_: &[u8], start: usize| starts.push(start);
+    for read in reads {
+        splitter.push(read, &mut wire, &mut note);
+    }
+    splitter.finish(&mut wire, &mut note);
+    starts.push(wire.len());
+    starts
+        .windows(2)
+        .map(|w| wire[w[0]..w[1]].to_vec())
+        .collect()
 }
 
 /// The first case-insensitive occurrence of `command` in `piece` is followed by exactly
 /// CR LF (how the C tool spots UNAUTHENTICATE).
 fn ends_with_command(piece: &[u8], command: &str) -> bool {
     let needle = command.as_bytes();
+    // Only a piece ending in the command and CR LF can qualify; the search for the first
+    // occurrence (the exact rule) runs for those alone, not over every relayed byte.
+    let tail = needle.len() + 2;
+    if piece.len() < tail
+        || !piece[piece.len() - tail..piece.len() - 2].eq_ignore_ascii_case(needle)
+        || !piece.ends_with(b"\r\n")
+    {
+        return false;
+    }
     piece
         .windows(needle.len())
         .position(|w| w.eq_ignore_ascii_case(needle))
@@ -274,6 +335,36 @@ mod tests {
 
     fn split(chunks: &[&[u8]]) -> Vec<u8> {
         split_stdin(chunks).concat()
+    }
+
+    #[test]
+    fn pieces_are_reported_one_by_one() {
+        let pieces = split_stdin(&[b"a1 NO", b"OP\nb\n", b"c"]);
+        assert_eq!(
+            pieces,
+            vec![b"a1 NOOP\r\n".to_vec(), b"b\r\n".to_vec(), b"c".to_vec()]
+        );
+        let mut long = vec![b'x'; STDIN_PIECE + 10];
+        long.push(b'\n');
+        let pieces = split_stdin(&[&long[..100], &long[100..]]);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].len(), STDIN_PIECE);
+        assert_eq!(pieces[1].len(), 12);
+    }
+
+    #[test]
+    fn unauthenticate_needs_the_first_occurrence_at_the_end() {
+        assert!(ends_with_command(b"UNAUTHENTICATE\r\n", "UNAUTHENTICATE"));
+        assert!(!ends_with_command(b"NAUTHENTICATE\r\n", "UNAUTHENTICATE"));
+        assert!(!ends_with_command(
+            b"a1 UNAUTHENTICATE\n",
+            " UNAUTHENTICATE"
+        ));
+        // An earlier occurrence is the one that counts (as in the C tool).
+        assert!(!ends_with_command(
+            b"a1 UNAUTHENTICATE UNAUTHENTICATE\r\n",
+            " UNAUTHENTICATE"
+        ));
     }
 
     #[test]

@@ -6,17 +6,53 @@ use std::io::Write;
 
 /// Bytes up to the first NUL, as `printf("%s")` would print them.
 pub fn c_str(bytes: &[u8]) -> &[u8] {
-    match bytes.iter().position(|&b| b == 0) {
+    match find_byte(0, bytes) {
         Some(end) => &bytes[..end],
         None => bytes,
     }
 }
 
+/// The first position of `needle` in `haystack`: libc's memchr, which looks at many bytes
+/// per step (relayed data is scanned for NUL and LF on every piece).
+pub fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    if haystack.is_empty() {
+        return None;
+    }
+    // SAFETY: the pointer and length describe the live slice `haystack`.
+    let found = unsafe {
+        libc::memchr(
+            haystack.as_ptr().cast(),
+            libc::c_int::from(needle),
+            haystack.len(),
+        )
+    };
+    if found.is_null() {
+        None
+    } else {
+        Some(found as usize - haystack.as_ptr() as usize)
+    }
+}
+
 /// Writes to stdout at once. A closed stdout is not an error worth dying for here.
+/// Whatever Rust's stdout buffer might hold goes first; then the bytes go straight to fd 1
+/// in as few write(2) calls as the kernel takes (Rust's line-buffered stdout would split
+/// a multi-line block into two writes and copy its tail).
 pub fn out(bytes: &[u8]) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(bytes);
     let _ = stdout.flush();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: writes from the live slice `rest`; fd 1 stays open for the whole run.
+        let n = unsafe { libc::write(1, rest.as_ptr().cast(), rest.len()) };
+        if n > 0 {
+            rest = &rest[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        } else {
+            break;
+        }
+    }
 }
 
 /// Writes to stderr at once.
@@ -53,6 +89,10 @@ mod tests {
     #[test]
     fn c_str_cuts_at_nul() {
         assert_eq!(c_str(b"ab\0cd"), b"ab");
+        assert_eq!(c_str(b"\0ab\0"), b"");
+        let mut long = vec![b'x'; 5000];
+        long[4097] = 0;
+        assert_eq!(c_str(&long).len(), 4097);
         assert_eq!(c_str(b"abc"), b"abc");
         assert_eq!(c_str(b"\0"), b"");
         assert_eq!(c_str(b""), b"");
