@@ -53,6 +53,7 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
         logout: run.protocol.logout.map(|l| l.command),
         unauthenticate: run.protocol.unauthenticate,
         unauthenticated: false,
+        verbose: run.options.verbose,
         stack: round.stack,
         local,
         local_buf: Vec::new(),
@@ -68,6 +69,8 @@ struct Relay {
     unauthenticate: Option<&'static str>,
     /// An UNAUTHENTICATE line was sent: drop the layers after the next server data.
     unauthenticated: bool,
+    /// `-v`.
+    verbose: bool,
     stack: Stack,
     local: Local,
     /// Buffers kept across iterations, so the relay allocates nothing per read.
@@ -196,6 +199,24 @@ impl Relay {
     /// Prints what the server sent; `Some(exit status)` when the connection ended.
     /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
     /// anything else is printed: the same bytes in far fewer write(2) calls.
+    /// Whether server text is still buffered; with `-v` over TLS, an empty buffer shows
+    /// `SSL_pending=<n>` as the C tool prints it.
+    fn more_buffered(&mut self) -> bool {
+        if self.stack.buffered() > 0 {
+            return true;
+        }
+        match self.stack.tls_pending() {
+            Some(pending) => {
+                if self.verbose {
+                    self.printed
+                        .extend_from_slice(format!("SSL_pending={pending}\n").as_bytes());
+                }
+                pending > 0
+            }
+            None => false,
+        }
+    }
+
     fn relay_server(&mut self) -> Option<i32> {
         self.printed.clear();
         let ended = loop {
@@ -212,7 +233,7 @@ impl Relay {
                 }
                 Err(ended) => break Some(ended),
             }
-            if !self.stack.has_buffered_plaintext() {
+            if !self.more_buffered() {
                 break None;
             }
         };

@@ -182,6 +182,14 @@ impl Stack {
         matches!(&self.transport, Transport::Tls(tls) if tls.ssl().pending() > 0)
     }
 
+    /// Bytes OpenSSL has decrypted and not handed out yet; `None` without TLS.
+    pub fn tls_pending(&self) -> Option<usize> {
+        match &self.transport {
+            Transport::Tls(tls) => Some(tls.ssl().pending()),
+            _ => None,
+        }
+    }
+
     /// True when a read would find data without waiting: buffered text, TLS records
     /// already decrypted, or bytes waiting on the socket (spec §1.3 "drain").
     pub fn has_pending(&self) -> bool {
