@@ -404,10 +404,10 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     };
 
     let host = match operands.first() {
-        Some(name) => lossy(&name[..name.len().min(MAX_HOSTNAME)]),
+        Some(name) => name[..name.len().min(MAX_HOSTNAME)].to_vec(),
         None => {
             write_stderr(NO_HOSTNAME_WARNING.as_bytes());
-            "localhost".to_owned()
+            b"localhost".to_vec()
         }
     };
 
@@ -431,11 +431,11 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         implicit_tls: c.implicit_tls,
         starttls_keyfile: c.keyfile.as_deref().map(lossy),
         mechanism: c.mechanism.as_deref().map(lossy),
-        authname: c.authname.as_deref().map(lossy),
-        authzid: c.authzid.as_deref().map(lossy),
+        authname: c.authname.clone(),
+        authzid: c.authzid.clone(),
         password: c.password.clone(),
         password_argv: c.password_argv.clone(),
-        realm: c.realm.as_deref().map(lossy),
+        realm: c.realm.clone(),
         // The C tool hands these ints to SASL's unsigned ssf fields.
         min_ssf: c.min_ssf as u32,
         max_ssf: c.max_ssf as u32,
@@ -745,7 +745,7 @@ Usage: x [options] hostname
     fn defaults() {
         let o = options(&["/x/imtest", "host"]);
         assert_eq!(o.protocol.kind, Kind::Imap);
-        assert_eq!(o.host, "host");
+        assert_eq!(o.host, b"host");
         assert_eq!(o.port, "imap");
         assert!(!o.implicit_tls && !o.challenge_prompts && !o.no_initial_response);
         assert!(!o.compress && !o.stress && !o.verbose);
@@ -770,7 +770,7 @@ Usage: x [options] hostname
             "server",
         ]);
         assert_eq!(o.haproxy, Some(HaProxy::ClientIp("1.2.3.4".into())));
-        assert_eq!(o.authname.as_deref(), Some("an"));
+        assert_eq!(o.authname.as_deref(), Some(&b"an"[..]));
         assert!(o.challenge_prompts);
         assert_eq!(o.output, Output::File("file".into()));
         assert!(o.no_initial_response);
@@ -782,11 +782,11 @@ Usage: x [options] hostname
         );
         assert_eq!(o.port, "1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
-        assert_eq!(o.realm.as_deref(), Some("realm"));
+        assert_eq!(o.realm.as_deref(), Some(&b"realm"[..]));
         assert_eq!(o.starttls_keyfile.as_deref(), Some("key.pem"));
-        assert_eq!(o.authzid.as_deref(), Some("user"));
+        assert_eq!(o.authzid.as_deref(), Some(&b"user"[..]));
         assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
-        assert_eq!(o.host, "server");
+        assert_eq!(o.host, b"server");
     }
 
     #[test]
@@ -820,7 +820,7 @@ Usage: x [options] hostname
             "server",
         ]);
         assert_eq!(o.haproxy, Some(HaProxy::Local));
-        assert_eq!(o.authname.as_deref(), Some("an"));
+        assert_eq!(o.authname.as_deref(), Some(&b"an"[..]));
         assert!(o.challenge_prompts);
         assert_eq!(o.output, Output::File("file".into()));
         assert!(o.no_initial_response);
@@ -829,11 +829,11 @@ Usage: x [options] hostname
         assert_eq!(o.sasl_options, [("k".into(), "v".into())]);
         assert_eq!(o.port, "1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
-        assert_eq!(o.realm.as_deref(), Some("realm"));
+        assert_eq!(o.realm.as_deref(), Some(&b"realm"[..]));
         assert_eq!(o.starttls_keyfile.as_deref(), Some(""));
-        assert_eq!(o.authzid.as_deref(), Some("user"));
+        assert_eq!(o.authzid.as_deref(), Some(&b"user"[..]));
         assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
-        assert_eq!(o.host, "server");
+        assert_eq!(o.host, b"server");
 
         let o = options(&[
             "imtest",
@@ -861,9 +861,9 @@ Usage: x [options] hostname
         assert_eq!(o.min_ssf, 5);
         assert_eq!(o.port, "7");
         assert_eq!(o.mechanism.as_deref(), Some("X"));
-        assert_eq!(o.host, "host");
+        assert_eq!(o.host, b"host");
         let o = options(&["imtest", "-p1", "--", "-v"]);
-        assert_eq!(o.host, "-v");
+        assert_eq!(o.host, b"-v");
         assert!(!o.verbose);
     }
 
@@ -1049,8 +1049,8 @@ Usage: x [options] hostname
 
     #[test]
     fn host_is_first_operand_truncated_or_localhost() {
-        assert_eq!(options(&["imtest"]).host, "localhost");
-        assert_eq!(options(&["imtest", "a", "b"]).host, "a");
+        assert_eq!(options(&["imtest"]).host, b"localhost");
+        assert_eq!(options(&["imtest", "a", "b"]).host, b"a");
         let long = "h".repeat(2000);
         assert_eq!(options(&["imtest", &long]).host.len(), MAX_HOSTNAME);
     }
@@ -1070,7 +1070,7 @@ Usage: x [options] hostname
             Err(stop) => panic!("{stop:?}"),
         };
         assert_eq!(o.password.as_deref(), Some(&b"\xff\xfe"[..]));
-        assert_eq!(o.host, "h\u{fffd}");
+        assert_eq!(o.host, b"h\xe9", "the host keeps its bytes");
         assert_eq!(
             run(
                 vec![

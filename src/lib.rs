@@ -53,7 +53,7 @@ fn run_masking(args: Vec<std::ffi::OsString>, mask: &mut dyn FnMut(usize, usize)
             match session::run(&options) {
                 Ok(code) => code,
                 Err(failure) => {
-                    transcript::err(format!("{failure}\n").as_bytes());
+                    transcript::err(&failure.line());
                     1
                 }
             }

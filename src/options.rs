@@ -30,7 +30,7 @@ pub enum Output {
 pub struct Options {
     pub protocol: &'static Protocol,
     /// The first non-option argument, or `localhost` (after the warning).
-    pub host: String,
+    pub host: Vec<u8>,
     /// `-p`, or the protocol's (SSL) default service name.
     pub port: String,
     /// `-s`.
@@ -40,15 +40,15 @@ pub struct Options {
     /// `-m`.
     pub mechanism: Option<String>,
     /// `-a`; `None` = the current user's login name.
-    pub authname: Option<String>,
+    pub authname: Option<Vec<u8>>,
     /// `-u`.
-    pub authzid: Option<String>,
+    pub authzid: Option<Vec<u8>>,
     /// `-w`, as given (bytes: a password need not be UTF-8); wiped when dropped.
     pub password: Option<Password>,
     /// Where each `-w` argument sits in the process's argv: (index, byte offset), for masking.
     pub password_argv: Vec<(usize, usize)>,
     /// `-r`.
-    pub realm: Option<String>,
+    pub realm: Option<Vec<u8>>,
     /// `-k` (atoi).
     pub min_ssf: u32,
     /// `-l` (atoi), default 128.

@@ -20,14 +20,14 @@ pub const PASSWORD_PROMPT: &str = "Please enter your password";
 
 /// Answers from the command line, prompts for the rest.
 pub struct CliPrompter {
-    /// `-a`, or the current login name.
-    pub authname: String,
+    /// `-a`, or the current login name (bytes: the C tool passes them on as given).
+    pub authname: Vec<u8>,
     /// `-u`.
-    pub authzid: Option<String>,
+    pub authzid: Option<Vec<u8>>,
     /// `-w` (bytes, wiped when dropped).
     pub password: Option<Password>,
     /// `-r`.
-    pub realm: Option<String>,
+    pub realm: Option<Vec<u8>>,
 }
 
 /// Where prompts go and answers come from; the real one is the terminal.
@@ -73,9 +73,9 @@ impl CliPrompter {
     fn respond(&self, request: &PromptRequest, console: &mut dyn Console) -> Vec<u8> {
         let given: Option<&[u8]> = match request.kind {
             PromptKind::Pass => self.password.as_deref(),
-            PromptKind::User => Some(self.authzid.as_deref().unwrap_or("").as_bytes()),
-            PromptKind::AuthName => Some(self.authname.as_bytes()),
-            PromptKind::GetRealm => self.realm.as_deref().map(str::as_bytes),
+            PromptKind::User => Some(self.authzid.as_deref().unwrap_or_default()),
+            PromptKind::AuthName => Some(self.authname.as_slice()),
+            PromptKind::GetRealm => self.realm.as_deref(),
             PromptKind::EchoPrompt | PromptKind::NoEchoPrompt => None,
         };
         if let Some(value) = given {
@@ -118,10 +118,8 @@ pub fn password(prompter: &mut dyn Prompter) -> Password {
 
 /// The current user's login name (`getpwuid(getuid())`), the default `-a`; empty when the
 /// user id has no password entry (where the C tool would crash).
-pub fn current_login_name() -> String {
-    user::login_name()
-        .map(|name| String::from_utf8_lossy(&name).into_owned())
-        .unwrap_or_default()
+pub fn current_login_name() -> Vec<u8> {
+    user::login_name().unwrap_or_default()
 }
 
 #[cfg(test)]

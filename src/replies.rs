@@ -77,9 +77,23 @@ pub fn capabilities(
 
 /// Prints `C: <command>` (a multi-line command gets `C: ` on every line) and sends it
 /// with CR LF.
-pub fn command(stack: &mut Stack, command: &str) -> Result<()> {
-    transcript::client_line(command.replace("\r\n", "\r\nC: ").as_bytes());
-    send(stack, format!("{command}\r\n").as_bytes())
+pub fn command(stack: &mut Stack, command: impl AsRef<[u8]>) -> Result<()> {
+    let command = command.as_ref();
+    let mut shown = Vec::with_capacity(command.len() + 8);
+    let mut lines = command.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        shown.extend_from_slice(line);
+        if lines.peek().is_some() {
+            // A CR LF inside the command starts a new `C: ` line (HTTP requests).
+            shown.extend_from_slice(if line.ends_with(b"\r") {
+                b"\nC: "
+            } else {
+                b"\n"
+            });
+        }
+    }
+    transcript::client_line(&shown);
+    send(stack, &[command, b"\r\n"].concat())
 }
 
 /// Sends bytes; a write failure is the same fatal error as a read failure in the C tool.

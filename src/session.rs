@@ -71,7 +71,7 @@ pub fn run(options: &Options) -> Result<i32> {
         learnt: Learnt::default(),
         greeting_has_capabilities: protocol.banner.is_capability_source,
         sieve_asks_after_layer: false,
-        host: options.host.clone(),
+        host: String::from_utf8_lossy(&options.host).into_owned(),
     };
     let mut round = start_round(&mut run)?;
     for _ in 1..options.rounds {
@@ -182,7 +182,7 @@ fn ask_capabilities(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
         caps.mechs = None;
         return Ok(caps);
     };
-    replies::command(stack, &command.replace("%s", &run.host))?;
+    replies::command(stack, command.replace("%s", &run.host))?;
     replies::capabilities(stack, protocol, protocol.capabilities.end, &mut run.learnt)
 }
 
@@ -268,7 +268,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &str) -> Result<()> {
     if run.options.implicit_tls {
         return Ok(());
     }
-    replies::command(&mut round.stack, &exchange.command.replace("%s", &run.host))?;
+    replies::command(&mut round.stack, exchange.command.replace("%s", &run.host))?;
     let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
     if !starts_with_ci(&reply, exchange.ok) {
         return Ok(());

@@ -19,24 +19,31 @@ pub fn ip_semicolon_port(addr: &SocketAddr) -> String {
 }
 
 /// Resolves `host`/`port` (port is a service name or number, passed verbatim) and
-/// connects to the first address that answers.
-pub fn connect(host: &str, port: &str) -> Result<Connected> {
-    let cannot_connect = |name: &str| {
-        Failure::new(format!(
-            "Network initialization - cannot connect to {name}:{port}"
-        ))
+/// connects to the first address that answers. The host is bytes as given on the command
+/// line; failure messages quote it unchanged, as the C tool does.
+pub fn connect(host: &[u8], port: &str) -> Result<Connected> {
+    let cannot_connect = |name: &[u8]| {
+        let message = [
+            b"Network initialization - cannot connect to ",
+            name,
+            b":",
+            port.as_bytes(),
+        ];
+        Failure(message.concat())
     };
-    let resolved = match sys::resolve(host.as_bytes(), port.as_bytes()) {
+    let resolved = match sys::resolve(host, port.as_bytes()) {
         Ok(resolved) => resolved,
         Err(text) => {
             transcript::err(format!("getaddrinfo: {text}\n").as_bytes());
             return Err(cannot_connect(host));
         }
     };
-    let name = match resolved.canonical_name {
-        Some(canonical) => truncate_utf8(canonical, 1023),
-        None => host.to_string(),
-    };
+    let canonical = resolved
+        .canonical_name
+        .map(|name| truncate_utf8(name, 1023));
+    let name = canonical
+        .clone()
+        .unwrap_or_else(|| String::from_utf8_lossy(host).into_owned());
     let mut last_error = None;
     for addr in &resolved.addresses {
         match TcpStream::connect(addr) {
@@ -59,7 +66,10 @@ pub fn connect(host: &str, port: &str) -> Result<Connected> {
         None => sys::strerror(libc::EADDRNOTAVAIL),
     };
     transcript::err(format!("connect: {text}\n").as_bytes());
-    Err(cannot_connect(&name))
+    // The name as the resolver returned it, or the bytes given on the command line.
+    Err(cannot_connect(
+        canonical.as_deref().map_or(host, str::as_bytes),
+    ))
 }
 
 fn truncate_utf8(mut text: String, max: usize) -> String {

@@ -38,7 +38,7 @@ impl Console for Fake {
 
 fn bare() -> CliPrompter {
     CliPrompter {
-        authname: "tim".to_string(),
+        authname: b"tim".to_vec(),
         authzid: None,
         password: None,
         realm: None,
@@ -47,10 +47,10 @@ fn bare() -> CliPrompter {
 
 fn full() -> CliPrompter {
     CliPrompter {
-        authname: "tim".to_string(),
-        authzid: Some("bob".to_string()),
+        authname: b"tim".to_vec(),
+        authzid: Some(b"bob".to_vec()),
         password: Some(crate::options::Password::new(b"s3cret".to_vec())),
-        realm: Some("realm.test".to_string()),
+        realm: Some(b"realm.test".to_vec()),
     }
 }
 
@@ -201,7 +201,7 @@ fn login_name_is_the_real_users() {
         .output()
         .unwrap()
         .stdout;
-    assert_eq!(format!("{}\n", current_login_name()).as_bytes(), expected);
+    assert_eq!([current_login_name().as_slice(), b"\n"].concat(), expected);
 }
 
 // ----- through the real library ---------------------------------------------------------------
@@ -257,7 +257,7 @@ fn digest_md5_realm_prompt_reads_a_line() {
     };
     let mut prompter = Scripted {
         prompter: CliPrompter {
-            authname: "tim".to_string(),
+            authname: b"tim".to_vec(),
             authzid: None,
             password: Some(crate::options::Password::new(b"x".to_vec())),
             realm: None,

@@ -19,7 +19,7 @@ pub fn authenticate(
     attempt: &mut Attempt,
     caps: &Caps,
     mechanism: Option<&str>,
-    authname: &str,
+    authname: &[u8],
     host: &str,
 ) -> Result<Code> {
     let list = caps.mechs.clone().unwrap_or_default();
@@ -62,10 +62,10 @@ fn request_head(attempt: &mut Attempt, host: &str, authzid: &[u8]) {
     transcript::out(&shown);
 }
 
-fn basic(attempt: &mut Attempt, authname: &str, host: &str) -> Result<Code> {
+fn basic(attempt: &mut Attempt, authname: &[u8], host: &str) -> Result<Code> {
     let authzid = prompt::ask(attempt.prompter, PromptKind::User, "Username");
     let password = prompt::password(attempt.prompter);
-    let mut credentials = [authname.as_bytes(), b":", password.as_slice()].concat();
+    let mut credentials = [authname, b":", password.as_slice()].concat();
     credentials.truncate(1023);
     let Ok(encoded) = sasl::encode64(&credentials) else {
         return Ok(sasl::SASL_FAIL);

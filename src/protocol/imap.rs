@@ -15,7 +15,7 @@ pub fn authenticate(
     protocol: &Protocol,
     caps: &Caps,
     mechanism: Option<&str>,
-    authname: &str,
+    authname: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("IMAP has a SASL command");
     match mechanism {
@@ -31,11 +31,12 @@ pub fn authenticate(
 }
 
 /// `L01 LOGIN <user> {n}`, then the password once the server says `+`.
-fn login(attempt: &mut Attempt, authname: &str) -> Result<Code> {
+fn login(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
     let password = crate::prompt::password(attempt.prompter);
+    let size = format!(" {{{}}}", password.len());
     replies::command(
         attempt.stack,
-        &format!("L01 LOGIN {authname} {{{}}}", password.len()),
+        [b"L01 LOGIN ", authname, size.as_bytes()].concat(),
     )?;
     let reply = replies::waitfor(attempt.stack, &["+", "L01 "], true)?;
     if !reply.starts_with(b"+") {

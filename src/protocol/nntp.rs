@@ -14,7 +14,7 @@ pub fn authenticate(
     protocol: &Protocol,
     caps: &Caps,
     mechanism: Option<&str>,
-    authname: &str,
+    authname: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("NNTP has a SASL command");
     match mechanism {
@@ -29,14 +29,14 @@ pub fn authenticate(
     }
 }
 
-fn authinfo_user(attempt: &mut Attempt, authname: &str) -> Result<Code> {
-    let user = format!("AUTHINFO USER {authname}");
-    let mut reply = one_line(attempt, &user, user.as_bytes())?;
+fn authinfo_user(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
+    let user = [b"AUTHINFO USER ", authname].concat();
+    let mut reply = one_line(attempt, &user, &user)?;
     if reply.starts_with(b"381") {
         let password = password(attempt);
         reply = one_line(
             attempt,
-            "AUTHINFO PASS <omitted>",
+            b"AUTHINFO PASS <omitted>",
             &[b"AUTHINFO PASS ", password.as_slice()].concat(),
         )?;
     }

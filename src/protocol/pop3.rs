@@ -43,7 +43,7 @@ pub fn authenticate(
     protocol: &Protocol,
     caps: &Caps,
     mechanism: Option<&str>,
-    authname: &str,
+    authname: &[u8],
     apop_challenge: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("POP3 has a SASL command");
@@ -65,23 +65,23 @@ pub fn password(attempt: &mut Attempt) -> crate::options::Password {
 }
 
 /// Sends a printed command and reads one printed reply line.
-pub fn one_line(attempt: &mut Attempt, shown: &str, sent: &[u8]) -> Result<Vec<u8>> {
-    transcript::client_line(shown.as_bytes());
+pub fn one_line(attempt: &mut Attempt, shown: &[u8], sent: &[u8]) -> Result<Vec<u8>> {
+    transcript::client_line(shown);
     replies::send(attempt.stack, &[sent, b"\r\n"].concat())?;
     let reply = replies::line(attempt.stack, LINE_MAX)?;
     transcript::server_line(&reply);
     Ok(reply)
 }
 
-fn user_pass(attempt: &mut Attempt, authname: &str) -> Result<Code> {
-    let user = format!("USER {authname}");
-    if !starts_with_ci(&one_line(attempt, &user, user.as_bytes())?, "+OK") {
+fn user_pass(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
+    let user = [b"USER ", authname].concat();
+    if !starts_with_ci(&one_line(attempt, &user, &user)?, "+OK") {
         return Ok(sasl::SASL_FAIL);
     }
     let password = password(attempt);
     let reply = one_line(
         attempt,
-        "PASS <omitted>",
+        b"PASS <omitted>",
         &[b"PASS ", password.as_slice()].concat(),
     )?;
     Ok(if starts_with_ci(&reply, "+OK") {
@@ -91,7 +91,7 @@ fn user_pass(attempt: &mut Attempt, authname: &str) -> Result<Code> {
     })
 }
 
-fn apop(attempt: &mut Attempt, authname: &str, challenge: &[u8]) -> Result<Code> {
+fn apop(attempt: &mut Attempt, authname: &[u8], challenge: &[u8]) -> Result<Code> {
     let password = password(attempt);
     let digest = match hash(
         MessageDigest::md5(),
@@ -103,8 +103,8 @@ fn apop(attempt: &mut Attempt, authname: &str, challenge: &[u8]) -> Result<Code>
             .collect::<String>(),
         Err(_) => return Ok(sasl::SASL_FAIL),
     };
-    let command = format!("APOP {authname} {digest}");
-    let reply = one_line(attempt, &command, command.as_bytes())?;
+    let command = [b"APOP ", authname, b" ", digest.as_bytes()].concat();
+    let reply = one_line(attempt, &command, &command)?;
     Ok(if starts_with_ci(&reply, "+OK") {
         sasl::SASL_OK
     } else {
