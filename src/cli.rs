@@ -396,11 +396,15 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     }
 
     let port = if !c.port.is_empty() {
-        lossy(&c.port)
+        c.port.clone()
     } else if c.implicit_tls {
-        protocol.ssl_port.unwrap_or(protocol.port).to_owned()
+        protocol
+            .ssl_port
+            .unwrap_or(protocol.port)
+            .as_bytes()
+            .to_vec()
     } else {
-        protocol.port.to_owned()
+        protocol.port.as_bytes().to_vec()
     };
 
     let host = match operands.first() {
@@ -417,10 +421,10 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
 
     let output = match (c.socket, c.filename) {
         (Some((path, daemon)), _) => Output::Socket {
-            path: lossy(&path),
+            path: path_from(path),
             daemon,
         },
-        (None, Some(file)) => Output::File(lossy(&file)),
+        (None, Some(file)) => Output::File(path_from(file)),
         (None, None) => Output::Terminal,
     };
 
@@ -429,7 +433,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         host,
         port,
         implicit_tls: c.implicit_tls,
-        starttls_keyfile: c.keyfile.as_deref().map(lossy),
+        starttls_keyfile: c.keyfile.clone(),
         mechanism: c.mechanism.as_deref().map(lossy),
         authname: c.authname.clone(),
         authzid: c.authzid.clone(),
@@ -473,6 +477,11 @@ fn basename(argv0: &[u8]) -> &[u8] {
         Some(slash) => &argv0[slash + 1..],
         None => argv0,
     }
+}
+
+/// A path given on the command line, byte for byte.
+fn path_from(bytes: Vec<u8>) -> std::path::PathBuf {
+    std::ffi::OsString::from_vec(bytes).into()
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -746,7 +755,7 @@ Usage: x [options] hostname
         let o = options(&["/x/imtest", "host"]);
         assert_eq!(o.protocol.kind, Kind::Imap);
         assert_eq!(o.host, b"host");
-        assert_eq!(o.port, "imap");
+        assert_eq!(o.port, b"imap");
         assert!(!o.implicit_tls && !o.challenge_prompts && !o.no_initial_response);
         assert!(!o.compress && !o.stress && !o.verbose);
         assert_eq!(o.starttls_keyfile, None);
@@ -780,10 +789,10 @@ Usage: x [options] hostname
             o.sasl_options,
             [("k".into(), "v".into()), ("flag".into(), "1".into())]
         );
-        assert_eq!(o.port, "1143");
+        assert_eq!(o.port, b"1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
         assert_eq!(o.realm.as_deref(), Some(&b"realm"[..]));
-        assert_eq!(o.starttls_keyfile.as_deref(), Some("key.pem"));
+        assert_eq!(o.starttls_keyfile.as_deref(), Some(&b"key.pem"[..]));
         assert_eq!(o.authzid.as_deref(), Some(&b"user"[..]));
         assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
         assert_eq!(o.host, b"server");
@@ -827,10 +836,10 @@ Usage: x [options] hostname
         assert_eq!((o.min_ssf, o.max_ssf, o.rounds), (3, 56, 4));
         assert_eq!(o.mechanism.as_deref(), Some("PLAIN"));
         assert_eq!(o.sasl_options, [("k".into(), "v".into())]);
-        assert_eq!(o.port, "1143");
+        assert_eq!(o.port, b"1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
         assert_eq!(o.realm.as_deref(), Some(&b"realm"[..]));
-        assert_eq!(o.starttls_keyfile.as_deref(), Some(""));
+        assert_eq!(o.starttls_keyfile.as_deref(), Some(&b""[..]));
         assert_eq!(o.authzid.as_deref(), Some(&b"user"[..]));
         assert_eq!(o.password.as_deref(), Some(&b"pw"[..]));
         assert_eq!(o.host, b"server");
@@ -859,7 +868,7 @@ Usage: x [options] hostname
         ]);
         assert!(o.verbose && o.challenge_prompts && o.no_initial_response);
         assert_eq!(o.min_ssf, 5);
-        assert_eq!(o.port, "7");
+        assert_eq!(o.port, b"7");
         assert_eq!(o.mechanism.as_deref(), Some("X"));
         assert_eq!(o.host, b"host");
         let o = options(&["imtest", "-p1", "--", "-v"]);
@@ -933,7 +942,7 @@ Usage: x [options] hostname
         let o = options(&[
             "imtest", "-p", "1", "-p", "2", "-f", "a", "-f", "b", "-m", "x", "-m", "y", "h",
         ]);
-        assert_eq!(o.port, "2");
+        assert_eq!(o.port, b"2");
         assert_eq!(o.output, Output::File("b".into()));
         assert_eq!(o.mechanism.as_deref(), Some("y"));
     }
@@ -950,7 +959,7 @@ Usage: x [options] hostname
 
     #[test]
     fn ports_default_per_protocol_and_ssl() {
-        let port = |list: &[&str]| options(list).port.clone();
+        let port = |list: &[&str]| String::from_utf8(options(list).port.clone()).unwrap();
         assert_eq!(port(&["imtest", "h"]), "imap");
         assert_eq!(port(&["imtest", "-s", "h"]), "imaps");
         assert_eq!(port(&["imtest", "-p", "", "h"]), "imap");

@@ -3,6 +3,7 @@
 
 use crate::ffi::process::wipe;
 use crate::protocol::Protocol;
+use std::path::PathBuf;
 
 /// `-H`: which HAProxy header to send first on every connection (spec §3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +22,9 @@ pub enum Output {
     /// Terminal mode: stdin to the server, server to stdout.
     Terminal,
     /// `-f file`.
-    File(String),
+    File(PathBuf),
     /// `-x path` (daemon = `-X path`).
-    Socket { path: String, daemon: bool },
+    Socket { path: PathBuf, daemon: bool },
 }
 
 #[derive(Debug)]
@@ -32,11 +33,11 @@ pub struct Options {
     /// The first non-option argument, or `localhost` (after the warning).
     pub host: Vec<u8>,
     /// `-p`, or the protocol's (SSL) default service name.
-    pub port: String,
+    pub port: Vec<u8>,
     /// `-s`.
     pub implicit_tls: bool,
     /// `-t FILE`: `Some("")` = STARTTLS without a client certificate.
-    pub starttls_keyfile: Option<String>,
+    pub starttls_keyfile: Option<Vec<u8>>,
     /// `-m`.
     pub mechanism: Option<String>,
     /// `-a`; `None` = the current user's login name.

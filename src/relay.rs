@@ -11,6 +11,7 @@ use crate::options::Output;
 use crate::session::{Round, Run};
 use crate::transcript;
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// Server data is printed in pieces of at most this size, each cut at a NUL like the C
 /// tool's `printf("%s")` of a 2047-byte read.
@@ -37,10 +38,9 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
         Output::File(path) => match std::fs::File::open(path) {
             Ok(file) => Local::File(file),
             Err(err) => {
-                transcript::err(
-                    format!("Unable to open file: {path}:{}\n", sys::io_error_text(&err))
-                        .as_bytes(),
-                );
+                let text = format!(":{}\n", sys::io_error_text(&err));
+                let path = path.as_os_str().as_bytes();
+                transcript::err(&[b"Unable to open file: ", path, text.as_bytes()].concat());
                 return Ok(1);
             }
         },

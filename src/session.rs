@@ -229,7 +229,7 @@ enum TlsOutcome {
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
-fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&str>) -> Result<TlsOutcome> {
+fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result<TlsOutcome> {
     let Some(tcp) = round.stack.take_plain() else {
         return Ok(TlsOutcome::HandshakeFailed);
     };
@@ -257,7 +257,7 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&str>) -> Result<
 }
 
 /// `-t`: STARTTLS if advertised (spec §3.4).
-fn starttls(run: &mut Run, round: &mut Round, keyfile: &str) -> Result<()> {
+fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
     let not_supported = || Failure::new("STARTTLS not supported by the server!\n");
     let Some(exchange) = run.protocol.starttls else {
         return Err(not_supported());

@@ -15,6 +15,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 
 /// How long to wait for the next client.
 const ACCEPT_TIMEOUT_MS: i32 = 600_000;
@@ -23,7 +24,7 @@ const SERVER_READ: usize = 2047;
 
 /// The listening socket file, removed at the end only if it is still ours.
 struct SocketFile {
-    path: String,
+    path: PathBuf,
     inode: u64,
 }
 
@@ -45,7 +46,7 @@ enum ClientEnd {
     ServerClosed,
 }
 
-pub fn run(kind: Kind, logout: Option<&str>, mut stack: Stack, path: &str) -> Result<i32> {
+pub fn run(kind: Kind, logout: Option<&str>, mut stack: Stack, path: &Path) -> Result<i32> {
     let _ = std::fs::remove_file(path);
     let listener =
         UnixListener::bind(path).map_err(|_| Failure::new("could not bind output socket"))?;
@@ -53,7 +54,7 @@ pub fn run(kind: Kind, logout: Option<&str>, mut stack: Stack, path: &str) -> Re
         .map_err(|_| Failure::new("could not stat output socket"))?
         .ino();
     let file = SocketFile {
-        path: path.to_string(),
+        path: path.to_path_buf(),
         inode,
     };
     let result = serve(kind, &mut stack, &listener);

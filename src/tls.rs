@@ -6,8 +6,8 @@
 use crate::ffi::tls::{self as raw, BioEvent, BioHandler, InfoEvent, InfoHandler, Side};
 use openssl::nid::Nid;
 use openssl::ssl::{
-    ShutdownState, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslOptions,
-    SslSession, SslStream, SslVerifyMode,
+    ShutdownState, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSession,
+    SslStream, SslVerifyMode,
 };
 use openssl::x509::X509StoreContextRef;
 use std::net::TcpStream;
@@ -75,14 +75,14 @@ impl Engine {
     pub fn connect(
         &mut self,
         tcp: TcpStream,
-        keyfile: Option<&str>,
+        keyfile: Option<&[u8]>,
     ) -> Result<Established, Failure> {
         if self.verbose {
             line("starting TLS engine");
         }
         // A C string ends at the first NUL, and an empty name means "no client certificate".
         let keyfile = keyfile
-            .and_then(|f| f.split('\0').next())
+            .and_then(|f| f.split(|&b| b == 0).next())
             .filter(|f| !f.is_empty());
         let ctx = match self.context(keyfile) {
             Ok(ctx) => ctx,
@@ -137,7 +137,7 @@ impl Engine {
     }
 
     /// The client context of spec §4.1; on failure the messages are already printed.
-    fn context(&self, keyfile: Option<&str>) -> Result<SslContext, ()> {
+    fn context(&self, keyfile: Option<&[u8]>) -> Result<SslContext, ()> {
         let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(|_| ())?;
         builder.set_options(
             SslOptions::ALL
@@ -150,7 +150,7 @@ impl Engine {
         }
         if let Some(file) = keyfile {
             if let Err(message) = load_client_cert(&mut builder, file) {
-                line(&message);
+                out(&[message.as_slice(), b"\n"].concat());
                 line(ENGINE_FAILED);
                 return Err(());
             }
@@ -227,19 +227,21 @@ impl Engine {
     }
 }
 
-/// Certificate chain, then the key from the same file, then the consistency check.
-fn load_client_cert(builder: &mut SslContextBuilder, file: &str) -> Result<(), String> {
-    if builder.set_certificate_chain_file(file).is_err() {
-        return Err(format!("unable to get certificate from '{file}'"));
+/// Certificate chain, then the key from the same file, then the consistency check. The
+/// file name is bytes as given, and the messages quote it unchanged.
+fn load_client_cert(builder: &mut SslContextBuilder, file: &[u8]) -> Result<(), Vec<u8>> {
+    let quoted = |what: &[u8]| [what, b" '", file, b"'"].concat();
+    // The caller cut the name at its first NUL, so this cannot fail.
+    let path =
+        std::ffi::CString::new(file).map_err(|_| quoted(b"unable to get certificate from"))?;
+    if !raw::use_certificate_chain_file(builder, &path) {
+        return Err(quoted(b"unable to get certificate from"));
     }
-    if builder
-        .set_private_key_file(file, SslFiletype::PEM)
-        .is_err()
-    {
-        return Err(format!("unable to get private key from '{file}'"));
+    if !raw::use_private_key_file(builder, &path) {
+        return Err(quoted(b"unable to get private key from"));
     }
     if builder.check_private_key().is_err() {
-        return Err("Private key does not match the certificate public key".to_string());
+        return Err(b"Private key does not match the certificate public key".to_vec());
     }
     Ok(())
 }

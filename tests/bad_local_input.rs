@@ -327,6 +327,51 @@ fn arguments_that_are_not_utf8() {
         &proxy,
         plain_session,
     );
+    // File names and the port are bytes too: quoted unchanged in the messages.
+    let with = |first: &[OsString]| {
+        let mut args = first.to_vec();
+        args.extend(os(&[
+            "-p",
+            "{PORT}",
+            "-m",
+            "plain",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ]));
+        args
+    };
+    same_as_c(
+        "non-UTF-8 -f file name",
+        "imtest",
+        &with(&[OsString::from("-f"), bad(b"/nonexistent/cmds-\xff")]),
+        || {
+            vec![
+                send(BANNER),
+                read_line(),
+                send("A01 OK done\r\n"),
+                read_to_eof(),
+            ]
+        },
+    );
+    same_as_c(
+        "non-UTF-8 -t key file name",
+        "imtest",
+        &with(&[OsString::from("-t"), bad(b"/nonexistent/key-\xe9.pem")]),
+        starttls_then_wait,
+    );
+    same_as_c(
+        "non-UTF-8 port",
+        "imtest",
+        &[
+            OsString::from("-p"),
+            bad(b"imap\xff"),
+            OsString::from("127.0.0.1"),
+        ],
+        Vec::new,
+    );
     same_as_c(
         "non-UTF-8 host name",
         "imtest",

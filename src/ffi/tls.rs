@@ -245,6 +245,42 @@ pub fn connect_raw<S: Read + Write>(stream: &mut SslStream<S>) -> c_int {
 /// The session may come from another client context: OpenSSL allows that (contexts only
 /// matter to session caches and server-side id contexts, and our client contexts keep no
 /// cache and install no session callbacks). The crate marks it unsafe for that reason alone.
+/// `SSL_CTX_use_certificate_chain_file` with the file name as bytes (the openssl crate
+/// insists on UTF-8 names and panics otherwise). `false` when OpenSSL refuses.
+pub fn use_certificate_chain_file(builder: &mut SslContextBuilder, file: &CStr) -> bool {
+    // SAFETY: the builder owns a live SSL_CTX; `file` is a NUL-terminated string that
+    // OpenSSL only reads during the call.
+    let ok = unsafe {
+        openssl_sys::SSL_CTX_use_certificate_chain_file(builder.as_ptr(), file.as_ptr()) > 0
+    };
+    drain_errors_unless(ok)
+}
+
+/// `SSL_CTX_use_PrivateKey_file` (PEM) with the file name as bytes, as above.
+pub fn use_private_key_file(builder: &mut SslContextBuilder, file: &CStr) -> bool {
+    // SAFETY: as for `use_certificate_chain_file`.
+    let ok = unsafe {
+        openssl_sys::SSL_CTX_use_PrivateKey_file(
+            builder.as_ptr(),
+            file.as_ptr(),
+            openssl_sys::SSL_FILETYPE_PEM,
+        ) > 0
+    };
+    drain_errors_unless(ok)
+}
+
+/// A failed call leaves entries on OpenSSL's error queue (the openssl crate drains them for
+/// its own calls); drop them so a later handshake does not see them.
+fn drain_errors_unless(ok: bool) -> bool {
+    if !ok {
+        // Not `ErrorStack::get()`: it unwraps the entries' text as UTF-8, and this text
+        // holds the file name, which need not be UTF-8.
+        // SAFETY: ERR_clear_error only empties this thread's error queue.
+        unsafe { openssl_sys::ERR_clear_error() };
+    }
+    ok
+}
+
 pub fn offer_session(ssl: &mut SslRef, session: &SslSession) -> bool {
     // SAFETY: both pointers are valid; SSL_set_session takes its own reference on the session.
     unsafe { openssl_sys::SSL_set_session(ssl.as_ptr(), session.as_ptr()) == 1 }

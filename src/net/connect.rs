@@ -21,17 +21,17 @@ pub fn ip_semicolon_port(addr: &SocketAddr) -> String {
 /// Resolves `host`/`port` (port is a service name or number, passed verbatim) and
 /// connects to the first address that answers. The host is bytes as given on the command
 /// line; failure messages quote it unchanged, as the C tool does.
-pub fn connect(host: &[u8], port: &str) -> Result<Connected> {
+pub fn connect(host: &[u8], port: &[u8]) -> Result<Connected> {
     let cannot_connect = |name: &[u8]| {
         let message = [
             b"Network initialization - cannot connect to ",
             name,
             b":",
-            port.as_bytes(),
+            port,
         ];
         Failure(message.concat())
     };
-    let resolved = match sys::resolve(host, port.as_bytes()) {
+    let resolved = match sys::resolve(host, port) {
         Ok(resolved) => resolved,
         Err(text) => {
             transcript::err(format!("getaddrinfo: {text}\n").as_bytes());

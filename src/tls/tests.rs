@@ -473,7 +473,7 @@ fn round(
     keyfile: Option<&str>,
 ) -> (String, Result<Established, Failure>) {
     take_output();
-    let result = engine.connect(dial(port), keyfile);
+    let result = engine.connect(dial(port), keyfile.map(str::as_bytes));
     (take_output(), result)
 }
 
