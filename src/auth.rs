@@ -157,20 +157,23 @@ pub fn advertised_exchange(
     attempt: &mut Attempt,
     framing: &SaslFraming,
     caps: &Caps,
-    mechanism: Option<&str>,
+    mechanism: Option<&[u8]>,
     what: &str,
 ) -> Result<Code> {
     let list = caps.mechs.clone().unwrap_or_default();
     match mechanism {
-        Some(mech) if !contains_ci(list.as_bytes(), mech.as_bytes()) => {
-            let message = format!(
-                "[Server did not advertise {what}{}]\n",
-                mech.to_ascii_uppercase()
-            );
-            transcript::out(message.as_bytes());
+        Some(mech) if !contains_ci(list.as_bytes(), mech) => {
+            let upper = mech.to_ascii_uppercase();
+            let message = [
+                b"[Server did not advertise ",
+                what.as_bytes(),
+                &upper,
+                b"]\n",
+            ];
+            transcript::out(&message.concat());
             Ok(sasl::SASL_FAIL)
         }
-        Some(mech) => exchange(attempt, framing, mech.as_bytes()),
+        Some(mech) => exchange(attempt, framing, mech),
         None => exchange(attempt, framing, list.as_bytes()),
     }
 }

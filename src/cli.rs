@@ -434,7 +434,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         port,
         implicit_tls: c.implicit_tls,
         starttls_keyfile: c.keyfile.clone(),
-        mechanism: c.mechanism.as_deref().map(lossy),
+        mechanism: c.mechanism.clone(),
         authname: c.authname.clone(),
         authzid: c.authzid.clone(),
         password: c.password.clone(),
@@ -445,11 +445,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         max_ssf: c.max_ssf as u32,
         challenge_prompts: c.challenge_prompts,
         no_initial_response: c.no_initial_response,
-        sasl_options: c
-            .sasl_options
-            .iter()
-            .map(|(k, v)| (lossy(k), lossy(v)))
-            .collect(),
+        sasl_options: c.sasl_options.clone(),
         rounds: c.rounds.unsigned_abs(),
         compress: c.compress,
         stress: c.stress,
@@ -784,10 +780,13 @@ Usage: x [options] hostname
         assert_eq!(o.output, Output::File("file".into()));
         assert!(o.no_initial_response);
         assert_eq!((o.min_ssf, o.max_ssf, o.rounds), (3, 56, 4));
-        assert_eq!(o.mechanism.as_deref(), Some("PLAIN"));
+        assert_eq!(o.mechanism.as_deref(), Some(&b"PLAIN"[..]));
         assert_eq!(
             o.sasl_options,
-            [("k".into(), "v".into()), ("flag".into(), "1".into())]
+            [
+                (b"k".to_vec(), b"v".to_vec()),
+                (b"flag".to_vec(), b"1".to_vec())
+            ]
         );
         assert_eq!(o.port, b"1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
@@ -834,8 +833,8 @@ Usage: x [options] hostname
         assert_eq!(o.output, Output::File("file".into()));
         assert!(o.no_initial_response);
         assert_eq!((o.min_ssf, o.max_ssf, o.rounds), (3, 56, 4));
-        assert_eq!(o.mechanism.as_deref(), Some("PLAIN"));
-        assert_eq!(o.sasl_options, [("k".into(), "v".into())]);
+        assert_eq!(o.mechanism.as_deref(), Some(&b"PLAIN"[..]));
+        assert_eq!(o.sasl_options, [(b"k".to_vec(), b"v".to_vec())]);
         assert_eq!(o.port, b"1143");
         assert!(o.compress && o.implicit_tls && o.verbose && o.stress);
         assert_eq!(o.realm.as_deref(), Some(&b"realm"[..]));
@@ -869,7 +868,7 @@ Usage: x [options] hostname
         assert!(o.verbose && o.challenge_prompts && o.no_initial_response);
         assert_eq!(o.min_ssf, 5);
         assert_eq!(o.port, b"7");
-        assert_eq!(o.mechanism.as_deref(), Some("X"));
+        assert_eq!(o.mechanism.as_deref(), Some(&b"X"[..]));
         assert_eq!(o.host, b"host");
         let o = options(&["imtest", "-p1", "--", "-v"]);
         assert_eq!(o.host, b"-v");
@@ -944,7 +943,7 @@ Usage: x [options] hostname
         ]);
         assert_eq!(o.port, b"2");
         assert_eq!(o.output, Output::File("b".into()));
-        assert_eq!(o.mechanism.as_deref(), Some("y"));
+        assert_eq!(o.mechanism.as_deref(), Some(&b"y"[..]));
     }
 
     #[test]

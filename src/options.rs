@@ -39,7 +39,7 @@ pub struct Options {
     /// `-t FILE`: `Some("")` = STARTTLS without a client certificate.
     pub starttls_keyfile: Option<Vec<u8>>,
     /// `-m`.
-    pub mechanism: Option<String>,
+    pub mechanism: Option<Vec<u8>>,
     /// `-a`; `None` = the current user's login name.
     pub authname: Option<Vec<u8>>,
     /// `-u`.
@@ -59,7 +59,7 @@ pub struct Options {
     /// `-i`.
     pub no_initial_response: bool,
     /// `-o opt[=val]`, in order given; later duplicates win at lookup.
-    pub sasl_options: Vec<(String, String)>,
+    pub sasl_options: Vec<(Vec<u8>, Vec<u8>)>,
     /// `-n`.
     pub rounds: u32,
     /// `-q`.

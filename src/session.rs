@@ -337,7 +337,7 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
                 return Ok(sasl::SASL_FAIL);
             };
             match (mechanism, &caps.mechs) {
-                (Some(mech), _) => crate::auth::exchange(&mut attempt, framing, mech.as_bytes()),
+                (Some(mech), _) => crate::auth::exchange(&mut attempt, framing, mech),
                 (None, Some(list)) => {
                     crate::auth::exchange(&mut attempt, framing, list.clone().as_bytes())
                 }

@@ -363,6 +363,22 @@ fn arguments_that_are_not_utf8() {
         starttls_then_wait,
     );
     same_as_c(
+        "non-UTF-8 mechanism (not advertised)",
+        "imtest",
+        &[
+            OsString::from("-m"),
+            bad(b"pl\xe4in"),
+            OsString::from("-o"),
+            bad(b"client_mech_list=PL\xc4IN"),
+            OsString::from("-p"),
+            OsString::from("{PORT}"),
+            OsString::from("-w"),
+            OsString::from("x"),
+            OsString::from("127.0.0.1"),
+        ],
+        || vec![send(BANNER), read_line(), send("Q01 OK bye\r\n")],
+    );
+    same_as_c(
         "non-UTF-8 port",
         "imtest",
         &[

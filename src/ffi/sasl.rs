@@ -57,7 +57,8 @@ pub trait Prompter {
 /// Process-wide client set-up (spec §5.1).
 pub struct ClientConfig {
     pub challenge_prompts: bool,
-    pub options: Vec<(String, String)>,
+    /// `-o name=value` pairs as given (bytes; a C string ends at a NUL).
+    pub options: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -340,8 +341,8 @@ pub fn client_init(config: ClientConfig) -> Result<(), Code> {
         .iter()
         .filter_map(|(name, value)| {
             Some((
-                CString::new(name.as_str()).ok()?,
-                CString::new(value.as_str()).ok()?,
+                CString::new(name.as_slice()).ok()?,
+                CString::new(value.as_slice()).ok()?,
             ))
         })
         .collect();

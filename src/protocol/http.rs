@@ -18,7 +18,7 @@ const HTTP_LINE_MAX: usize = 21848;
 pub fn authenticate(
     attempt: &mut Attempt,
     caps: &Caps,
-    mechanism: Option<&str>,
+    mechanism: Option<&[u8]>,
     authname: &[u8],
     host: &str,
 ) -> Result<Code> {
@@ -26,26 +26,27 @@ pub fn authenticate(
     let Some(mech) = mechanism else {
         return sasl_exchange(attempt, list.as_bytes(), host);
     };
-    if mech.eq_ignore_ascii_case("basic") || mech.eq_ignore_ascii_case("plain") {
+    if mech.eq_ignore_ascii_case(b"basic") || mech.eq_ignore_ascii_case(b"plain") {
         if !caps.login {
             transcript::out(b"[Server did not advertise HTTP Basic]\n");
             return Ok(sasl::SASL_FAIL);
         }
         return basic(attempt, authname, host);
     }
-    let mech = if mech.eq_ignore_ascii_case("negotiate") {
-        "GSS-SPNEGO".to_string()
-    } else if mech.eq_ignore_ascii_case("digest") {
-        "DIGEST-MD5".to_string()
+    let mech = if mech.eq_ignore_ascii_case(b"negotiate") {
+        b"GSS-SPNEGO".to_vec()
+    } else if mech.eq_ignore_ascii_case(b"digest") {
+        b"DIGEST-MD5".to_vec()
     } else {
         mech.to_ascii_uppercase()
     };
     // Upstream master prints this; 3.6 crashed here for the rewritten names.
-    if !contains_ci(list.as_bytes(), mech.as_bytes()) {
-        transcript::out(format!("[Server did not advertise HTTP {mech}]\n").as_bytes());
+    if !contains_ci(list.as_bytes(), &mech) {
+        let message = [b"[Server did not advertise HTTP ", mech.as_slice(), b"]\n"];
+        transcript::out(&message.concat());
         return Ok(sasl::SASL_FAIL);
     }
-    sasl_exchange(attempt, mech.as_bytes(), host)
+    sasl_exchange(attempt, &mech, host)
 }
 
 /// The OPTIONS request head, printed and queued; `Authorize-As:` when `-u` was given.

@@ -14,12 +14,12 @@ pub fn authenticate(
     attempt: &mut Attempt,
     protocol: &Protocol,
     caps: &Caps,
-    mechanism: Option<&str>,
+    mechanism: Option<&[u8]>,
     authname: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("IMAP has a SASL command");
     match mechanism {
-        Some(mech) if mech.eq_ignore_ascii_case("login") => {
+        Some(mech) if mech.eq_ignore_ascii_case(b"login") => {
             if !caps.login {
                 transcript::out(b"[Server advertised LOGINDISABLED]\n");
                 return Ok(sasl::SASL_FAIL);

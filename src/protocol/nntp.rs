@@ -13,12 +13,12 @@ pub fn authenticate(
     attempt: &mut Attempt,
     protocol: &Protocol,
     caps: &Caps,
-    mechanism: Option<&str>,
+    mechanism: Option<&[u8]>,
     authname: &[u8],
 ) -> Result<Code> {
     let framing = protocol.sasl.as_ref().expect("NNTP has a SASL command");
     match mechanism {
-        Some(mech) if mech.eq_ignore_ascii_case("user") => {
+        Some(mech) if mech.eq_ignore_ascii_case(b"user") => {
             if !caps.login {
                 transcript::out(b"[Server did not advertise AUTHINFO USER]\n");
                 return Ok(sasl::SASL_FAIL);

@@ -81,8 +81,11 @@ pub fn init() {
     ONCE.call_once(|| {
         let options = match mode() {
             Mode::MechList => vec![
-                ("client_mech_list".to_string(), "NTLM".to_string()),
-                ("client_mech_list".to_string(), CLIENT_MECH_LIST.to_string()),
+                (b"client_mech_list".to_vec(), b"NTLM".to_vec()),
+                (
+                    b"client_mech_list".to_vec(),
+                    CLIENT_MECH_LIST.as_bytes().to_vec(),
+                ),
             ],
             _ => Vec::new(),
         };
