@@ -6,68 +6,15 @@
 mod support;
 
 use support::certs::certs;
-use support::run::{Command, Imp, Output};
 use support::server::*;
 
 /// The IMAP greeting most cases start with.
 const BANNER: &str = "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] fake ready\r\n";
 
-/// One run: the server's script, our command line (`{PORT}` is replaced), stdin.
-struct Run {
-    output: Output,
-    received: Vec<u8>,
-}
-
-fn run(imp: Imp, args: &[&str], stdin: &[u8], script: &dyn Fn() -> Script) -> Run {
-    let server = FakeServer::start(vec![script()]);
-    let port = server.port().to_string();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{PORT}", &port)).collect();
-    let output = Command::new(imp, "imtest")
-        .args(&args)
-        .stdin_bytes(stdin)
-        .run();
-    let report = server.finish();
-    let received = report
-        .conns
-        .first()
-        .map(|c| c.received())
-        .unwrap_or_default();
-    Run { output, received }
-}
-
-/// Runs both implementations and fails with a readable diff when they disagree.
+/// Ours against the C tool on the same hostile server (see `support::differ`).
 fn same_as_c(name: &str, args: &[&str], stdin: &[u8], script: impl Fn() -> Script) {
-    let c = run(Imp::Oracle, args, stdin, &script);
-    let ours = run(Imp::Ours, args, stdin, &script);
-    assert!(
-        !c.output.timed_out,
-        "{name}: the C tool timed out — the case itself is wrong"
-    );
-    assert!(
-        !ours.output.timed_out,
-        "{name}: ours hung (killed after the timeout)"
-    );
-    let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    assert_eq!(
-        show(&ours.output.stdout),
-        show(&c.output.stdout),
-        "{name}: stdout differs from the C tool"
-    );
-    assert_eq!(
-        show(&ours.output.stderr),
-        show(&c.output.stderr),
-        "{name}: stderr differs from the C tool"
-    );
-    assert_eq!(
-        ours.output.code(),
-        c.output.code(),
-        "{name}: exit status differs from the C tool"
-    );
-    assert_eq!(
-        show(&ours.received),
-        show(&c.received),
-        "{name}: bytes sent to the server differ"
-    );
+    let args: Vec<std::ffi::OsString> = args.iter().map(std::ffi::OsString::from).collect();
+    support::differ::same_as_c(name, "imtest", &args, stdin, script);
 }
 
 const PLAIN: &[&str] = &[

@@ -9,54 +9,15 @@ mod support;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use support::run::{Command, Imp, Output};
+use support::run::{Command, Imp};
 use support::server::*;
 use support::tmp::TempDir;
 
 const BANNER: &str = "* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN SASL-IR] fake ready\r\n";
 
-struct Run {
-    output: Output,
-    received: Vec<u8>,
-}
-
-fn run(imp: Imp, tool: &str, args: &[OsString], script: &dyn Fn() -> Script) -> Run {
-    let server = FakeServer::start(vec![script()]);
-    let port = server.port().to_string();
-    let args: Vec<OsString> = args
-        .iter()
-        .map(|a| {
-            let bytes = a.clone().into_vec();
-            let text = String::from_utf8_lossy(&bytes);
-            if text.contains("{PORT}") {
-                OsString::from(text.replace("{PORT}", &port))
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let output = Command::new(imp, tool).args(&args).run();
-    let report = server.finish();
-    let received = report.conns.iter().flat_map(|c| c.received()).collect();
-    Run { output, received }
-}
-
+/// Ours against the C tool, no stdin (see `support::differ`).
 fn same_as_c(name: &str, tool: &str, args: &[OsString], script: impl Fn() -> Script) {
-    let c = run(Imp::Oracle, tool, args, &script);
-    let ours = run(Imp::Ours, tool, args, &script);
-    // Byte-exact: a lossy view would hide a byte that became U+FFFD on one side.
-    let same = |what: &str, ours: &[u8], c: &[u8]| {
-        assert!(
-            ours == c,
-            "{name}: {what} differs\nours: {:?}\nC:    {:?}",
-            String::from_utf8_lossy(ours),
-            String::from_utf8_lossy(c)
-        );
-    };
-    same("stdout", &ours.output.stdout, &c.output.stdout);
-    same("stderr", &ours.output.stderr, &c.output.stderr);
-    assert_eq!(ours.output.code(), c.output.code(), "{name}: exit status");
-    same("bytes at the server", &ours.received, &c.received);
+    support::differ::same_as_c(name, tool, args, b"", script);
 }
 
 fn os(args: &[&str]) -> Vec<OsString> {

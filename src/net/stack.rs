@@ -174,14 +174,6 @@ impl Stack {
         self.input.len() - self.consumed
     }
 
-    /// Plain text already received or decrypted, so poll(2) on the socket would miss it.
-    pub fn has_buffered_plaintext(&self) -> bool {
-        if self.buffered() > 0 {
-            return true;
-        }
-        matches!(&self.transport, Transport::Tls(tls) if tls.ssl().pending() > 0)
-    }
-
     /// Bytes OpenSSL has decrypted and not handed out yet; `None` without TLS.
     pub fn tls_pending(&self) -> Option<usize> {
         match &self.transport {
@@ -190,18 +182,15 @@ impl Stack {
         }
     }
 
+    /// Plain text already received or decrypted, so poll(2) on the socket would miss it.
+    pub fn has_buffered_plaintext(&self) -> bool {
+        self.buffered() > 0 || self.tls_pending().is_some_and(|n| n > 0)
+    }
+
     /// True when a read would find data without waiting: buffered text, TLS records
     /// already decrypted, or bytes waiting on the socket (spec §1.3 "drain").
     pub fn has_pending(&self) -> bool {
-        if self.buffered() > 0 {
-            return true;
-        }
-        if let Transport::Tls(tls) = &self.transport {
-            if tls.ssl().pending() > 0 {
-                return true;
-            }
-        }
-        sys::readable_now(self.fd())
+        self.has_buffered_plaintext() || sys::readable_now(self.fd())
     }
 
     /// Reads one line of at most `max` bytes (ending at `\n` or when `max` is reached),

@@ -11,6 +11,7 @@
 //! * [`deflate`] — the server side of COMPRESS=DEFLATE ([`server::start_deflate`]).
 //! * [`certs`] — throw-away CA, server certificates (CA-signed, self-signed), client
 //!   certificates as `-t FILE` PEMs.
+//! * [`differ`] — one byte-exact C-vs-ours check of a command line against a scripted server.
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
 //!   bytes, a live stdin feed, or a pty; hard timeout; no controlling terminal otherwise.
 //! * [`transcript`] — spec §13A cases ([`transcript::Case`]): run the C oracle and ours,
@@ -44,6 +45,7 @@
 
 pub mod certs;
 pub mod deflate;
+pub mod differ;
 pub mod run;
 pub mod sasl_server;
 pub mod server;
