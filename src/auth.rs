@@ -233,7 +233,8 @@ fn read_reply(
                     return Err(crate::error::Failure::new(format!(
                         "no SASL challenge literal from the server within {} seconds",
                         literal_wait.as_secs()
-                    )));
+                    ))
+                    .at(crate::error::Stage::Protocol));
                 }
                 let body = replies::line(stack, SASL_LINE_MAX)?;
                 // Too short for the announced size (as a C string): fatal, before it is shown.

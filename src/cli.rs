@@ -2,9 +2,11 @@
 //! every check the C tool makes before connecting, in its order — protocol, `-s`, `-z`, usage,
 //! default port, host name, pid file. It prints its own messages; `main` only gets an exit code.
 
+mod extras;
+
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
-use crate::options::{HaProxy, Options, Output, Password};
+use crate::options::{Extras, Family, HaProxy, Options, Output, Password};
 use crate::protocol::{self, Kind, Protocol};
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
@@ -17,8 +19,8 @@ pub enum Parsed {
     Exit(i32),
 }
 
-/// Master's short options (alphabetical, `-?` first).
-const SHORT_OPTIONS: &str = "?H:I:P:X:a:cf:hik:l:m:n:o:p:qr:st:u:vw:x:z";
+/// Master's short options (alphabetical, `-?` first), then our `-4` and `-6`.
+const SHORT_OPTIONS: &str = "?H:I:P:X:a:cf:hik:l:m:n:o:p:qr:st:u:vw:x:z46";
 
 /// What getopt returns for `--version`: a value outside ASCII, so no short option (`-V`
 /// included, which stays invalid as in the C tool) can produce it.
@@ -91,12 +93,16 @@ enum Stop {
     },
     /// stderr `could not open <path> for writing` + `error: <strerror>`.
     PidFile { path: Vec<u8>, errno: i32 },
+    /// One of our own options was wrong: stderr `failure: <text>`.
+    Extra(String),
+    /// `--help-extras`: our options on stdout, status 0.
+    HelpExtras,
 }
 
 impl Stop {
     fn status(&self) -> i32 {
         match self {
-            Stop::Version { .. } => 0,
+            Stop::Version { .. } | Stop::HelpExtras => 0,
             _ => 1,
         }
     }
@@ -120,6 +126,8 @@ impl PartialEq for Stop {
                 a == b && e == f
             }
             (Stop::Version { prog: a }, Stop::Version { prog: b }) => a == b,
+            (Stop::Extra(a), Stop::Extra(b)) => a == b,
+            (Stop::HelpExtras, Stop::HelpExtras) => true,
             _ => false,
         }
     }
@@ -152,6 +160,10 @@ struct Collected {
     pidfile: Option<Vec<u8>>,
     rounds: i32,
     sasl_options: Vec<(Vec<u8>, Vec<u8>)>,
+    /// `-4`/`-6`.
+    family: Option<Family>,
+    /// Our long options, as found (see `extras`).
+    extras: Vec<(&'static str, Option<Vec<u8>>)>,
     /// `-h`, `-?` or any getopt complaint: usage after the protocol checks.
     usage: bool,
 }
@@ -182,6 +194,8 @@ impl Default for Collected {
             pidfile: None,
             rounds: 1,
             sasl_options: Vec::new(),
+            family: None,
+            extras: Vec::new(),
             usage: false,
         }
     }
@@ -265,6 +279,8 @@ fn report(stop: &Stop) {
         }
         Stop::Failure(text) => write_stderr(format!("failure: {text}\n").as_bytes()),
         Stop::Usage { prog, protocol } => write_stdout(&usage_text(prog, protocol)),
+        Stop::Extra(text) => write_stderr(format!("failure: {text}\n").as_bytes()),
+        Stop::HelpExtras => write_stdout(extras::HELP.as_bytes()),
         Stop::PidFile { path, errno } => {
             let mut text = b"could not open ".to_vec();
             text.extend_from_slice(path);
@@ -293,10 +309,21 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
         // No argv[0] at all: behave like an unknown program name.
         args.push(Vec::new());
     }
+    let split = extras::split(&args, SHORT_OPTIONS, &LONG_OPTIONS);
+    if extras::wants_help(&split) {
+        return Err(Stop::HelpExtras);
+    }
     let parsed = {
-        let mut getopt = Getopt::new(&args, SHORT_OPTIONS, &LONG_OPTIONS);
-        collect(&mut getopt, basename(&args[0]), daemonize)
-            .map(|collected| (collected, getopt.operands()))
+        let mut getopt = Getopt::new(&split.remaining, SHORT_OPTIONS, &LONG_OPTIONS);
+        collect(&mut getopt, basename(&args[0]), daemonize).map(|mut collected| {
+            // Password positions back in the caller's argv.
+            for (index, _) in &mut collected.password_argv {
+                *index = split.original_index[*index];
+            }
+            collected.usage |= split.complained;
+            collected.extras = split.found;
+            (collected, getopt.operands())
+        })
     };
     let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
     // The copies of argv may hold the password.
@@ -359,6 +386,8 @@ fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collecte
                 }
             }
             b'o' => c.sasl_options.push(split_sasl_option(&arg)),
+            b'4' => c.family = Some(Family::V4),
+            b'6' => c.family = Some(Family::V6),
             VERSION => {
                 return Err(Stop::Version {
                     prog: prog.to_vec(),
@@ -394,6 +423,20 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
             protocol,
         });
     }
+    let mut c = c;
+    let haproxy_kind = c.haproxy.as_deref().map(haproxy);
+    let mut password = c.password.take();
+    let given = Extras {
+        family: c.family,
+        haproxy_version: 1,
+        ..Extras::default()
+    };
+    let extras = extras::build(std::mem::take(&mut c.extras), given, &mut password)
+        .and_then(|extras| {
+            let tls = c.implicit_tls || c.keyfile.is_some();
+            extras::check(&extras, tls, haproxy_kind.as_ref()).map(|()| extras)
+        })
+        .map_err(Stop::Extra)?;
 
     let port = if !c.port.is_empty() {
         c.port.clone()
@@ -409,6 +452,8 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
 
     let host = match operands.first() {
         Some(name) => name[..name.len().min(MAX_HOSTNAME)].to_vec(),
+        // A UNIX socket needs no host name: no warning.
+        None if extras.unix.is_some() => b"localhost".to_vec(),
         None => {
             write_stderr(NO_HOSTNAME_WARNING.as_bytes());
             b"localhost".to_vec()
@@ -437,7 +482,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         mechanism: c.mechanism.clone(),
         authname: c.authname.clone(),
         authzid: c.authzid.clone(),
-        password: c.password.clone(),
+        password,
         password_argv: c.password_argv.clone(),
         realm: c.realm.clone(),
         // The C tool hands these ints to SASL's unsigned ssf fields.
@@ -451,7 +496,8 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
         stress: c.stress,
         verbose: c.verbose,
         output,
-        haproxy: c.haproxy.as_deref().map(haproxy),
+        haproxy: haproxy_kind,
+        extras,
     })
 }
 

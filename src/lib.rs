@@ -54,7 +54,11 @@ fn run_masking(args: Vec<std::ffi::OsString>, mask: &mut dyn FnMut(usize, usize)
                 Ok(code) => code,
                 Err(failure) => {
                     transcript::err(&failure.line());
-                    1
+                    if options.extras.exit_status {
+                        failure.stage.exit_code()
+                    } else {
+                        1
+                    }
                 }
             }
         }

@@ -71,6 +71,101 @@ pub struct Options {
     pub output: Output,
     /// `-H`.
     pub haproxy: Option<HaProxy>,
+    /// The opt-in options the C tools do not have (all off by default).
+    pub extras: Extras,
+}
+
+/// A TLS protocol version for `--tls-min`/`--tls-max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls1_0,
+    Tls1_1,
+    Tls1_2,
+    Tls1_3,
+}
+
+/// `--cb`: which TLS channel binding the `-PLUS` mechanisms get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelBinding {
+    TlsUnique,
+    TlsExporter,
+    TlsServerEndPoint,
+    /// tls-exporter on TLS 1.3, tls-unique below it.
+    Auto,
+}
+
+/// `-4`/`-6`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// Everything `imtest-rs` adds beyond the C tools. `Extras::default()` is the C tool.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// `--servername NAME`: SNI (and the name `--verify` checks).
+    pub servername: Option<String>,
+    /// `--cafile FILE` (implies `--verify`).
+    pub cafile: Option<PathBuf>,
+    /// `--capath DIR` (implies `--verify`).
+    pub capath: Option<PathBuf>,
+    /// `--verify` (or `--cafile`/`--capath`): abort on a bad chain or host-name mismatch.
+    pub verify: bool,
+    /// `--tls-min VERSION`.
+    pub tls_min: Option<TlsVersion>,
+    /// `--tls-max VERSION`.
+    pub tls_max: Option<TlsVersion>,
+    /// `--ciphers LIST`: OpenSSL cipher list for TLS 1.2 and below.
+    pub ciphers: Option<String>,
+    /// `--ciphersuites LIST`: OpenSSL TLS 1.3 cipher suites.
+    pub ciphersuites: Option<String>,
+    /// `--show-cert`: print the server's chain (PEM, subject, issuer, dates).
+    pub show_cert: bool,
+    /// `--cb TYPE`; `None` = the C tool's tls-unique.
+    pub channel_binding: Option<ChannelBinding>,
+    /// `--oauth-token-file FILE` / `--oauth-token-fd N`: the bearer token, read at start.
+    pub oauth_token: Option<Password>,
+    /// `-4`/`-6` (`--ipv4`/`--ipv6`).
+    pub family: Option<Family>,
+    /// `--connect-timeout SECONDS`.
+    pub connect_timeout: Option<std::time::Duration>,
+    /// `--read-timeout SECONDS`.
+    pub read_timeout: Option<std::time::Duration>,
+    /// `--unix PATH`: connect to a UNIX-domain socket instead of host/port.
+    pub unix: Option<PathBuf>,
+    /// `--haproxy-version 1|2` (default 1, master's headers).
+    pub haproxy_version: u8,
+    /// `--haproxy-source-port N`: source port in the PROXY header (default: our local port).
+    pub haproxy_source_port: Option<u16>,
+    /// `--haproxy-dest ADDR`: destination address in the PROXY header (default: the server's).
+    pub haproxy_dest: Option<std::net::IpAddr>,
+    /// `--haproxy-dest-port N`: destination port in the PROXY header (default: the server's).
+    pub haproxy_dest_port: Option<u16>,
+    /// `--haproxy-tlv TYPE=VALUE` (v2 only), in order given.
+    pub haproxy_tlvs: Vec<(u8, Vec<u8>)>,
+    /// `--exit-status`: distinct exit codes per failure stage (`error::Stage`).
+    pub exit_status: bool,
+}
+
+impl Extras {
+    /// Whether any TLS-only option was given (they need `-t` or `-s`).
+    pub fn wants_tls_option(&self) -> Option<&'static str> {
+        [
+            (self.servername.is_some(), "--servername"),
+            (self.cafile.is_some(), "--cafile"),
+            (self.capath.is_some(), "--capath"),
+            (self.verify, "--verify"),
+            (self.tls_min.is_some(), "--tls-min"),
+            (self.tls_max.is_some(), "--tls-max"),
+            (self.ciphers.is_some(), "--ciphers"),
+            (self.ciphersuites.is_some(), "--ciphersuites"),
+            (self.show_cert, "--show-cert"),
+            (self.channel_binding.is_some(), "--cb"),
+        ]
+        .into_iter()
+        .find_map(|(given, name)| given.then_some(name))
+    }
 }
 
 /// Password bytes that are wiped when dropped (prompt answers, argv copies).

@@ -3,7 +3,7 @@
 
 use crate::auth::Attempt;
 use crate::capabilities::{starts_with_ci, Caps, Learnt};
-use crate::error::{Failure, Result};
+use crate::error::{Failure, Result, Stage};
 use crate::ffi::sasl::{self, ClientConfig, Code, ConnFlags};
 use crate::net::connect::{self, ip_semicolon_port};
 use crate::net::haproxy;
@@ -34,6 +34,8 @@ pub struct Run<'a> {
     pub host: String,
     /// Sieve: the server did not resend capabilities after a security layer once.
     pub sieve_asks_after_layer: bool,
+    /// Some round's authentication failed (for `--exit-status`).
+    pub auth_failed: bool,
 }
 
 /// One connected, authenticated (or not) round.
@@ -71,6 +73,7 @@ pub fn run(options: &Options) -> Result<i32> {
         learnt: Learnt::default(),
         greeting_has_capabilities: protocol.banner.is_capability_source,
         sieve_asks_after_layer: false,
+        auth_failed: false,
         host: String::from_utf8_lossy(&options.host).into_owned(),
     };
     let mut round = start_round(&mut run)?;
@@ -81,7 +84,12 @@ pub fn run(options: &Options) -> Result<i32> {
     if options.compress {
         compress(&run, &mut round)?;
     }
-    relay::run(&mut run, round)
+    let code = relay::run(&mut run, round)?;
+    if options.extras.exit_status && run.auth_failed && code == 0 {
+        // The C tool carries on after a failed authentication; the status still says so.
+        return Ok(Stage::Auth.exit_code());
+    }
+    Ok(code)
 }
 
 fn start_round(run: &mut Run) -> Result<Round> {
@@ -130,8 +138,12 @@ fn start_round(run: &mut Run) -> Result<Round> {
     if options.implicit_tls {
         match start_tls(run, &mut round, None)? {
             TlsOutcome::Up => {}
-            TlsOutcome::EngineFailed => return Err(Failure::new("Start TLS engine failed\n")),
-            TlsOutcome::HandshakeFailed => return Err(Failure::new("TLS negotiation failed!\n")),
+            TlsOutcome::EngineFailed => {
+                return Err(Failure::new("Start TLS engine failed\n").at(Stage::Tls))
+            }
+            TlsOutcome::HandshakeFailed => {
+                return Err(Failure::new("TLS negotiation failed!\n").at(Stage::Tls))
+            }
         }
     }
     round.caps = read_greeting(run, &mut round)?;
@@ -258,7 +270,7 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result
 
 /// `-t`: STARTTLS if advertised (spec §3.4).
 fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
-    let not_supported = || Failure::new("STARTTLS not supported by the server!\n");
+    let not_supported = || Failure::new("STARTTLS not supported by the server!\n").at(Stage::Tls);
     let Some(exchange) = run.protocol.starttls else {
         return Err(not_supported());
     };
@@ -282,7 +294,9 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         TlsOutcome::Up => {}
         // The C tool carries on in clear text as if TLS had been set up (spec §3.4).
         TlsOutcome::EngineFailed => transcript::message("Start TLS engine failed"),
-        TlsOutcome::HandshakeFailed => return Err(Failure::new("TLS negotiation failed!\n")),
+        TlsOutcome::HandshakeFailed => {
+            return Err(Failure::new("TLS negotiation failed!\n").at(Stage::Tls))
+        }
     }
     round.caps = capabilities_after_tls(run, &mut round.stack)?;
     Ok(())
@@ -353,6 +367,7 @@ fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
         transcript::message("Authenticated.");
     } else {
         transcript::message(&format!("Authentication failed. {}", sasl::errstring(code)));
+        run.auth_failed = true;
     }
     let ssf = round.conn.borrow().ssf();
     let sasl_ssf = match ssf {
@@ -408,7 +423,7 @@ fn compress(run: &Run, round: &mut Round) -> Result<()> {
         round
             .stack
             .start_compression()
-            .map_err(|_| Failure::new("Error compressing data"))?;
+            .map_err(|_| Failure::new("Error compressing data").at(Stage::Protocol))?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Name resolution and the TCP connect of one round (spec §3.1).
 
-use crate::error::{Failure, Result};
+use crate::error::{Failure, Result, Stage};
 use crate::ffi::sys;
 use crate::transcript;
 use std::net::{SocketAddr, TcpStream};
@@ -29,7 +29,7 @@ pub fn connect(host: &[u8], port: &[u8]) -> Result<Connected> {
             b":",
             port,
         ];
-        Failure(message.concat())
+        Failure::bytes(message.concat(), Stage::Connect)
     };
     let resolved = match sys::resolve(host, port) {
         Ok(resolved) => resolved,
