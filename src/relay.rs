@@ -2,7 +2,8 @@
 //! the `-f` file) goes to the server, the server's bytes go raw to stdout, until the server
 //! closes. EOF on the local side sends the logout command; Ctrl-C logs out cleanly.
 //! One loop owns the connection stack; it waits in poll(2) on the socket, the local side
-//! and a SIGINT self-pipe, so nothing spins.
+//! and a SIGINT self-pipe, so nothing spins. With `--read-timeout`, the wait for the server
+//! is bounded once the local side has ended (never while the user may still type).
 
 use crate::error::{Failure, Result};
 use crate::ffi::sys;
@@ -94,7 +95,13 @@ impl Relay {
             let mut fds: Vec<RawFd> = vec![self.stack.fd()];
             fds.extend(sigint);
             fds.extend(local_fd);
-            let ready = match sys::poll_read(&fds, if server_buffered { 0 } else { -1 }) {
+            let bound = self.stack.read_timeout().filter(|_| local_fd.is_none());
+            let wait = match (server_buffered, bound) {
+                (true, _) => 0,
+                (false, Some(timeout)) => timeout.as_millis().clamp(1, i32::MAX as u128) as i32,
+                (false, None) => -1,
+            };
+            let ready = match sys::poll_read(&fds, wait) {
                 Ok(ready) => ready,
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(err) => {
@@ -102,6 +109,11 @@ impl Relay {
                     return Err(Failure::new("select"));
                 }
             };
+            if let (false, Some(timeout)) = (server_buffered, bound) {
+                if !ready.iter().any(|r| r.readable) {
+                    return Err(crate::replies::silent_server(timeout));
+                }
+            }
             let sigint_ready = sigint.is_some() && ready[1].readable;
             let local_ready = local_fd.is_some() && ready[ready.len() - 1].readable;
             if sigint_ready {
@@ -115,7 +127,7 @@ impl Relay {
                 continue;
             }
             if server_buffered || ready[0].readable {
-                if let Some(code) = self.relay_server() {
+                if let Some(code) = self.relay_server()? {
                     return Ok(code);
                 }
             }
@@ -217,7 +229,7 @@ impl Relay {
         }
     }
 
-    fn relay_server(&mut self) -> Option<i32> {
+    fn relay_server(&mut self) -> Result<Option<i32>> {
         self.printed.clear();
         let ended = loop {
             let printed = &mut self.printed;
@@ -238,13 +250,17 @@ impl Relay {
             }
         };
         transcript::out(&self.printed);
-        let ended = ended?;
-        if let ReadError::Broken(text) = ended {
-            transcript::message(&format!("Protection error: {text}"));
+        let Some(ended) = ended else {
+            return Ok(None);
+        };
+        match ended {
+            ReadError::Broken(text) => transcript::message(&format!("Protection error: {text}")),
+            ReadError::TimedOut(timeout) => return Err(crate::replies::silent_server(timeout)),
+            ReadError::Eof => {}
         }
         self.stack.close();
         transcript::message("Connection closed.");
-        Some(0)
+        Ok(Some(0))
     }
 }
 

@@ -2,8 +2,8 @@
 //! lines up to a tagged one, then drain what is already there) and the capability reader.
 
 use crate::capabilities::{starts_with_ci, Caps, Learnt};
-use crate::error::{Failure, Result};
-use crate::net::stack::{Stack, LINE_MAX};
+use crate::error::{Failure, Result, Stage};
+use crate::net::stack::{ReadError, Stack, LINE_MAX};
 use crate::protocol::Protocol;
 use crate::transcript;
 
@@ -11,8 +11,15 @@ use crate::transcript;
 pub fn line(stack: &mut Stack, max: usize) -> Result<Vec<u8>> {
     match stack.read_line(max) {
         Ok(Some(line)) => Ok(line),
+        Err(ReadError::TimedOut(timeout)) => Err(silent_server(timeout)),
         Ok(None) | Err(_) => Err(Failure::prot_layer()),
     }
+}
+
+/// `--read-timeout` expired: the server sent nothing for `timeout`.
+pub fn silent_server(timeout: std::time::Duration) -> Failure {
+    let seconds = timeout.as_secs_f64();
+    Failure::new(format!("no data from the server for {seconds} seconds")).at(Stage::Protocol)
 }
 
 /// Prints every line already available without waiting (the C tool's drain).
@@ -60,6 +67,7 @@ pub fn capabilities(
         }
         let line = match stack.read_line(LINE_MAX) {
             Ok(Some(line)) => line,
+            Err(ReadError::TimedOut(timeout)) => return Err(silent_server(timeout)),
             Ok(None) | Err(_) if lines > 0 => break,
             Ok(None) | Err(_) => return Err(Failure::prot_layer()),
         };

@@ -7,6 +7,7 @@ use crate::error::{Failure, Result, Stage};
 use crate::ffi::sasl::{self, ClientConfig, Code, ConnFlags};
 use crate::net::connect::{self, ip_semicolon_port};
 use crate::net::haproxy;
+use crate::net::socket;
 use crate::net::stack::Stack;
 use crate::options::Options;
 use crate::prompt::CliPrompter;
@@ -56,6 +57,9 @@ pub fn run(options: &Options) -> Result<i32> {
         options: options.sasl_options.clone(),
     })
     .map_err(|_| Failure::new("SASL initialization"))?;
+    if let Some(kind) = &options.haproxy {
+        haproxy::check(kind, &options.extras).map_err(Failure::new)?;
+    }
     let authname = options
         .authname
         .clone()
@@ -95,12 +99,16 @@ pub fn run(options: &Options) -> Result<i32> {
 fn start_round(run: &mut Run) -> Result<Round> {
     let options = run.options;
     let protocol = run.protocol;
-    let connected = connect::connect(&options.host, &options.port)?;
+    let connected = connect::open(options)?;
     run.host = connected.host.clone();
-    let local = ip_semicolon_port(&connected.local);
-    let remote = ip_semicolon_port(&connected.remote);
-    if local.len() >= 59 || remote.len() >= 59 {
-        return Err(Failure::new("SASL initialization"));
+    // Over a UNIX-domain socket SASL gets no addresses (libsasl2 takes NULL for both).
+    let addresses = connected
+        .ends
+        .map(|(local, remote)| (ip_semicolon_port(&local), ip_semicolon_port(&remote)));
+    if let Some((local, remote)) = &addresses {
+        if local.len() >= 59 || remote.len() >= 59 {
+            return Err(Failure::new("SASL initialization"));
+        }
     }
     let need_proxy = match (&options.authzid, &options.authname) {
         (Some(authzid), Some(authname)) => authzid != authname,
@@ -114,25 +122,35 @@ fn start_round(run: &mut Run) -> Result<Round> {
             .is_some_and(|s| s.success_data != protocol::SuccessData::None),
         need_http: protocol.kind == Kind::Http,
     };
+    let (local, remote) = match &addresses {
+        Some((local, remote)) => (Some(local.as_str()), Some(remote.as_str())),
+        None => (None, None),
+    };
     let mut conn = sasl::Conn::new(
         protocol.sasl_service,
         Some(&connected.host),
-        Some(&local),
-        Some(&remote),
+        local,
+        remote,
         flags,
     )
     .map_err(|_| Failure::new("SASL initialization"))?;
     conn.set_security(options.min_ssf, options.max_ssf, SASL_MAXBUFSIZE)
         .map_err(|_| Failure::new("SASL initialization"))?;
     let mut round = Round {
-        stack: Stack::new(connected.tcp),
+        stack: Stack::new(connected.socket),
         conn: Rc::new(RefCell::new(conn)),
         caps: Caps::default(),
         apop_challenge: None,
         external_ssf: 0,
     };
+    if let Some(timeout) = options.extras.read_timeout {
+        round
+            .stack
+            .set_read_timeout(timeout)
+            .map_err(|_| Failure::new("cannot set the read timeout").at(Stage::Connect))?;
+    }
     if let Some(kind) = &options.haproxy {
-        let header = haproxy::header(kind, &connected.local, &connected.remote);
+        let header = haproxy::build(kind, connected.ends, &options.extras).map_err(Failure::new)?;
         replies::send(&mut round.stack, &header)?;
     }
     if options.implicit_tls {
@@ -242,16 +260,26 @@ enum TlsOutcome {
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
 fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result<TlsOutcome> {
-    let Some(tcp) = round.stack.take_plain() else {
+    let Some(plain) = round.stack.take_plain() else {
         return Ok(TlsOutcome::HandshakeFailed);
     };
-    let established = match run.tls.connect(tcp, keyfile) {
+    socket::take_timed_out();
+    let established = match run.tls.connect(plain, keyfile) {
         Ok(established) => established,
-        Err(tls::Failure::Engine(tcp)) => {
-            round.stack.restore_plain(tcp);
+        Err(tls::Failure::Engine(plain)) => {
+            round.stack.restore_plain(plain);
             return Ok(TlsOutcome::EngineFailed);
         }
-        Err(tls::Failure::Handshake) => return Ok(TlsOutcome::HandshakeFailed),
+        Err(tls::Failure::Handshake) => {
+            // `--read-timeout` expired during the handshake: say that, not "negotiation
+            // failed" (the engine's own lines are already out).
+            if let (true, Some(timeout)) =
+                (socket::take_timed_out(), run.options.extras.read_timeout)
+            {
+                return Err(replies::silent_server(timeout));
+            }
+            return Ok(TlsOutcome::HandshakeFailed);
+        }
     };
     round.stack.set_tls(established.stream);
     round.external_ssf = established.usebits;

@@ -141,8 +141,14 @@ fn relay_client(
                     let _ = client.write_all(&data);
                 }
                 Err(ended) => {
-                    if let ReadError::Broken(text) = ended {
-                        transcript::message(&format!("Protection error: {text}"));
+                    match ended {
+                        ReadError::Broken(text) => {
+                            transcript::message(&format!("Protection error: {text}"))
+                        }
+                        ReadError::TimedOut(timeout) => {
+                            return Err(replies::silent_server(timeout))
+                        }
+                        ReadError::Eof => {}
                     }
                     stack.close();
                     transcript::message("Connection closed.");

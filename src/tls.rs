@@ -4,13 +4,13 @@
 //! failure — which is why the context is built by hand instead of with `SslConnector`.
 
 use crate::ffi::tls::{self as raw, BioEvent, BioHandler, InfoEvent, InfoHandler, Side};
+use crate::net::socket::Socket;
 use openssl::nid::Nid;
 use openssl::ssl::{
     ShutdownState, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSession,
     SslStream, SslVerifyMode,
 };
 use openssl::x509::X509StoreContextRef;
-use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Why a TLS start failed; the C tool's stdout lines were already printed.
@@ -18,14 +18,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub enum Failure {
     /// Context/certificate set-up failed (spec §4.1): the plain socket comes back so the
     /// caller can carry on in clear, as the C tool does after STARTTLS.
-    Engine(TcpStream),
+    Engine(Socket),
     /// Handshake failed (`SSL_connect error <n>`, `SSL session removed` already printed).
     Handshake,
 }
 
 /// A finished handshake and what the SASL layer needs from it (spec §4.3).
 pub struct Established {
-    pub stream: SslStream<TcpStream>,
+    pub stream: SslStream<Socket>,
     /// Cipher bits in use: SASL external SSF.
     pub usebits: u32,
     /// Server certificate subject CN: SASL external auth id (C tool's behaviour). Like the
@@ -70,13 +70,14 @@ impl Engine {
         }
     }
 
-    /// Fresh context (client cert from `keyfile` when `Some(non-empty)`), handshake on `tcp`,
+    /// Fresh context (client cert from `keyfile` when `Some(non-empty)`), handshake on `socket`,
     /// prints verify lines and `TLS connection established: ...`.
     pub fn connect(
         &mut self,
-        tcp: TcpStream,
+        socket: impl Into<Socket>,
         keyfile: Option<&[u8]>,
     ) -> Result<Established, Failure> {
+        let socket = socket.into();
         if self.verbose {
             line("starting TLS engine");
         }
@@ -86,7 +87,7 @@ impl Engine {
             .filter(|f| !f.is_empty());
         let ctx = match self.context(keyfile) {
             Ok(ctx) => ctx,
-            Err(()) => return Err(Failure::Engine(tcp)),
+            Err(()) => return Err(Failure::Engine(socket)),
         };
 
         if self.verbose {
@@ -103,7 +104,7 @@ impl Engine {
             // Refusal is ignored, as in the C tool: the handshake is simply a full one.
             raw::offer_session(&mut ssl, session);
         }
-        let mut stream = match SslStream::new(ssl, tcp) {
+        let mut stream = match SslStream::new(ssl, socket) {
             Ok(stream) => stream,
             Err(_) => {
                 line("SSL_set_fd failed");
@@ -131,7 +132,7 @@ impl Engine {
     /// Sends close_notify without waiting for the answer and marks the connection as cleanly
     /// shut down, so that OpenSSL keeps the saved session resumable. Call it before dropping a
     /// stream whose session should be offered in the next round.
-    pub fn shutdown(stream: &mut SslStream<TcpStream>) {
+    pub fn shutdown(stream: &mut SslStream<Socket>) {
         let _ = stream.shutdown();
         stream.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
     }
@@ -163,7 +164,7 @@ impl Engine {
     }
 
     /// Success path: names, the established line, session and channel binding.
-    fn established(&mut self, stream: SslStream<TcpStream>) -> Established {
+    fn established(&mut self, stream: SslStream<Socket>) -> Established {
         let ssl = stream.ssl();
         if let Some(peer) = ssl.peer_certificate() {
             if let Some(cn) = raw::name_text_by_nid(peer.subject_name(), Nid::COMMONNAME) {

@@ -22,15 +22,27 @@ pub struct Resolved {
     pub canonical_name: Option<String>,
 }
 
-/// getaddrinfo(host, service) with AF_UNSPEC, SOCK_STREAM and AI_CANONNAME (spec §3.1).
-/// The error is gai_strerror's text.
-pub fn resolve(host: &[u8], service: &[u8]) -> Result<Resolved, String> {
+/// Which addresses [`resolve`] asks for (`-4`/`-6`; the C tool always asks for any).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressFamily {
+    Any,
+    Inet,
+    Inet6,
+}
+
+/// getaddrinfo(host, service) with SOCK_STREAM and AI_CANONNAME (spec §3.1), for the given
+/// family (AF_UNSPEC, AF_INET or AF_INET6). The error is gai_strerror's text.
+pub fn resolve(host: &[u8], service: &[u8], family: AddressFamily) -> Result<Resolved, String> {
     let host = CString::new(host.to_vec()).map_err(|_| "Name or service not known".to_string())?;
     let service = CString::new(service.to_vec())
         .map_err(|_| "Servname not supported for ai_socktype".to_string())?;
     // SAFETY: an all-zero addrinfo is a valid "no hints" value; we then set the fields we use.
     let mut hints: libc::addrinfo = unsafe { std::mem::zeroed() };
-    hints.ai_family = libc::AF_UNSPEC;
+    hints.ai_family = match family {
+        AddressFamily::Any => libc::AF_UNSPEC,
+        AddressFamily::Inet => libc::AF_INET,
+        AddressFamily::Inet6 => libc::AF_INET6,
+    };
     hints.ai_socktype = libc::SOCK_STREAM;
     hints.ai_flags = libc::AI_CANONNAME;
     let mut list: *mut libc::addrinfo = std::ptr::null_mut();
@@ -193,13 +205,28 @@ mod tests {
 
     #[test]
     fn resolves_numeric_address_and_port() {
-        let r = resolve(b"127.0.0.1", b"143").unwrap();
+        let r = resolve(b"127.0.0.1", b"143", AddressFamily::Any).unwrap();
         assert_eq!(r.addresses[0], "127.0.0.1:143".parse().unwrap());
     }
 
     #[test]
+    fn family_restricts_the_answer() {
+        let r = resolve(b"127.0.0.1", b"143", AddressFamily::Inet).unwrap();
+        assert_eq!(r.addresses, ["127.0.0.1:143".parse().unwrap()]);
+        let r = resolve(b"::1", b"143", AddressFamily::Inet6).unwrap();
+        assert_eq!(r.addresses, ["[::1]:143".parse().unwrap()]);
+        let err = resolve(b"127.0.0.1", b"143", AddressFamily::Inet6).err();
+        assert_eq!(
+            err.as_deref(),
+            Some("Address family for hostname not supported")
+        );
+    }
+
+    #[test]
     fn unknown_service_gives_gai_text() {
-        let err = resolve(b"127.0.0.1", b"no-such-service-x").err().unwrap();
+        let err = resolve(b"127.0.0.1", b"no-such-service-x", AddressFamily::Any)
+            .err()
+            .unwrap();
         assert_eq!(err, "Servname not supported for ai_socktype");
     }
 

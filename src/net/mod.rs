@@ -3,4 +3,5 @@
 
 pub mod connect;
 pub mod haproxy;
+pub mod socket;
 pub mod stack;

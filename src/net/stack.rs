@@ -1,17 +1,20 @@
-//! The connection stack: a TCP socket, optionally inside TLS, optionally wrapped by a SASL
-//! security layer, optionally compressed — like Cyrus `prot`. One owner reads and writes
-//! it (SSL and SASL objects are not safe for concurrent use). Above the layers sits one
-//! input buffer that gives lines (the C tool's fixed-size line readers) or raw chunks.
+//! The connection stack: a socket (TCP, or UNIX with `--unix`), optionally inside TLS,
+//! optionally wrapped by a SASL security layer, optionally compressed — like Cyrus `prot`.
+//! One owner reads and writes it (SSL and SASL objects are not safe for concurrent use).
+//! Above the layers sits one input buffer that gives lines (the C tool's fixed-size line
+//! readers) or raw chunks. With `--read-timeout`, a read that waits too long fails with
+//! [`ReadError::TimedOut`].
 
+use super::socket::{self, Socket};
 use crate::ffi::sasl;
 use crate::ffi::sys;
 use crate::ffi::zlib::{Deflate, Inflate};
 use openssl::ssl::SslStream;
 use std::cell::RefCell;
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// Line-reader sizes of the C tool (buffer size minus the NUL), spec §1.3.
 pub const LINE_MAX: usize = 1023;
@@ -29,11 +32,13 @@ pub enum ReadError {
     Eof,
     /// Anything else; the text is what `Protection error: ` is followed by.
     Broken(String),
+    /// `--read-timeout`: nothing came from the server for this long.
+    TimedOut(Duration),
 }
 
 enum Transport {
-    Plain(TcpStream),
-    Tls(Box<SslStream<TcpStream>>),
+    Plain(Socket),
+    Tls(Box<SslStream<Socket>>),
     /// Only while a TLS handshake has the socket.
     Moved,
 }
@@ -71,12 +76,14 @@ pub struct Stack {
     /// together at its end.
     held: Option<Vec<u8>>,
     held_buf: Vec<u8>,
+    /// `--read-timeout`, set on the socket as its receive timeout.
+    read_timeout: Option<Duration>,
 }
 
 impl Stack {
-    pub fn new(tcp: TcpStream) -> Stack {
+    pub fn new(socket: impl Into<Socket>) -> Stack {
         Stack {
-            transport: Transport::Plain(tcp),
+            transport: Transport::Plain(socket.into()),
             sasl: None,
             deflate: None,
             inflate: None,
@@ -89,30 +96,45 @@ impl Stack {
             raw: Vec::new(),
             held: None,
             held_buf: Vec::new(),
+            read_timeout: None,
         }
+    }
+
+    /// `--read-timeout`: every read that waits longer than `timeout` for the server fails
+    /// with [`ReadError::TimedOut`]. Without it (the default) the socket is left untouched.
+    pub fn set_read_timeout(&mut self, timeout: Duration) -> std::io::Result<()> {
+        if let Some(socket) = self.socket() {
+            socket.set_read_timeout(Some(timeout))?;
+        }
+        self.read_timeout = Some(timeout);
+        Ok(())
+    }
+
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
     }
 
     /// The socket, for poll(2).
     pub fn fd(&self) -> RawFd {
         match &self.transport {
-            Transport::Plain(tcp) => tcp.as_raw_fd(),
+            Transport::Plain(socket) => socket.as_raw_fd(),
             Transport::Tls(tls) => tls.get_ref().as_raw_fd(),
             Transport::Moved => -1,
         }
     }
 
-    pub fn tcp(&self) -> Option<&TcpStream> {
+    pub fn socket(&self) -> Option<&Socket> {
         match &self.transport {
-            Transport::Plain(tcp) => Some(tcp),
+            Transport::Plain(socket) => Some(socket),
             Transport::Tls(tls) => Some(tls.get_ref()),
             Transport::Moved => None,
         }
     }
 
     /// Hands the plain socket to a TLS handshake. Pending input stays buffered.
-    pub fn take_plain(&mut self) -> Option<TcpStream> {
+    pub fn take_plain(&mut self) -> Option<Socket> {
         match std::mem::replace(&mut self.transport, Transport::Moved) {
-            Transport::Plain(tcp) => Some(tcp),
+            Transport::Plain(socket) => Some(socket),
             other => {
                 self.transport = other;
                 None
@@ -121,12 +143,12 @@ impl Stack {
     }
 
     /// Puts a socket back (TLS set-up failed before the handshake).
-    pub fn restore_plain(&mut self, tcp: TcpStream) {
-        self.transport = Transport::Plain(tcp);
+    pub fn restore_plain(&mut self, socket: Socket) {
+        self.transport = Transport::Plain(socket);
     }
 
     /// Everything from now on goes through TLS.
-    pub fn set_tls(&mut self, stream: SslStream<TcpStream>) {
+    pub fn set_tls(&mut self, stream: SslStream<Socket>) {
         self.transport = Transport::Tls(Box::new(stream));
     }
 
@@ -329,8 +351,9 @@ impl Stack {
 
     fn raw_read(&mut self, buf: &mut [u8]) -> Result<usize, ReadError> {
         loop {
+            socket::take_timed_out();
             let result = match &mut self.transport {
-                Transport::Plain(tcp) => tcp.read(buf),
+                Transport::Plain(socket) => socket.read(buf),
                 Transport::Tls(tls) => match tls.ssl_read(buf) {
                     Ok(n) => Ok(n),
                     Err(err) if err.code() == openssl::ssl::ErrorCode::ZERO_RETURN => Ok(0),
@@ -344,6 +367,10 @@ impl Stack {
                 },
                 Transport::Moved => Ok(0),
             };
+            // However TLS reported it, a read that ran into the receive timeout is one.
+            if let (true, Some(timeout)) = (socket::take_timed_out(), self.read_timeout) {
+                return Err(ReadError::TimedOut(timeout));
+            }
             match result {
                 Ok(n) => return Ok(n),
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -427,7 +454,7 @@ impl Stack {
 
     fn write_transport(&mut self, wire: &[u8]) -> Result<(), ReadError> {
         let result = match &mut self.transport {
-            Transport::Plain(tcp) => tcp.write_all(wire).and_then(|_| tcp.flush()),
+            Transport::Plain(socket) => socket.write_all(wire).and_then(|_| socket.flush()),
             Transport::Tls(tls) => tls.write_all(wire).and_then(|_| tls.flush()),
             Transport::Moved => Ok(()),
         };
@@ -473,8 +500,8 @@ impl Stack {
         if let Transport::Tls(tls) = &mut self.transport {
             crate::tls::Engine::shutdown(tls);
         }
-        if let Some(tcp) = self.tcp() {
-            let _ = tcp.shutdown(std::net::Shutdown::Both);
+        if let Some(socket) = self.socket() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
         }
     }
 }
@@ -482,7 +509,7 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     /// What the peer receives when `send_some` drives a compressing stack.
     fn wire_of(send_some: impl FnOnce(&mut Stack)) -> Vec<u8> {

@@ -13,7 +13,7 @@ use openssl::ssl::SslVersion;
 use openssl::x509::extension::BasicConstraints;
 use openssl::x509::{X509Builder, X509NameBuilder, X509};
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
