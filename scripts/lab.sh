@@ -16,6 +16,7 @@
 #             IMAPS_HAPROXY_PORT POP3_PORT POP3S_PORT POP3_HAPROXY_PORT SIEVE_PORT
 #             SIEVE_HAPROXY_PORT LMTP_PORT SUBMISSION_PORT SUBMISSIONS_PORT AUTH_PORT (SASL for
 #             Postfix); the *_HAPROXY_* listeners require a PROXY header (trusted: 127.0.0.1)
+#             (not a port) DIR/lmtp.sock: LMTP on a UNIX-domain socket, mode 0666
 #   Postfix   SMTP_PORT (STARTTLS offered) SMTPS_PORT (implicit TLS, smtpd_tls_wrappermode)
 #             SMTP_SUBMISSION_PORT (STARTTLS required, AUTH only after it)
 #             SMTP_HAPROXY_PORT (smtpd_upstream_proxy_protocol=haproxy)
@@ -157,6 +158,7 @@ if [ "$cmd" = info ]; then
   printf 'NOOP\n' | $b/smtptest -p $SMTP_SUBMISSION_PORT -t '' $tim 127.0.0.1
   printf 'NOOP\n' | $b/smtptest -p $SUBMISSION_PORT -t $dir/tim.pem -m external 127.0.0.1
   printf 'NOOP\n' | $b/lmtptest -p $LMTP_PORT -t '' 127.0.0.1
+  printf 'NOOP\n' | $b/lmtptest --unix $dir/lmtp.sock -t ''   # --unix: ours only
   printf 'LISTSCRIPTS\n' | $b/sivtest -p $SIEVE_PORT -t '' -m plain $tim 127.0.0.1
 LINES
   echo
@@ -366,6 +368,9 @@ service lmtp {
   inet_listener lmtp {
     port = $LMTP_PORT
   }
+  unix_listener $dir/lmtp.sock {
+    mode = 0666
+  }
 }
 service auth {
   inet_listener auth_postfix {
@@ -481,6 +486,7 @@ start_all() {
   wait_ready "$IMAP_PORT:* OK" "$POP3_PORT:+OK" "$SIEVE_PORT:\"IMPLEMENTATION\"" \
     "$LMTP_PORT:220 " "$SUBMISSION_PORT:220 " "$AUTH_PORT" "$IMAPS_PORT" "$POP3S_PORT" \
     "$SUBMISSIONS_PORT" || return 1
+  [ -S "$dir/lmtp.sock" ] || return 1
   # Banners come before the auth service is ready: wait for a real authentication.
   local n
   for n in $(seq 100); do

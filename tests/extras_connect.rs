@@ -1,0 +1,560 @@
+//! The connection extras: `-4`/`-6`, `--connect-timeout`, `--read-timeout`, `--unix` and
+//! PROXY v2 (`--haproxy-*`). Against the lab's real servers (Dovecot's LMTP socket and its
+//! HAProxy listeners, Postfix's `smtpd_upstream_proxy_protocol=haproxy` listener) where a
+//! server has something to say about it, against scripted fake servers for the timeouts, and
+//! against a listener with a full accept queue (no answer to a SYN, loopback only) for the
+//! connect timeout.
+
+mod lab;
+mod support;
+
+use lab::normalise::normalise;
+use lab::{lab, Exit, Lab, Outcome, Tool};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+use support::run::{Command, Imp, Input};
+use support::server::{discard_to_eof, expect_line, send, FakeServer};
+
+const RUN: Duration = Duration::from_secs(15);
+const TIM: &str = "-a tim -w tanstaaftanstaaf";
+
+fn args(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+fn ours(name: &str, line: &str, stdin: &[u8]) -> Outcome {
+    lab::run(Tool::Ours, name, &args(line), stdin, RUN)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(out: &Outcome) -> String {
+    format!(
+        "{} after {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.exit,
+        out.elapsed,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// The first line of the lab file `file` holding all of `needles`, waited for up to 5 s.
+fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
+    let start = Instant::now();
+    loop {
+        let log = text(&std::fs::read(lab.path(file)).unwrap_or_default());
+        if let Some(line) = log.lines().find(|l| needles.iter().all(|n| l.contains(n))) {
+            return Some(line.to_owned());
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// --- -4 / -6 ----------------------------------------------------------------------------------
+
+#[test]
+fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
+    let lab = lab();
+    let port = lab.port("IMAP_PORT");
+    let out = ours(
+        "imtest",
+        &format!("-4 -p {port} {TIM} -m plain 127.0.0.1"),
+        b"a1 NOOP\n",
+    );
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(&out)
+    );
+
+    let out = ours("imtest", &format!("-4 -p {port} {TIM} ::1"), b"");
+    assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "getaddrinfo: Address family for hostname not supported\n\
+             failure: Network initialization - cannot connect to ::1:{port}\n"
+        )
+    );
+}
+
+#[test]
+fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
+    let port = lab().port("IMAP_PORT");
+    let out = ours(
+        "imtest",
+        &format!("-6 --exit-status -p {port} {TIM} 127.0.0.1"),
+        b"",
+    );
+    assert_eq!(out.exit, Exit::Code(2), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "getaddrinfo: Address family for hostname not supported\n\
+             failure: Network initialization - cannot connect to 127.0.0.1:{port}\n"
+        )
+    );
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+    // ::1 resolves under -6; the lab listens on 127.0.0.1 only, so the kernel refuses.
+    let out = ours("imtest", &format!("--ipv6 -p {port} {TIM} ::1"), b"");
+    assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "connect: Connection refused\n\
+             failure: Network initialization - cannot connect to ::1:{port}\n"
+        )
+    );
+}
+
+// --- --connect-timeout -----------------------------------------------------------------------
+
+/// A loopback listener that answers no SYN: its accept queue (backlog 0) is full.
+fn unanswering_listener() -> (TcpListener, Vec<TcpStream>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket we own; calling it again only changes the backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..16 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(stream) => queued.push(stream),
+            Err(_) => return (listener, queued),
+        }
+    }
+    panic!("the accept queue never filled up");
+}
+
+#[test]
+fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
+    let (listener, _queued) = unanswering_listener();
+    let port = listener.local_addr().unwrap().port();
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args(&format!(
+            "--connect-timeout 1 --exit-status -p {port} 127.0.0.1"
+        )))
+        .timeout(Duration::from_secs(20))
+        .run_raw();
+    assert!(!out.timed_out, "{}", out.describe());
+    assert_eq!(out.code(), 2, "{}", out.describe());
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "connect: Connection timed out\n\
+             failure: Network initialization - cannot connect to 127.0.0.1:{port}\n"
+        )
+    );
+    assert!(
+        out.elapsed >= Duration::from_millis(900) && out.elapsed < Duration::from_secs(5),
+        "{}",
+        out.describe()
+    );
+}
+
+// --- --read-timeout --------------------------------------------------------------------------
+
+const SILENT: &str = "failure: no data from the server for 1 seconds\n";
+
+#[test]
+fn read_timeout_ends_the_wait_for_a_greeting() {
+    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args(&format!(
+            "--read-timeout 1 --exit-status -p {} 127.0.0.1",
+            server.port()
+        )))
+        .run_raw();
+    server.finish();
+    assert_eq!(out.code(), 5, "{}", out.describe());
+    assert_eq!(text(&out.stderr), SILENT);
+    assert!(out.stdout.is_empty(), "{}", out.describe());
+    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
+}
+
+#[test]
+fn read_timeout_ends_a_tls_handshake_the_server_never_answers() {
+    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args(&format!(
+            "--read-timeout 0.5 -s -p {} 127.0.0.1",
+            server.port()
+        )))
+        .run_raw();
+    server.finish();
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_eq!(
+        text(&out.stderr),
+        "failure: no data from the server for 0.5 seconds\n"
+    );
+    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
+}
+
+/// smtptest against a server that answers EHLO and then says nothing more.
+fn mute_after_ehlo() -> FakeServer {
+    FakeServer::start(vec![vec![
+        send("220 fake ESMTP\r\n"),
+        expect_line("EHLO smtptest\r\n"),
+        send("250 fake\r\n"),
+        expect_line("NOOP\r\n"),
+        expect_line("QUIT\r\n"),
+        discard_to_eof(),
+    ]])
+}
+
+#[test]
+fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
+    let server = mute_after_ehlo();
+    let (feed, stdin) = std::sync::mpsc::channel::<Vec<u8>>();
+    let typing = Duration::from_millis(2500);
+    std::thread::spawn(move || {
+        let _ = feed.send(b"NOOP\n".to_vec());
+        std::thread::sleep(typing);
+        drop(feed);
+    });
+    let out = Command::new(Imp::Ours, "smtptest")
+        .args(args(&format!(
+            "--read-timeout 1 -p {} 127.0.0.1",
+            server.port()
+        )))
+        .stdin(Input::Feed(stdin))
+        .timeout(Duration::from_secs(20))
+        .run_raw();
+    let report = server.finish();
+    report.assert_ok();
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_eq!(text(&out.stderr), SILENT);
+    assert!(
+        text(&out.stdout).ends_with("C: QUIT\r\n"),
+        "{}",
+        out.describe()
+    );
+    // Silent for 2.5 s while stdin was open: no timeout then; 1 s after its end: the end.
+    assert!(
+        out.elapsed >= typing && out.elapsed < typing + Duration::from_secs(3),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn read_timeout_bounds_the_wait_after_a_file_was_sent() {
+    let server = mute_after_ehlo();
+    let dir = support::tmp::TempDir::new("read-timeout-file");
+    let file = dir.path().join("commands");
+    std::fs::write(&file, "NOOP\r\n").unwrap();
+    let out = Command::new(Imp::Ours, "smtptest")
+        .args(args(&format!(
+            "--read-timeout 1 --exit-status -f {} -p {} 127.0.0.1",
+            file.display(),
+            server.port()
+        )))
+        .run_raw();
+    server.finish().assert_ok();
+    assert_eq!(out.code(), 5, "{}", out.describe());
+    assert_eq!(text(&out.stderr), SILENT);
+    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
+}
+
+/// Options that do not fire leave the output as the C tool's (which has none of them).
+#[test]
+fn unfired_connect_options_change_nothing() {
+    let lab = lab();
+    let port = lab.port("IMAP_PORT");
+    let base: Vec<String> = ["-p", &port.to_string(), "-t", "", "-a", "tim"]
+        .into_iter()
+        .chain(["-w", "tanstaaftanstaaf", "-m", "plain", "127.0.0.1"])
+        .map(str::to_owned)
+        .collect();
+    let with_extras: Vec<String> = ["-4", "--connect-timeout", "5", "--read-timeout", "5"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(base.iter().cloned())
+        .collect();
+    let stdin = b"a1 NOOP\n";
+    let c = lab::run(Tool::C, "imtest", &base, stdin, RUN);
+    let o = lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
+    assert_eq!(c.exit, Exit::Code(0), "{}", describe(&c));
+    assert_eq!(o.exit, c.exit, "{}", describe(&o));
+    assert_eq!(normalise(&o.stdout), normalise(&c.stdout));
+    assert_eq!(normalise(&o.stderr), normalise(&c.stderr));
+}
+
+// --- --unix -------------------------------------------------------------------------------
+
+#[test]
+fn unix_socket_delivers_through_dovecot_lmtp() {
+    let lab = lab();
+    let socket = lab.path("lmtp.sock");
+    let subject = format!("extras-connect unix {}", std::process::id());
+    let stdin = format!(
+        "LHLO client.example\nMAIL FROM:<sender@example.org>\nRCPT TO:<tim>\nDATA\n\
+         Subject: {subject}\n\nover a UNIX-domain socket\n.\n"
+    );
+    let out = ours(
+        "lmtptest",
+        &format!("--unix {}", socket.display()),
+        stdin.as_bytes(),
+    );
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("S: 220 ") && stdout.contains("\r\n250 2.1.5 OK\r\n"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        stdout.contains(" <tim> ") && stdout.contains(" Saved\r\n"),
+        "{}",
+        describe(&out)
+    );
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    // Dovecot saw a local (UNIX-socket) client and saved the message for tim.
+    assert!(log_line(lab, "dovecot.log", &["lmtp(", "Connect from local"]).is_some());
+    assert!(log_line(lab, "dovecot.log", &["lmtp(tim)", "saved mail to INBOX"]).is_some());
+    let new = lab.path("home/tim/Maildir/new");
+    let delivered = std::fs::read_dir(&new)
+        .unwrap_or_else(|e| panic!("{}: {e}", new.display()))
+        .flatten()
+        .any(|entry| text(&std::fs::read(entry.path()).unwrap_or_default()).contains(&subject));
+    assert!(
+        delivered,
+        "no message with {subject:?} in {}",
+        new.display()
+    );
+}
+
+#[test]
+fn unix_socket_carries_starttls() {
+    let lab = lab();
+    let socket = lab.path("lmtp.sock");
+    // `-t ''`: STARTTLS without a client certificate (an empty argument, so no `args`).
+    let args = vec![
+        "--unix".to_owned(),
+        socket.display().to_string(),
+        "-t".to_owned(),
+        String::new(),
+    ];
+    let out = lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("\nS: 220 2.0.0 Begin TLS negotiation now.\r\n"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        stdout.contains("\nTLS connection established: "),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        stdout.contains("\r\n250 2.0.0 OK\r\n"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn unix_socket_that_is_not_there() {
+    let lab = lab();
+    let missing = lab.path("no-such.sock");
+    let out = ours(
+        "lmtptest",
+        &format!("--exit-status --unix {}", missing.display()),
+        b"",
+    );
+    assert_eq!(out.exit, Exit::Code(2), "{}", describe(&out));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "connect: No such file or directory\n\
+             failure: Network initialization - cannot connect to {}\n",
+            missing.display()
+        )
+    );
+}
+
+// --- PROXY v2 --------------------------------------------------------------------------------
+
+/// imtest through Dovecot's HAProxy listener with `extra` options; the login must succeed.
+fn imap_via_haproxy(extra: &str) -> Outcome {
+    let port = lab().port("IMAP_HAPROXY_PORT");
+    let out = ours(
+        "imtest",
+        &format!("{extra} -p {port} {TIM} -m plain 127.0.0.1"),
+        b"a1 NOOP\n",
+    );
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(&out)
+    );
+    out
+}
+
+/// Dovecot's `Login:` line for the client address `rip`.
+fn dovecot_login(rip: &str) -> String {
+    let rip = format!("rip={rip},");
+    log_line(lab(), "dovecot.log", &["imap-login: Info: Login: ", &rip])
+        .unwrap_or_else(|| panic!("no Dovecot login line with {rip}"))
+}
+
+#[test]
+fn v2_header_gives_dovecot_the_client_address() {
+    imap_via_haproxy("-H 192.0.2.21 --haproxy-version 2");
+    let line = dovecot_login("192.0.2.21");
+    assert!(line.contains(" lip=127.0.0.1,"), "{line}");
+    // Without the ssl TLV the proxied connection is not a secured one.
+    assert!(!line.contains("secured"), "{line}");
+}
+
+/// Forwards one connection to `target`; gives the client's address and what it sent.
+fn tap(
+    target: u16,
+) -> (
+    u16,
+    std::thread::JoinHandle<(std::net::SocketAddr, Vec<u8>)>,
+) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (client, peer) = listener.accept().unwrap();
+        let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
+        let (mut from_client, mut to_server) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        let up = std::thread::spawn(move || {
+            let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
+            while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                seen.extend_from_slice(&buf[..n]);
+                if to_server.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = to_server.shutdown(std::net::Shutdown::Write);
+            seen
+        });
+        let (mut from_server, mut to_client, mut buf) = (server, client, [0u8; 4096]);
+        while let Ok(n @ 1..) = from_server.read(&mut buf) {
+            if to_client.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to_client.shutdown(std::net::Shutdown::Write);
+        (peer, up.join().unwrap())
+    });
+    (port, handle)
+}
+
+#[test]
+fn v2_header_bytes_on_the_wire() {
+    let (port, tapped) = tap(lab().port("IMAP_HAPROXY_PORT"));
+    let out = ours(
+        "imtest",
+        &format!("-H 192.0.2.26 --haproxy-version 2 -p {port} {TIM} -m plain 127.0.0.1"),
+        b"a1 NOOP\n",
+    );
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(&out)
+    );
+    let (client, sent) = tapped.join().unwrap();
+    let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    header.extend_from_slice(&[192, 0, 2, 26, 127, 0, 0, 1]);
+    header.extend_from_slice(&client.port().to_be_bytes());
+    header.extend_from_slice(&port.to_be_bytes());
+    assert_eq!(&sent[..header.len().min(sent.len())], &header[..]);
+    assert!(sent[header.len()..].starts_with(b"A01 AUTHENTICATE PLAIN"));
+    assert!(dovecot_login("192.0.2.26").contains(" lip=127.0.0.1,"));
+}
+
+#[test]
+fn v2_header_with_the_options_fields() {
+    imap_via_haproxy(
+        "-H 192.0.2.22 --haproxy-version 2 --haproxy-dest 198.51.100.4 \
+         --haproxy-source-port 4242 --haproxy-dest-port 993",
+    );
+    let line = dovecot_login("192.0.2.22");
+    assert!(line.contains(" lip=198.51.100.4,"), "{line}");
+}
+
+#[test]
+fn v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured() {
+    imap_via_haproxy("-H 192.0.2.23 --haproxy-version 2 --haproxy-tlv ssl");
+    let line = dovecot_login("192.0.2.23");
+    assert!(line.contains(", secured,"), "{line}");
+}
+
+#[test]
+fn v2_header_with_an_ipv6_client() {
+    imap_via_haproxy("-H 2001:db8::21 --haproxy-version 2");
+    let line = dovecot_login("2001:db8::21");
+    // The IPv4 server address goes v4-mapped into the IPv6 header.
+    assert!(line.contains(" lip=::ffff:127.0.0.1,"), "{line}");
+    imap_via_haproxy("-H 2001:db8::22 --haproxy-version 2 --haproxy-dest ::1");
+    let line = dovecot_login("2001:db8::22");
+    assert!(line.contains(" lip=::1,"), "{line}");
+}
+
+#[test]
+fn v1_header_with_a_destination_from_the_options() {
+    imap_via_haproxy("-H 192.0.2.24 --haproxy-dest 198.51.100.5");
+    let line = dovecot_login("192.0.2.24");
+    assert!(line.contains(" lip=198.51.100.5,"), "{line}");
+}
+
+#[test]
+fn v2_header_gives_postfix_the_client_address() {
+    let lab = lab();
+    let port = lab.port("SMTP_HAPROXY_PORT");
+    let out = ours(
+        "smtptest",
+        &format!("-H 192.0.2.25 --haproxy-version 2 -p {port} {TIM} 127.0.0.1"),
+        b"NOOP\n",
+    );
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        log_line(
+            lab,
+            "postfix/maillog",
+            &["connect from unknown[192.0.2.25]"]
+        )
+        .is_some(),
+        "Postfix did not log the forwarded address"
+    );
+}
+
+/// `-H unknown` in version 2 is a PROXY command with family and transport UNSPEC (the
+/// specification lets the receiver accept or refuse it): Dovecot 2.3.19 refuses.
+#[test]
+fn v2_unknown_reaches_dovecot_as_unspec_and_is_refused() {
+    let lab = lab();
+    let port = lab.port("IMAP_HAPROXY_PORT");
+    let out = ours(
+        "imtest",
+        &format!("-H unknown --haproxy-version 2 -p {port} {TIM} -m plain 127.0.0.1"),
+        b"",
+    );
+    assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
+    assert_eq!(text(&out.stderr), "failure: prot layer failure\n");
+    assert!(log_line(
+        lab,
+        "dovecot.log",
+        &["haproxy(v2)", "Not using TCP (type=00,"]
+    )
+    .is_some());
+}
