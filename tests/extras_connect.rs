@@ -558,3 +558,47 @@ fn v2_unknown_reaches_dovecot_as_unspec_and_is_refused() {
     )
     .is_some());
 }
+
+#[test]
+fn v2_needs_an_ip_address_and_says_so_before_connecting() {
+    // Port 1 refuses connections: the failure must come before any connect.
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args("-H client.example --haproxy-version 2 -p 1 127.0.0.1"))
+        .run_raw();
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_eq!(
+        text(&out.stderr),
+        "failure: -H client.example: not an IP address (a version 2 PROXY header needs one)\n"
+    );
+}
+
+#[test]
+fn v2_ipv4_client_cannot_name_an_ipv6_server() {
+    let listener = TcpListener::bind("[::1]:0").expect("an IPv6 loopback listener");
+    let port = listener.local_addr().unwrap().port();
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args(&format!(
+            "-H 192.0.2.7 --haproxy-version 2 -p {port} ::1"
+        )))
+        .run_raw();
+    assert_eq!(out.code(), 1, "{}", out.describe());
+    assert_eq!(
+        text(&out.stderr),
+        "failure: the PROXY header cannot carry IPv6 destination ::1 with IPv4 source \
+         192.0.2.7 (give --haproxy-dest)\n"
+    );
+    // With a destination of its own family it goes out.
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(args(&format!(
+            "-H 192.0.2.7 --haproxy-version 2 --haproxy-dest 192.0.2.1 --read-timeout 0.5 \
+             -p {port} ::1"
+        )))
+        .run_raw();
+    assert_eq!(
+        text(&out.stderr),
+        "failure: no data from the server for 0.5 seconds\n",
+        "{}",
+        out.describe()
+    );
+    drop(listener);
+}
