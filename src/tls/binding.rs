@@ -7,6 +7,7 @@ use crate::options::ChannelBinding;
 use openssl::hash::{hash, MessageDigest};
 use openssl::nid::Nid;
 use openssl::ssl::{SslRef, SslVersion};
+use openssl::x509::X509Ref;
 
 /// The name libsasl2 is given (SCRAM sends it as `p=<name>`) and the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +83,13 @@ fn server_end_point(ssl: &SslRef) -> Result<Vec<u8>, String> {
     let cert = ssl
         .peer_certificate()
         .ok_or_else(|| fail("the server sent no certificate"))?;
-    let digest = match raw::signature_digest(&cert) {
+    end_point_hash(&cert).map_err(|why| fail(&why))
+}
+
+/// The RFC 5929 hash of `cert`.
+fn end_point_hash(cert: &X509Ref) -> Result<Vec<u8>, String> {
+    let fail = |why: &str| why.to_owned();
+    let digest = match raw::signature_digest(cert) {
         Some(nid) if nid == Nid::MD5 || nid == Nid::SHA1 => MessageDigest::sha256(),
         Some(nid) => MessageDigest::from_nid(nid)
             .ok_or_else(|| fail("the certificate's signature digest is unknown"))?,
@@ -97,4 +104,60 @@ fn server_end_point(ssl: &SslRef) -> Result<Vec<u8>, String> {
         .map_err(|_| fail("cannot encode the certificate"))?;
     let digest = hash(digest, &der).map_err(|_| fail("hashing failed"))?;
     Ok(digest.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::pkey::{PKey, Private};
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder, X509};
+
+    fn cert(key: &PKey<Private>, digest: MessageDigest) -> X509 {
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "cb.example").unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        b.sign(key, digest).unwrap();
+        b.build()
+    }
+
+    fn rsa() -> PKey<Private> {
+        PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn end_point_uses_the_signature_digest() {
+        let key = rsa();
+        let c = cert(&key, MessageDigest::sha384());
+        let want = hash(MessageDigest::sha384(), &c.to_der().unwrap()).unwrap();
+        assert_eq!(end_point_hash(&c).unwrap(), want.to_vec());
+        assert_eq!(want.len(), 48);
+    }
+
+    #[test]
+    fn end_point_turns_md5_and_sha1_into_sha256() {
+        let key = rsa();
+        for digest in [MessageDigest::sha1(), MessageDigest::md5()] {
+            let c = cert(&key, digest);
+            let want = hash(MessageDigest::sha256(), &c.to_der().unwrap()).unwrap();
+            assert_eq!(end_point_hash(&c).unwrap(), want.to_vec());
+        }
+    }
+
+    #[test]
+    fn end_point_is_undefined_for_ed25519() {
+        let key = PKey::generate_ed25519().unwrap();
+        let c = cert(&key, MessageDigest::null());
+        assert!(end_point_hash(&c).unwrap_err().contains("not defined"));
+    }
 }

@@ -227,3 +227,26 @@ fn io_reason(e: &std::io::Error) -> String {
         None => text,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PeerName;
+
+    #[test]
+    fn ip_literals_are_checked_as_addresses() {
+        assert_eq!(
+            PeerName::parse("127.0.0.1"),
+            PeerName::Ip("127.0.0.1".parse().unwrap())
+        );
+        assert_eq!(PeerName::parse("::1"), PeerName::Ip("::1".parse().unwrap()));
+        assert_eq!(
+            PeerName::parse("[::1]"),
+            PeerName::Ip("::1".parse().unwrap())
+        );
+        assert_eq!(
+            PeerName::parse("mail.example"),
+            PeerName::Host("mail.example".into())
+        );
+        assert_eq!(PeerName::parse("[x]"), PeerName::Host("[x]".into()));
+    }
+}
