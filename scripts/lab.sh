@@ -161,6 +161,10 @@ if [ "$cmd" = info ]; then
   printf 'NOOP\n' | $b/smtptest -p $SUBMISSION_PORT -t $dir/tim.pem -m external 127.0.0.1
   printf 'NOOP\n' | $b/lmtptest -p $LMTP_PORT -t '' 127.0.0.1
   printf 'LISTSCRIPTS\n' | $b/sivtest -p $SIEVE_PORT -t '' -m plain $tim 127.0.0.1
+  # TLS extras (ours only): SNI certificate, name mismatch, TLS-1.3-only listener
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAPS_PORT -s --servername sni.example --cafile $dir/ca.pem --show-cert $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTPS_WRONGHOST_PORT -s --cafile $dir/ca.pem $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTPS_TLS13_PORT -s --tls-max 1.2 $tim 127.0.0.1
 LINES
   echo
   echo "Stop it with: make lab-down (or $0 down $dir)"
