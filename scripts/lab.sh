@@ -20,13 +20,16 @@
 #   Postfix   SMTP_PORT (STARTTLS offered) SMTPS_PORT (implicit TLS, smtpd_tls_wrappermode)
 #             SMTP_SUBMISSION_PORT (STARTTLS required, AUTH only after it)
 #             SMTP_HAPROXY_PORT (smtpd_upstream_proxy_protocol=haproxy)
+#             SMTPS_TLS13_PORT (implicit TLS, TLS 1.3 only)
+#             SMTPS_WRONGHOST_PORT (implicit TLS, certificate for wrong.example)
 #
 # Users (passwd-file, {PLAIN}): tim / tanstaaftanstaaf, bob / secret; master user
 # master / masterpass (SASL authzid, or `user*master` as the login name). Mechanisms: PLAIN
 # LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL (client certificate, CN = user).
 # Realms: lab.example other.example (the domain part of a login name is dropped).
 # Files: DIR/ca.pem (throw-away CA), DIR/server.pem + server.key, DIR/tim.pem and DIR/bob.pem
-# (client certificate then key, the form `-t FILE` takes). Logs: DIR/dovecot.log,
+# (client certificate then key, the form `-t FILE` takes), DIR/sni.pem (served by Dovecot for
+# SNI name sni.example), DIR/wrong.pem (CN/SAN wrong.example). Logs: DIR/dovecot.log,
 # DIR/postfix/maillog.
 set -euo pipefail
 
@@ -160,6 +163,10 @@ if [ "$cmd" = info ]; then
   printf 'NOOP\n' | $b/lmtptest -p $LMTP_PORT -t '' 127.0.0.1
   printf 'NOOP\n' | $b/lmtptest --unix $dir/lmtp.sock -t ''   # --unix: ours only
   printf 'LISTSCRIPTS\n' | $b/sivtest -p $SIEVE_PORT -t '' -m plain $tim 127.0.0.1
+  # TLS extras (ours only): SNI certificate, name mismatch, TLS-1.3-only listener
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAPS_PORT -s --servername sni.example --cafile $dir/ca.pem --show-cert $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTPS_WRONGHOST_PORT -s --cafile $dir/ca.pem $tim 127.0.0.1
+  printf 'NOOP\n' | $b/smtptest -p $SMTPS_TLS13_PORT -s --tls-max 1.2 $tim 127.0.0.1
 LINES
   echo
   echo "Stop it with: make lab-down (or $0 down $dir)"
@@ -219,6 +226,17 @@ chown postfix "$dir/postfix-data"
     rm -f "$u.csr"
   done
   rm -f server.csr
+  # Two more server certificates from the same CA, for the TLS extras (--servername, --verify):
+  # sni.example (Dovecot serves it to clients that send that SNI name) and wrong.example (served
+  # by the SMTPS_WRONGHOST_PORT listener, a host-name mismatch for 127.0.0.1/localhost).
+  for name in sni wrong; do
+    openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
+      -subj "/CN=$name.example" 2>/dev/null
+    printf 'subjectAltName=DNS:%s.example\n' "$name" >"$name.ext"
+    openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -out "$name.pem" \
+      -days 7 -extfile "$name.ext" 2>/dev/null
+    rm -f "$name.csr"
+  done
   chmod 644 ./*.pem
 )
 
@@ -310,6 +328,11 @@ passdb {
 userdb {
   driver = static
   args = home=$dir/home/%u allow_all_users=yes
+}
+# The TLS extras' --servername: a client sending SNI sni.example gets another certificate.
+local_name sni.example {
+  ssl_cert = <$dir/sni.pem
+  ssl_key = <$dir/sni.key
 }
 service imap-login {
   process_min_avail = 1
@@ -431,6 +454,14 @@ CONF
   -o smtpd_tls_auth_only=yes
 127.0.0.1:$SMTP_HAPROXY_PORT inet n - n - - smtpd
   -o smtpd_upstream_proxy_protocol=haproxy
+127.0.0.1:$SMTPS_TLS13_PORT inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_protocols=>=TLSv1.3
+  -o smtpd_tls_mandatory_protocols=>=TLSv1.3
+127.0.0.1:$SMTPS_WRONGHOST_PORT inet n - n - - smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_cert_file=$dir/wrong.pem
+  -o smtpd_tls_key_file=$dir/wrong.key
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -498,7 +529,8 @@ start_all() {
   if ! postfix -c "$dir/postfix" start >>"$dir/start.log" 2>&1 9<&-; then
     return 1
   fi
-  wait_ready "$SMTP_PORT:220 " "$SMTP_SUBMISSION_PORT:220 " "$SMTPS_PORT" || return 1
+  wait_ready "$SMTP_PORT:220 " "$SMTP_SUBMISSION_PORT:220 " "$SMTPS_PORT" "$SMTPS_TLS13_PORT" \
+    "$SMTPS_WRONGHOST_PORT" || return 1
 }
 
 ok=0

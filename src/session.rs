@@ -67,7 +67,8 @@ pub fn run(options: &Options) -> Result<i32> {
     let mut run = Run {
         options,
         protocol,
-        tls: tls::Engine::new(options.verbose),
+        tls: tls::Engine::with_settings(options.verbose, tls::Settings::from_options(options))
+            .map_err(Failure::new)?,
         prompter: CliPrompter {
             authname,
             authzid: options.authzid.clone(),
@@ -159,9 +160,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
             TlsOutcome::EngineFailed => {
                 return Err(Failure::new("Start TLS engine failed\n").at(Stage::Tls))
             }
-            TlsOutcome::HandshakeFailed => {
-                return Err(Failure::new("TLS negotiation failed!\n").at(Stage::Tls))
-            }
+            TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),
         }
     }
     round.caps = read_greeting(run, &mut round)?;
@@ -255,13 +254,30 @@ fn capabilities_after_layer(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
 enum TlsOutcome {
     Up,
     EngineFailed,
-    HandshakeFailed,
+    /// With OpenSSL's reason when an opt-in TLS option is in effect.
+    HandshakeFailed(Option<String>),
+}
+
+/// The C tool's `TLS negotiation failed!` (and its empty line); with an opt-in TLS option,
+/// one line with OpenSSL's reason instead.
+fn negotiation_failed(reason: Option<String>) -> Failure {
+    match reason {
+        None => Failure::new("TLS negotiation failed!\n"),
+        Some(reason) => Failure::new(format!("TLS negotiation failed: {reason}")),
+    }
+    .at(Stage::Tls)
+}
+
+/// Whether `--verify` (or `--cafile`/`--capath`) was given: then the session must not go on
+/// without TLS where the C tool would.
+fn tls_required(run: &Run) -> bool {
+    run.options.extras.verify
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
 fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result<TlsOutcome> {
     let Some(plain) = round.stack.take_plain() else {
-        return Ok(TlsOutcome::HandshakeFailed);
+        return Ok(TlsOutcome::HandshakeFailed(None));
     };
     socket::take_timed_out();
     let established = match run.tls.connect(plain, keyfile) {
@@ -270,7 +286,7 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result
             round.stack.restore_plain(plain);
             return Ok(TlsOutcome::EngineFailed);
         }
-        Err(tls::Failure::Handshake) => {
+        Err(tls::Failure::Handshake(reason)) => {
             // `--read-timeout` expired during the handshake: say that, not "negotiation
             // failed" (the engine's own lines are already out).
             if let (true, Some(timeout)) =
@@ -278,8 +294,9 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result
             {
                 return Err(replies::silent_server(timeout));
             }
-            return Ok(TlsOutcome::HandshakeFailed);
+            return Ok(TlsOutcome::HandshakeFailed(reason));
         }
+        Err(tls::Failure::Fatal(message)) => return Err(Failure::new(message).at(Stage::Tls)),
     };
     round.stack.set_tls(established.stream);
     round.external_ssf = established.usebits;
@@ -289,10 +306,9 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result
         .map_err(|_| fail("external ssf"))?;
     conn.set_external_auth_id(established.peer_cn.as_deref())
         .map_err(|_| fail("external auth_id"))?;
-    if let Some(data) = &established.tls_unique {
-        conn.set_channel_binding("tls-unique", false, data)
-            .map_err(|_| fail("channel binding"))?;
-    }
+    let binding = &established.binding;
+    conn.set_channel_binding(binding.name, false, &binding.data)
+        .map_err(|_| fail("channel binding"))?;
     Ok(TlsOutcome::Up)
 }
 
@@ -311,6 +327,16 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
     replies::command(&mut round.stack, exchange.command.replace("%s", &run.host))?;
     let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
     if !starts_with_ci(&reply, exchange.ok) {
+        if tls_required(run) {
+            return Err(Failure::bytes(
+                [
+                    b"STARTTLS refused by the server (--verify needs TLS): ",
+                    trim_eol(&reply),
+                ]
+                .concat(),
+                Stage::Tls,
+            ));
+        }
         return Ok(());
     }
     let keyfile = if keyfile.is_empty() {
@@ -321,13 +347,23 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
     match start_tls(run, round, keyfile)? {
         TlsOutcome::Up => {}
         // The C tool carries on in clear text as if TLS had been set up (spec §3.4).
-        TlsOutcome::EngineFailed => transcript::message("Start TLS engine failed"),
-        TlsOutcome::HandshakeFailed => {
-            return Err(Failure::new("TLS negotiation failed!\n").at(Stage::Tls))
+        TlsOutcome::EngineFailed => {
+            transcript::message("Start TLS engine failed");
+            if tls_required(run) {
+                return Err(
+                    Failure::new("no TLS, so no certificate to verify (--verify)").at(Stage::Tls),
+                );
+            }
         }
+        TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),
     }
     round.caps = capabilities_after_tls(run, &mut round.stack)?;
     Ok(())
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {

@@ -2,6 +2,17 @@
 //! tool's verify/info/BIO trace lines on stdout, the success line, and the session kept for
 //! resumption in the next `-n` round. No SNI, no ALPN, no trust store, never a hard verify
 //! failure — which is why the context is built by hand instead of with `SslConnector`.
+//!
+//! The opt-in options (`settings`: SNI, `--verify`, versions, ciphers, `--show-cert`, `--cb`)
+//! change that only when given; `binding` computes the channel bindings, `show` the
+//! `--show-cert` text.
+
+mod binding;
+mod settings;
+mod show;
+
+pub use binding::Binding;
+pub use settings::Settings;
 
 use crate::ffi::tls::{self as raw, BioEvent, BioHandler, InfoEvent, InfoHandler, Side};
 use crate::net::socket::Socket;
@@ -10,8 +21,9 @@ use openssl::ssl::{
     ShutdownState, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslSession,
     SslStream, SslVerifyMode,
 };
-use openssl::x509::X509StoreContextRef;
+use openssl::x509::{X509StoreContextRef, X509VerifyResult};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 
 /// Why a TLS start failed; the C tool's stdout lines were already printed.
 #[derive(Debug)]
@@ -20,7 +32,11 @@ pub enum Failure {
     /// caller can carry on in clear, as the C tool does after STARTTLS.
     Engine(Socket),
     /// Handshake failed (`SSL_connect error <n>`, `SSL session removed` already printed).
-    Handshake,
+    /// With an opt-in TLS option given, OpenSSL's reason (the C tool says none).
+    Handshake(Option<String>),
+    /// An opt-in option made the connection fail: `--verify` rejected the certificate, or
+    /// a setting or a channel binding could not be applied. The one-line message says why.
+    Fatal(String),
 }
 
 /// A finished handshake and what the SASL layer needs from it (spec §4.3).
@@ -33,17 +49,14 @@ pub struct Established {
     /// no CN (first round: empty), and is `None` only while no server has sent a certificate.
     /// Bytes that are not UTF-8 are replaced (lossy).
     pub peer_cn: Option<String>,
-    /// tls-unique channel-binding data: own Finished for a full handshake, the server's for a
-    /// resumed one. Always `Some` after a handshake (the C tool always sets the property).
-    pub tls_unique: Option<Vec<u8>>,
+    /// Channel binding for SASL: the C tool's tls-unique (own Finished for a full handshake,
+    /// the server's for a resumed one), or what `--cb` asked for.
+    pub binding: Binding,
 }
 
 /// The C tool lets a failed check pass up to this chain depth (it never sets OpenSSL's own
 /// verify depth, which stays at its default).
 const VERIFY_DEPTH: u32 = 10;
-
-/// Room for a Finished message, as in the C tool (EVP_MAX_MD_SIZE).
-const FINISHED_MAX: usize = 64;
 
 const ENGINE_FAILED: &str = "TLS engine: cannot load cert/key data, may be a cert/key mismatch?";
 
@@ -57,9 +70,15 @@ pub struct Engine {
     issuer_cn: Vec<u8>,
     /// Whether any server certificate has been seen (C: the auth-id pointer was set).
     peer_cn_set: bool,
+    /// The opt-in options (default: none, the C tool).
+    settings: Settings,
 }
 
+/// OpenSSL's text for the first failed check the verify callback saw in one handshake.
+type FirstError = Arc<Mutex<Option<&'static str>>>;
+
 impl Engine {
+    /// The C tool's engine.
     pub fn new(verbose: bool) -> Engine {
         Engine {
             verbose,
@@ -67,7 +86,21 @@ impl Engine {
             peer_cn: Vec::new(),
             issuer_cn: Vec::new(),
             peer_cn_set: false,
+            settings: Settings::default(),
         }
+    }
+
+    /// With the opt-in options. A context is built once here so that a bad `--cafile`,
+    /// `--ciphers`, ... is reported before connecting (one line, for `failure: `).
+    pub fn with_settings(verbose: bool, settings: Settings) -> Result<Engine, String> {
+        if settings.any() {
+            let mut builder = SslContextBuilder::new(SslMethod::tls_client())
+                .map_err(|e| format!("TLS set-up: {}", settings::reason(&e)))?;
+            settings.apply_to_context(&mut builder)?;
+        }
+        let mut engine = Engine::new(verbose);
+        engine.settings = settings;
+        Ok(engine)
     }
 
     /// Fresh context (client cert from `keyfile` when `Some(non-empty)`), handshake on `socket`,
@@ -85,9 +118,10 @@ impl Engine {
         let keyfile = keyfile
             .and_then(|f| f.split(|&b| b == 0).next())
             .filter(|f| !f.is_empty());
-        let ctx = match self.context(keyfile) {
+        let (ctx, first_error) = match self.context(keyfile) {
             Ok(ctx) => ctx,
-            Err(()) => return Err(Failure::Engine(socket)),
+            Err(None) => return Err(Failure::Engine(socket)),
+            Err(Some(message)) => return Err(Failure::Fatal(message)),
         };
 
         if self.verbose {
@@ -97,9 +131,12 @@ impl Engine {
             Ok(ssl) => ssl,
             Err(_) => {
                 line("Could not allocate 'con' with SSL_new()");
-                return Err(Failure::Handshake);
+                return Err(Failure::Handshake(None));
             }
         };
+        self.settings
+            .apply_to_ssl(&mut ssl)
+            .map_err(Failure::Fatal)?;
         if let Some(session) = &self.saved {
             // Refusal is ignored, as in the C tool: the handshake is simply a full one.
             raw::offer_session(&mut ssl, session);
@@ -108,7 +145,7 @@ impl Engine {
             Ok(stream) => stream,
             Err(_) => {
                 line("SSL_set_fd failed");
-                return Err(Failure::Handshake);
+                return Err(Failure::Handshake(None));
             }
         };
         if self.verbose {
@@ -119,14 +156,27 @@ impl Engine {
 
         let rc = raw::connect_raw(&mut stream);
         if rc <= 0 {
+            let errors = openssl::error::ErrorStack::get();
             line(&format!("SSL_connect error {rc}"));
             if stream.ssl().session().is_some() {
                 line("SSL session removed");
             }
             self.saved = None;
-            return Err(Failure::Handshake);
+            let reason = self.settings.any().then(|| match errors.errors().first() {
+                Some(_) => settings::reason(&errors),
+                None => "the server closed the connection".to_owned(),
+            });
+            return Err(Failure::Handshake(reason));
         }
-        Ok(self.established(stream))
+        match self.established(stream, &first_error) {
+            Ok(established) => Ok(established),
+            Err((mut stream, message)) => {
+                // Given up after the handshake: say goodbye, and never resume this session.
+                self.saved = None;
+                let _ = stream.shutdown();
+                Err(Failure::Fatal(message))
+            }
+        }
     }
 
     /// Sends close_notify without waiting for the answer and marks the connection as cleanly
@@ -137,9 +187,11 @@ impl Engine {
         stream.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
     }
 
-    /// The client context of spec §4.1; on failure the messages are already printed.
-    fn context(&self, keyfile: Option<&[u8]>) -> Result<SslContext, ()> {
-        let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(|_| ())?;
+    /// The client context of spec §4.1 plus the opt-in settings, and where the verify
+    /// callback notes the first failed check. `Err(None)`: the C tool's engine failure (the
+    /// messages are printed); `Err(Some(message))`: an opt-in setting failed.
+    fn context(&self, keyfile: Option<&[u8]>) -> Result<(SslContext, FirstError), Option<String>> {
+        let mut builder = SslContextBuilder::new(SslMethod::tls_client()).map_err(|_| None)?;
         builder.set_options(
             SslOptions::ALL
                 | SslOptions::NO_SSLV2
@@ -153,18 +205,35 @@ impl Engine {
             if let Err(message) = load_client_cert(&mut builder, file) {
                 out(&[message.as_slice(), b"\n"].concat());
                 line(ENGINE_FAILED);
-                return Err(());
+                return Err(None);
             }
         }
+        self.settings.apply_to_context(&mut builder).map_err(Some)?;
         let verbose = self.verbose;
+        let first_error = FirstError::default();
+        let noted = Arc::clone(&first_error);
         builder.set_verify_callback(SslVerifyMode::NONE, move |ok, store| {
+            if !ok {
+                let mut noted = noted.lock().unwrap_or_else(|e| e.into_inner());
+                noted.get_or_insert(store.error().error_string());
+            }
             verify(verbose, ok, store)
         });
-        Ok(builder.build())
+        Ok((builder.build(), first_error))
     }
 
-    /// Success path: names, the established line, session and channel binding.
-    fn established(&mut self, stream: SslStream<Socket>) -> Established {
+    /// Success path: names, `--show-cert`, the `--verify` verdict, the established line,
+    /// session and channel binding. An opt-in check that fails gives the stream back with
+    /// the message.
+    ///
+    /// `--show-cert` prints right after the C tool's verbose `subject_CN=` line and before
+    /// `TLS connection established`, so that the chain is shown also when `--verify` then
+    /// rejects it.
+    fn established(
+        &mut self,
+        stream: SslStream<Socket>,
+        first_error: &FirstError,
+    ) -> Result<Established, (SslStream<Socket>, String)> {
         let ssl = stream.ssl();
         if let Some(peer) = ssl.peer_certificate() {
             if let Some(cn) = raw::name_text_by_nid(peer.subject_name(), Nid::COMMONNAME) {
@@ -182,6 +251,13 @@ impl Engine {
                 text.push(b'\n');
                 out(&text);
             }
+        }
+
+        if self.settings.show_cert {
+            out(&show::chain_text(ssl));
+        }
+        if let Some(message) = self.verify_failure(ssl, first_error) {
+            return Err((stream, message));
         }
 
         let (name, usebits, algbits) = match ssl.current_cipher() {
@@ -203,23 +279,36 @@ impl Engine {
         // later, so such a session is never resumed (see the tests).
         self.saved = ssl.session().map(|s| s.to_owned());
 
-        let mut finished = [0u8; FINISHED_MAX];
-        let len = if ssl.session_reused() {
-            ssl.peer_finished(&mut finished)
-        } else {
-            ssl.finished(&mut finished)
+        let binding = match binding::compute(ssl, self.settings.binding) {
+            Ok(binding) => binding,
+            Err(message) => return Err((stream, message)),
         };
-        let tls_unique = finished[..len.min(FINISHED_MAX)].to_vec();
 
         let peer_cn = self
             .peer_cn_set
             .then(|| String::from_utf8_lossy(&self.peer_cn).into_owned());
-        Established {
+        Ok(Established {
             stream,
             usebits: u32::try_from(usebits).unwrap_or(0),
             peer_cn,
-            tls_unique: Some(tls_unique),
-        }
+            binding,
+        })
+    }
+
+    /// With `--verify`: why the certificate is not accepted (the first failed check of this
+    /// handshake; for a resumed session, the result stored with it), or `None`.
+    fn verify_failure(&self, ssl: &openssl::ssl::SslRef, first: &FirstError) -> Option<String> {
+        let verify = self.settings.verify.as_ref()?;
+        let noted = *first.lock().unwrap_or_else(|e| e.into_inner());
+        let reason = match noted {
+            Some(reason) => reason,
+            None if ssl.verify_result() == X509VerifyResult::OK => return None,
+            None => ssl.verify_result().error_string(),
+        };
+        Some(format!(
+            "TLS certificate verification failed: {reason} (server name '{}')",
+            verify.name.text()
+        ))
     }
 
     #[cfg(test)]

@@ -1,12 +1,12 @@
 //! OpenSSL pieces the `openssl` crate does not expose: the info callback, the BIO trace
-//! callback, one-line X.509 names, CN text, the raw `SSL_connect` return value and offering a
-//! saved session. Callbacks are generic trampolines that hand decoded events to a safe handler
+//! callback, one-line X.509 names, CN text, the raw `SSL_connect` return value, offering a
+//! saved session, trust-store paths as bytes and a certificate's signature digest. Callbacks are generic trampolines that hand decoded events to a safe handler
 //! and never let a panic cross into C.
 
 use foreign_types::{ForeignType, ForeignTypeRef};
 use libc::{c_char, c_int, c_long, size_t};
 use openssl::ssl::{SslContextBuilder, SslRef, SslSession, SslStream};
-use openssl::x509::X509NameRef;
+use openssl::x509::{X509NameRef, X509Ref};
 use openssl_sys::{BIO, SSL, SSL_CTX, X509_NAME};
 use std::ffi::CStr;
 use std::io::{Read, Write};
@@ -36,6 +36,13 @@ extern "C" {
     ) -> c_int;
     fn BIO_set_callback_ex(bio: *mut BIO, cb: Option<BioCallbackEx>);
     fn BIO_test_flags(bio: *const BIO, flags: c_int) -> c_int;
+    fn X509_get_signature_info(
+        x: *mut openssl_sys::X509,
+        mdnid: *mut c_int,
+        pknid: *mut c_int,
+        secbits: *mut c_int,
+        flags: *mut u32,
+    ) -> c_int;
 }
 
 // Values from <openssl/ssl.h> and <openssl/bio.h> (OpenSSL 3.0).
@@ -240,11 +247,6 @@ pub fn connect_raw<S: Read + Write>(stream: &mut SslStream<S>) -> c_int {
     unsafe { openssl_sys::SSL_connect(stream.ssl().as_ptr()) }
 }
 
-/// Offers `session` for resumption on the next handshake of `ssl`.
-///
-/// The session may come from another client context: OpenSSL allows that (contexts only
-/// matter to session caches and server-side id contexts, and our client contexts keep no
-/// cache and install no session callbacks). The crate marks it unsafe for that reason alone.
 /// `SSL_CTX_use_certificate_chain_file` with the file name as bytes (the openssl crate
 /// insists on UTF-8 names and panics otherwise). `false` when OpenSSL refuses.
 pub fn use_certificate_chain_file(builder: &mut SslContextBuilder, file: &CStr) -> bool {
@@ -269,6 +271,40 @@ pub fn use_private_key_file(builder: &mut SslContextBuilder, file: &CStr) -> boo
     drain_errors_unless(ok)
 }
 
+/// `SSL_CTX_load_verify_locations` with the names as bytes (the openssl crate insists on
+/// UTF-8 names and panics otherwise). `false` when OpenSSL refuses.
+pub fn load_verify_locations(
+    builder: &mut SslContextBuilder,
+    file: Option<&CStr>,
+    dir: Option<&CStr>,
+) -> bool {
+    let file = file.map_or(std::ptr::null(), CStr::as_ptr);
+    let dir = dir.map_or(std::ptr::null(), CStr::as_ptr);
+    // SAFETY: the builder owns a live SSL_CTX; each name is NULL or a NUL-terminated string
+    // that OpenSSL only reads during the call.
+    let ok = unsafe { openssl_sys::SSL_CTX_load_verify_locations(builder.as_ptr(), file, dir) > 0 };
+    drain_errors_unless(ok)
+}
+
+/// The digest (as a NID) the certificate's signature uses, as OpenSSL 3 works it out (it
+/// also knows RSA-PSS parameters); `None` when there is no single digest (e.g. Ed25519).
+pub fn signature_digest(cert: &X509Ref) -> Option<openssl::nid::Nid> {
+    let mut md: c_int = 0;
+    // SAFETY: the certificate is alive for the call; OpenSSL only reads it (the pointer is
+    // not const in the prototype because the function may cache decoded fields in it), and
+    // the out-parameters it does not need may be NULL.
+    let ok = unsafe {
+        X509_get_signature_info(
+            cert.as_ptr(),
+            &mut md,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    (ok == 1 && md != openssl_sys::NID_undef).then(|| openssl::nid::Nid::from_raw(md))
+}
+
 /// A failed call leaves entries on OpenSSL's error queue (the openssl crate drains them for
 /// its own calls); drop them so a later handshake does not see them.
 fn drain_errors_unless(ok: bool) -> bool {
@@ -281,6 +317,11 @@ fn drain_errors_unless(ok: bool) -> bool {
     ok
 }
 
+/// Offers `session` for resumption on the next handshake of `ssl`.
+///
+/// The session may come from another client context: OpenSSL allows that (contexts only
+/// matter to session caches and server-side id contexts, and our client contexts keep no
+/// cache and install no session callbacks). The crate marks it unsafe for that reason alone.
 pub fn offer_session(ssl: &mut SslRef, session: &SslSession) -> bool {
     // SAFETY: both pointers are valid; SSL_set_session takes its own reference on the session.
     unsafe { openssl_sys::SSL_set_session(ssl.as_ptr(), session.as_ptr()) == 1 }

@@ -500,7 +500,10 @@ fn self_signed_tls13_prints_verify_and_established_lines() {
     assert_eq!(printed, format!("{SELF_SIGNED}{TLS13_LINE}"));
     assert_eq!(est.usebits, 256);
     assert_eq!(est.peer_cn.as_deref(), Some("selfie"));
-    let unique = est.tls_unique.clone().unwrap();
+    let unique = {
+        assert_eq!(est.binding.name, "tls-unique");
+        est.binding.data.clone()
+    };
     close(est);
     let seen = next(&rx);
     assert_eq!(seen.version, "TLSv1.3");
@@ -593,7 +596,10 @@ fn tls12_second_connect_resumes_session() {
     let (first, result) = round(&mut engine, port, None);
     let est = expect_ok(result);
     assert_eq!(first, format!("{UNKNOWN_CA}{TLS12_LINE}"));
-    let unique1 = est.tls_unique.clone().unwrap();
+    let unique1 = {
+        assert_eq!(est.binding.name, "tls-unique");
+        est.binding.data.clone()
+    };
     close(est);
     let seen1 = next(&rx);
     assert!(!seen1.reused);
@@ -604,7 +610,10 @@ fn tls12_second_connect_resumes_session() {
     let est = expect_ok(result);
     assert_eq!(second, TLS12_LINE);
     assert_eq!(est.peer_cn.as_deref(), Some("localhost"));
-    let unique2 = est.tls_unique.clone().unwrap();
+    let unique2 = {
+        assert_eq!(est.binding.name, "tls-unique");
+        est.binding.data.clone()
+    };
     close(est);
     let seen2 = next(&rx);
     assert!(seen2.reused, "second handshake should resume");
@@ -673,7 +682,7 @@ fn garbage_instead_of_tls_fails_handshake() {
     let (port, rx) = serve(Spec::new(Chain::SelfSigned), &[Reply::Garbage]);
     let mut engine = Engine::new(false);
     let (printed, result) = round(&mut engine, port, None);
-    assert!(matches!(result, Err(Failure::Handshake)));
+    assert!(matches!(result, Err(Failure::Handshake(None))));
     assert_eq!(printed, "SSL_connect error -1\nSSL session removed\n");
     // The client did send a ClientHello (a TLS handshake record).
     assert_eq!(next(&rx).received.first(), Some(&0x16));
@@ -689,7 +698,7 @@ fn failed_handshake_discards_saved_session() {
     assert!(engine.has_saved_session());
     next(&rx);
     let (printed, result) = round(&mut engine, port, None);
-    assert!(matches!(result, Err(Failure::Handshake)));
+    assert!(matches!(result, Err(Failure::Handshake(None))));
     assert_eq!(printed, "SSL_connect error -1\nSSL session removed\n");
     assert!(!engine.has_saved_session());
     next(&rx);
@@ -786,7 +795,7 @@ fn verbose_garbage_reports_error_state() {
     let (port, rx) = serve(Spec::new(Chain::SelfSigned), &[Reply::Garbage]);
     let mut engine = Engine::new(true);
     let (printed, result) = round(&mut engine, port, None);
-    assert!(matches!(result, Err(Failure::Handshake)));
+    assert!(matches!(result, Err(Failure::Handshake(None))));
     next(&rx);
     let trace = without_dumps(&printed);
     assert!(
@@ -1109,7 +1118,7 @@ fn c_tool_failed_handshake_lines_match() {
             let (port, rx) = serve(Spec::new(Chain::SelfSigned), &[reply]);
             let mut engine = Engine::new(verbose);
             let (ours, result) = round(&mut engine, port, None);
-            assert!(matches!(result, Err(Failure::Handshake)));
+            assert!(matches!(result, Err(Failure::Handshake(None))));
             next(&rx);
             let ours = without_dumps(&ours);
             assert_eq!(without_dumps(&c.stdout), ours);

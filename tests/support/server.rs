@@ -87,6 +87,9 @@ pub struct TlsInfo {
     /// RFC 5929 `tls-unique`: the first Finished message of the handshake (the client's on a
     /// full handshake, the server's on resumption).
     pub tls_unique: Vec<u8>,
+    /// RFC 9266 `tls-exporter`: 32 bytes exported with label `EXPORTER-Channel-Binding` and
+    /// no context.
+    pub tls_exporter: Vec<u8>,
     /// CN of the client certificate, if one was presented.
     pub peer_cn: Option<String>,
 }
@@ -523,6 +526,12 @@ impl Session {
             bits: cipher.bits().secret,
             resumed,
             tls_unique: fin[..n.min(fin.len())].to_vec(),
+            tls_exporter: {
+                let mut out = vec![0u8; 32];
+                ssl.export_keying_material(&mut out, "EXPORTER-Channel-Binding", None)
+                    .map_err(|e| format!("tls-exporter: {e}"))?;
+                out
+            },
             peer_cn: ssl.peer_certificate().and_then(|c| common_name(&c)),
         };
         self.log.events.push(Event::TlsHandshake {

@@ -1,0 +1,944 @@
+//! The opt-in TLS options, each proven against a server that shows its effect:
+//!
+//! * against the lab (`scripts/lab.sh`: Dovecot and Postfix with the lab CA): `--verify`,
+//!   `--cafile`, `--capath`, `--servername` (Dovecot serves another certificate for SNI
+//!   `sni.example`), `--tls-min`/`--tls-max` (Postfix's TLS-1.3-only listener), `--ciphers`,
+//!   `--ciphersuites`, `--show-cert`, and that without any of them the output is still the C
+//!   tool's, byte for byte (after the differential suite's normalisation);
+//! * against a fake IMAP server with an in-process libsasl2 server (`tests/support`): `--cb`,
+//!   where the server computes its own binding data (tls-exporter from its side of the TLS
+//!   session, tls-server-end-point from the certificate it serves).
+
+mod lab;
+mod support;
+
+use lab::normalise::normalise;
+use lab::{Exit, Outcome, Tool};
+use openssl::hash::{hash, MessageDigest};
+use openssl::nid::Nid;
+use openssl::ssl::SslVersion;
+use openssl::x509::X509;
+use std::time::Duration;
+use support::run::{Command, Imp, Output};
+use support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
+use support::server::{
+    expect_line, send, start_tls, FakeServer, ServerReport, Session, TlsConfig, TlsInfo,
+};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(10);
+const TIM: [&str; 4] = ["-a", "tim", "-w", "tanstaaftanstaaf"];
+
+// --- running against the lab --------------------------------------------------------------
+
+/// Runs `tool` as `name` against the lab: `{PORT_NAME}` in an argument becomes that port,
+/// `{lab}` the lab directory; the protocol's usual stdin line.
+fn run_as(tool: Tool, name: &str, args: &[&str]) -> Outcome {
+    let lab = lab::lab();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            let mut a = a.replace("{lab}", &lab.dir.to_string_lossy());
+            for (port_name, port) in lab.ports() {
+                a = a.replace(&format!("{{{port_name}}}"), &port.to_string());
+            }
+            a
+        })
+        .collect();
+    let stdin: &[u8] = if name == "imtest" {
+        b"a1 NOOP\n"
+    } else {
+        b"NOOP\n"
+    };
+    lab::run(tool, name, &args, stdin, RUN_TIMEOUT)
+}
+
+fn ours(name: &str, args: &[&str]) -> Outcome {
+    run_as(Tool::Ours, name, args)
+}
+
+fn with_tim<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.splice(all.len() - 1..all.len() - 1, TIM);
+    all
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(o: &Outcome) -> String {
+    format!(
+        "{}\n--- stdout\n{}--- stderr\n{}",
+        o.exit,
+        text(&o.stdout),
+        text(&o.stderr)
+    )
+}
+
+fn has_line(bytes: &[u8], line: &str) -> bool {
+    text(bytes).lines().any(|l| l == line)
+}
+
+fn established_line(o: &Outcome) -> String {
+    text(&o.stdout)
+        .lines()
+        .find(|l| l.starts_with("TLS connection established: "))
+        .unwrap_or_else(|| panic!("no established line:\n{}", describe(o)))
+        .to_owned()
+}
+
+fn assert_success(o: &Outcome) {
+    assert_eq!(o.exit, Exit::Code(0), "{}", describe(o));
+    assert!(o.stderr.is_empty(), "{}", describe(o));
+    assert!(has_line(&o.stdout, "Authenticated."), "{}", describe(o));
+}
+
+/// A run that `--verify` stopped: the failure line, no established line, status 1 (3 with
+/// `--exit-status`).
+fn assert_verify_failure(o: &Outcome, status: i32, reason: &str, name: &str) {
+    assert_eq!(
+        text(&o.stderr),
+        format!("failure: TLS certificate verification failed: {reason} (server name '{name}')\n"),
+        "{}",
+        describe(o)
+    );
+    assert_eq!(o.exit, Exit::Code(status), "{}", describe(o));
+    assert!(
+        !text(&o.stdout).contains("TLS connection established"),
+        "{}",
+        describe(o)
+    );
+    assert!(!text(&o.stdout).contains("S: "), "{}", describe(o));
+}
+
+// --- --verify, --cafile, --capath -------------------------------------------------------------
+
+#[test]
+fn verify_with_lab_ca_succeeds() {
+    for extra in [
+        &["--cafile", "{lab}/ca.pem"][..],
+        &["--verify", "--cafile", "{lab}/ca.pem"],
+    ] {
+        let mut args = vec!["-s", "-p", "{IMAPS_PORT}", "-m", "plain"];
+        args.extend_from_slice(extra);
+        args.push("127.0.0.1");
+        let o = ours("imtest", &with_tim(&args));
+        assert_success(&o);
+        // Nothing to complain about once the lab CA is trusted.
+        assert!(
+            !text(&o.stdout).contains("verify error"),
+            "{}",
+            describe(&o)
+        );
+    }
+}
+
+#[test]
+fn verify_with_system_store_fails() {
+    let o = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--verify",
+            "--exit-status",
+            "127.0.0.1",
+        ]),
+    );
+    // The C tool's verify line is still printed (Dovecot sends the lab CA along).
+    assert!(
+        has_line(
+            &o.stdout,
+            "verify error:num=19:self-signed certificate in certificate chain"
+        ),
+        "{}",
+        describe(&o)
+    );
+    assert_verify_failure(
+        &o,
+        3,
+        "self-signed certificate in certificate chain",
+        "127.0.0.1",
+    );
+}
+
+#[test]
+fn verify_over_starttls_checks_the_certificate() {
+    let ok = ours(
+        "imtest",
+        &with_tim(&[
+            "-t",
+            "",
+            "-p",
+            "{IMAP_PORT}",
+            "-m",
+            "plain",
+            "--cafile",
+            "{lab}/ca.pem",
+            "localhost",
+        ]),
+    );
+    assert_success(&ok);
+    let bad = ours(
+        "imtest",
+        &with_tim(&[
+            "-t",
+            "",
+            "-p",
+            "{IMAP_PORT}",
+            "-m",
+            "plain",
+            "--verify",
+            "localhost",
+        ]),
+    );
+    // The STARTTLS exchange happened, then the run stopped before any credentials.
+    assert!(
+        text(&bad.stdout).contains("S: S01 OK Begin TLS negotiation now."),
+        "{}",
+        describe(&bad)
+    );
+    assert!(
+        !text(&bad.stdout).contains("AUTHENTICATE"),
+        "{}",
+        describe(&bad)
+    );
+    assert_eq!(
+        text(&bad.stderr),
+        "failure: TLS certificate verification failed: self-signed certificate in certificate chain (server name 'localhost')\n"
+    );
+    assert_eq!(bad.exit, Exit::Code(1), "{}", describe(&bad));
+}
+
+#[test]
+fn verify_detects_wrong_host_certificate() {
+    // The listener's certificate is for wrong.example, signed by the lab CA.
+    let by_ip = ours(
+        "smtptest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{SMTPS_WRONGHOST_PORT}",
+            "--cafile",
+            "{lab}/ca.pem",
+            "127.0.0.1",
+        ]),
+    );
+    assert!(
+        has_line(&by_ip.stdout, "verify error:num=64:IP address mismatch"),
+        "{}",
+        describe(&by_ip)
+    );
+    assert_verify_failure(&by_ip, 1, "IP address mismatch", "127.0.0.1");
+
+    let by_name = ours(
+        "smtptest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{SMTPS_WRONGHOST_PORT}",
+            "--cafile",
+            "{lab}/ca.pem",
+            "localhost",
+        ]),
+    );
+    assert!(
+        has_line(&by_name.stdout, "verify error:num=62:hostname mismatch"),
+        "{}",
+        describe(&by_name)
+    );
+    assert_verify_failure(&by_name, 1, "hostname mismatch", "localhost");
+
+    // Only the name was wrong: checked against the certificate's name it passes.
+    let right = ours(
+        "smtptest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{SMTPS_WRONGHOST_PORT}",
+            "-m",
+            "plain",
+            "--cafile",
+            "{lab}/ca.pem",
+            "--servername",
+            "wrong.example",
+            "127.0.0.1",
+        ]),
+    );
+    assert_success(&right);
+}
+
+#[test]
+fn capath_is_a_trust_store_too() {
+    // A hashed directory holding only the lab CA.
+    let dir = std::env::temp_dir().join(format!("imtest-capath-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = std::fs::read(lab::lab().path("ca.pem")).unwrap();
+    let cert = X509::from_pem(&ca).unwrap();
+    let subject_hash = {
+        // OpenSSL's `-subject_hash`: the file name OpenSSL looks for in a CA directory.
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-subject_hash", "-in"])
+            .arg(lab::lab().path("ca.pem"))
+            .output()
+            .expect("openssl x509");
+        text(&out.stdout).trim().to_owned()
+    };
+    std::fs::write(
+        dir.join(format!("{subject_hash}.0")),
+        cert.to_pem().unwrap(),
+    )
+    .unwrap();
+    let dir_text = dir.to_string_lossy().into_owned();
+    let ok = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--capath",
+            &dir_text,
+            "127.0.0.1",
+        ]),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_success(&ok);
+    // An empty directory trusts nothing.
+    let empty = std::env::temp_dir().join(format!("imtest-capath-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty_text = empty.to_string_lossy().into_owned();
+    let bad = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--capath",
+            &empty_text,
+            "127.0.0.1",
+        ]),
+    );
+    let _ = std::fs::remove_dir(&empty);
+    assert_verify_failure(
+        &bad,
+        1,
+        "self-signed certificate in certificate chain",
+        "127.0.0.1",
+    );
+}
+
+#[test]
+fn bad_trust_store_paths_are_one_clear_line_before_connecting() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--cafile", "/nonexistent/ca.pem"],
+            "failure: --cafile '/nonexistent/ca.pem': No such file or directory\n",
+        ),
+        (
+            &["--cafile", "/etc/hostname"],
+            "failure: --cafile '/etc/hostname': no CA certificate in it\n",
+        ),
+        (
+            &["--capath", "/etc/hostname"],
+            "failure: --capath '/etc/hostname': not a directory\n",
+        ),
+    ];
+    for (extra, stderr) in cases {
+        let mut args = vec!["-s", "-p", "{IMAPS_PORT}"];
+        args.extend_from_slice(extra);
+        args.push("127.0.0.1");
+        let o = ours("imtest", &args);
+        assert_eq!(text(&o.stderr), stderr, "{}", describe(&o));
+        assert!(o.stdout.is_empty(), "{}", describe(&o));
+        assert_eq!(o.exit, Exit::Code(1), "{}", describe(&o));
+    }
+}
+
+// --- --servername ----------------------------------------------------------------------------
+
+/// The `subject:` lines of `--show-cert` output.
+fn subjects(o: &Outcome) -> Vec<String> {
+    text(&o.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("  subject: ").map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn servername_sends_sni_and_is_the_name_checked() {
+    let base = [
+        "-s",
+        "-p",
+        "{IMAPS_PORT}",
+        "-m",
+        "plain",
+        "--show-cert",
+        "--cafile",
+        "{lab}/ca.pem",
+    ];
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--servername", "sni.example", "127.0.0.1"]);
+    let sni = ours("imtest", &with_tim(&args));
+    assert_success(&sni);
+    assert_eq!(subjects(&sni)[0], "CN=sni.example", "{}", describe(&sni));
+
+    // Without SNI (the C tool's way) Dovecot serves its default certificate.
+    let mut args = base.to_vec();
+    args.push("127.0.0.1");
+    let plain = ours("imtest", &with_tim(&args));
+    assert_success(&plain);
+    assert_eq!(subjects(&plain)[0], "CN=localhost", "{}", describe(&plain));
+
+    // A name the served certificate does not carry.
+    let mut args = base.to_vec();
+    args.extend_from_slice(&["--servername", "other.example", "127.0.0.1"]);
+    let wrong = ours("imtest", &with_tim(&args));
+    assert_eq!(subjects(&wrong)[0], "CN=localhost", "{}", describe(&wrong));
+    assert!(
+        has_line(&wrong.stdout, "verify error:num=62:hostname mismatch"),
+        "{}",
+        describe(&wrong)
+    );
+    assert_verify_failure(&wrong, 1, "hostname mismatch", "other.example");
+}
+
+#[test]
+fn servername_without_verify_only_changes_sni() {
+    // The name is not checked without --verify: the C tool's verify line, and on we go.
+    let o = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--show-cert",
+            "--servername",
+            "sni.example",
+            "127.0.0.1",
+        ]),
+    );
+    assert_success(&o);
+    assert_eq!(subjects(&o)[0], "CN=sni.example", "{}", describe(&o));
+    assert!(has_line(
+        &o.stdout,
+        "verify error:num=19:self-signed certificate in certificate chain"
+    ));
+}
+
+// --- versions and ciphers ----------------------------------------------------------------------
+
+#[test]
+fn tls_min_and_max_choose_the_version() {
+    let base = ["-s", "-p", "{IMAPS_PORT}", "-m", "plain"];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.push("127.0.0.1");
+        ours("imtest", &with_tim(&args))
+    };
+    let min13 = run(&["--tls-min", "1.3"]);
+    assert_success(&min13);
+    assert!(established_line(&min13).starts_with("TLS connection established: TLSv1.3 with"));
+    let max12 = run(&["--tls-max", "1.2"]);
+    assert_success(&max12);
+    assert!(
+        established_line(&max12).starts_with("TLS connection established: TLSv1.2 with"),
+        "{}",
+        describe(&max12)
+    );
+}
+
+#[test]
+fn tls_max_below_the_servers_minimum_fails_the_handshake() {
+    let o = ours(
+        "smtptest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{SMTPS_TLS13_PORT}",
+            "--tls-max",
+            "1.2",
+            "--exit-status",
+            "127.0.0.1",
+        ]),
+    );
+    // The C tool's lines, then the failure with OpenSSL's reason.
+    assert_eq!(
+        text(&o.stdout),
+        "SSL_connect error -1\nSSL session removed\n",
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(
+        text(&o.stderr),
+        "failure: TLS negotiation failed: tlsv1 alert protocol version\n"
+    );
+    assert_eq!(o.exit, Exit::Code(3), "{}", describe(&o));
+    // The listener itself works at 1.3.
+    let ok = ours(
+        "smtptest",
+        &with_tim(&["-s", "-p", "{SMTPS_TLS13_PORT}", "-m", "plain", "127.0.0.1"]),
+    );
+    assert_success(&ok);
+    assert!(established_line(&ok).starts_with("TLS connection established: TLSv1.3 with"));
+}
+
+#[test]
+fn ciphers_and_ciphersuites_choose_the_cipher() {
+    // Neither is what the lab and OpenSSL pick by default (AES-256-GCM).
+    let o = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            "127.0.0.1",
+        ]),
+    );
+    assert_success(&o);
+    assert_eq!(
+        established_line(&o),
+        "TLS connection established: TLSv1.2 with cipher ECDHE-RSA-AES128-GCM-SHA256 (128/128 bits)"
+    );
+    assert!(has_line(&o.stdout, "Security strength factor: 128"));
+
+    let o = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--ciphersuites",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "127.0.0.1",
+        ]),
+    );
+    assert_success(&o);
+    assert_eq!(
+        established_line(&o),
+        "TLS connection established: TLSv1.3 with cipher TLS_CHACHA20_POLY1305_SHA256 (256/256 bits)"
+    );
+}
+
+#[test]
+fn cipher_list_without_a_usable_cipher_is_reported() {
+    let o = ours(
+        "imtest",
+        &[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "--ciphers",
+            "NO-SUCH-CIPHER",
+            "127.0.0.1",
+        ],
+    );
+    assert_eq!(
+        text(&o.stderr),
+        "failure: --ciphers: no usable cipher in 'NO-SUCH-CIPHER'\n"
+    );
+    assert_eq!(o.exit, Exit::Code(1));
+}
+
+// --- --show-cert -------------------------------------------------------------------------------
+
+/// The PEM blocks of `text`, parsed.
+fn pem_certificates(text: &str) -> Vec<X509> {
+    let mut certs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let end_marker = "-----END CERTIFICATE-----\n";
+        let end = rest[start..].find(end_marker).expect("PEM end") + start + end_marker.len();
+        certs.push(X509::from_pem(&rest.as_bytes()[start..end]).expect("PEM parses"));
+        rest = &rest[end..];
+    }
+    certs
+}
+
+#[test]
+fn show_cert_prints_the_chain() {
+    let lab = lab::lab();
+    let o = ours(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "plain",
+            "--show-cert",
+            "127.0.0.1",
+        ]),
+    );
+    assert_success(&o);
+    let stdout = text(&o.stdout);
+    let certs = pem_certificates(&stdout);
+    let server = X509::from_pem(&std::fs::read(lab.path("server.pem")).unwrap()).unwrap();
+    let ca = X509::from_pem(&std::fs::read(lab.path("ca.pem")).unwrap()).unwrap();
+    assert_eq!(certs.len(), 2, "{stdout}");
+    assert_eq!(certs[0].to_der().unwrap(), server.to_der().unwrap());
+    assert_eq!(certs[1].to_der().unwrap(), ca.to_der().unwrap());
+    // The header lines, before the C tool's established line.
+    let before = &stdout[..stdout.find("TLS connection established").unwrap()];
+    let headers: Vec<&str> = before.lines().collect();
+    assert!(before.starts_with("verify error:num=19:"), "{stdout}");
+    assert!(headers.contains(&"Certificate 0:"), "{stdout}");
+    assert!(headers.contains(&"  subject: CN=localhost"), "{stdout}");
+    assert!(headers.contains(&"  issuer: CN=imtest lab CA"), "{stdout}");
+    assert!(headers.contains(&"Certificate 1:"), "{stdout}");
+    assert!(headers.contains(&"  subject: CN=imtest lab CA"), "{stdout}");
+    assert!(
+        headers.contains(&format!("  notBefore: {}", server.not_before()).as_str()),
+        "{stdout}"
+    );
+    assert!(
+        headers.contains(&format!("  notAfter: {}", server.not_after()).as_str()),
+        "{stdout}"
+    );
+}
+
+// --- without the options: the C tool's output --------------------------------------------------
+
+fn assert_same_as_c(name: &str, args: &[&str]) {
+    let c = run_as(Tool::C, name, args);
+    let o = ours(name, args);
+    let (c_out, o_out) = (normalise(&c.stdout), normalise(&o.stdout));
+    let (c_err, o_err) = (normalise(&c.stderr), normalise(&o.stderr));
+    assert!(
+        c_out == o_out && c_err == o_err && c.exit == o.exit,
+        "differs from the C tool:\n{}{}exit {} vs {}",
+        lab::diff::unified("C", "ours", &c_out, &o_out, 3),
+        lab::diff::unified("C", "ours", &c_err, &o_err, 3),
+        c.exit,
+        o.exit
+    );
+    assert!(c_out.contains("TLS connection established"), "{c_out}");
+}
+
+#[test]
+fn without_the_options_imaps_is_the_c_tools_output() {
+    assert_same_as_c(
+        "imtest",
+        &with_tim(&[
+            "-s",
+            "-p",
+            "{IMAPS_PORT}",
+            "-m",
+            "scram-sha-256",
+            "127.0.0.1",
+        ]),
+    );
+}
+
+#[test]
+fn without_the_options_starttls_is_the_c_tools_output() {
+    assert_same_as_c(
+        "smtptest",
+        &with_tim(&["-t", "", "-p", "{SMTP_PORT}", "-m", "plain", "127.0.0.1"]),
+    );
+}
+
+// --- STARTTLS refused under --verify (fake server) -------------------------------------------
+
+fn refusing_server() -> FakeServer {
+    FakeServer::start(vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+        expect_line("S01 STARTTLS\r\n"),
+        send("S01 NO not today\r\n"),
+        support::server::run(|s| {
+            // The C tool's way goes on in clear text; with --verify nothing more comes.
+            let _ = s.read_line();
+            let _ = s.read_line();
+            Ok(())
+        }),
+    ]])
+}
+
+#[test]
+fn starttls_refused_is_a_failure_under_verify() {
+    let server = refusing_server();
+    let port = server.port().to_string();
+    let out = Command::new(Imp::Ours, "imtest")
+        .args([
+            "-t",
+            "",
+            "-p",
+            &port,
+            "--verify",
+            "--exit-status",
+            "-m",
+            "plain",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ])
+        .stdin_bytes("a1 NOOP\n")
+        .run();
+    server.finish();
+    assert_eq!(
+        text(&out.stderr),
+        "failure: STARTTLS refused by the server (--verify needs TLS): S01 NO not today\n",
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), 3, "{}", out.describe());
+    assert!(
+        !text(&out.stdout).contains("AUTHENTICATE"),
+        "{}",
+        out.describe()
+    );
+
+    // Without --verify: the C tool's behaviour, on in clear text.
+    let server = refusing_server();
+    let port = server.port().to_string();
+    let out = Command::new(Imp::Ours, "imtest")
+        .args([
+            "-t",
+            "",
+            "-p",
+            &port,
+            "-m",
+            "plain",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ])
+        .stdin_bytes("a1 NOOP\n")
+        .run();
+    server.finish();
+    assert!(
+        text(&out.stdout).contains("C: A01 AUTHENTICATE PLAIN"),
+        "{}",
+        out.describe()
+    );
+}
+
+// --- --cb (fake IMAP server, libsasl2 on both ends) -----------------------------------------
+
+const SCRAM_CAPS: &str = "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR";
+
+/// What the server binds to, from its own side of the connection.
+type Expect = fn(&TlsInfo) -> (&'static str, Vec<u8>);
+
+fn expect_exporter(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
+    ("tls-exporter", tls.tls_exporter.clone())
+}
+
+fn expect_unique(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
+    ("tls-unique", tls.tls_unique.clone())
+}
+
+/// RFC 5929 from the certificate the server serves: it is signed with SHA-256 (checked), so
+/// the hash is SHA-256 of its DER.
+fn expect_server_end_point(_: &TlsInfo) -> (&'static str, Vec<u8>) {
+    let cert = &support::certs::certs().server.cert;
+    assert_eq!(
+        cert.signature_algorithm().object().nid(),
+        Nid::SHA256WITHRSAENCRYPTION
+    );
+    let digest = hash(MessageDigest::sha256(), &cert.to_der().unwrap()).unwrap();
+    ("tls-server-end-point", digest.to_vec())
+}
+
+/// Right name, wrong data: the server's tls-unique under the exporter's name.
+fn expect_exporter_with_wrong_data(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
+    let mut data = tls.tls_exporter.clone();
+    data[0] ^= 0xff;
+    ("tls-exporter", data)
+}
+
+/// One `AUTHENTICATE` served by libsasl2 with the binding `expect` gives.
+fn serve_scram(s: &mut Session, cfg: &ServerConfig, expect: Expect) -> Result<(), String> {
+    let line = text(&s.read_line()?);
+    let words: Vec<&str> = line.trim_end().split(' ').collect();
+    if words.len() != 4 || words[1] != "AUTHENTICATE" {
+        return Err(format!(
+            "expected AUTHENTICATE with an initial response, got {line:?}"
+        ));
+    }
+    let initial = support::transcript::b64decode(words[3].as_bytes()).ok_or("IR base64")?;
+    let tls = s.tls().cloned().ok_or("no TLS")?;
+    let (local, remote) = (s.local.clone(), s.remote.clone());
+    let mut srv = SaslServer::new(cfg, &local, &remote).map_err(|e| e.to_string())?;
+    let (name, data) = expect(&tls);
+    srv.set_channel_binding(name, false, &data)
+        .map_err(|e| e.to_string())?;
+    let mut step = srv.start(words[2], Some(&initial));
+    loop {
+        match step {
+            Ok(Progress::Continue(challenge)) => {
+                s.send(format!("+ {}\r\n", support::transcript::b64encode(&challenge)).as_bytes())?;
+                let answer = text(&s.read_line()?);
+                let answer = support::transcript::b64decode(answer.trim_end().as_bytes())
+                    .ok_or("response base64")?;
+                step = srv.step(&answer);
+            }
+            Ok(Progress::Done(_)) => {
+                s.record_auth(srv.outcome(Ok(())));
+                return s.send(b"A01 OK done\r\n");
+            }
+            Err(e) => {
+                s.record_auth(srv.outcome(Err(&e)));
+                return s.send(format!("A01 NO {}\r\n", e.text).as_bytes());
+            }
+        }
+    }
+}
+
+fn cb_session(
+    tls: TlsConfig,
+    cfg: ServerConfig,
+    expect: Expect,
+) -> Vec<Vec<support::server::Step>> {
+    vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake ready\r\n"),
+        expect_line("S01 STARTTLS\r\n"),
+        send("S01 OK begin TLS\r\n"),
+        start_tls(&tls),
+        expect_line("C01 CAPABILITY\r\n"),
+        send(format!("* CAPABILITY {SCRAM_CAPS}\r\nC01 OK done\r\n")),
+        support::server::run(move |s| serve_scram(s, &cfg, expect)),
+        support::server::run(|s| loop {
+            let line = text(&s.read_line()?);
+            let tag = line.split(' ').next().unwrap_or("").to_owned();
+            if line.starts_with("Q01 LOGOUT") {
+                return s.send(b"* BYE\r\nQ01 OK bye\r\n");
+            }
+            s.send(format!("{tag} OK fine\r\n").as_bytes())?;
+        }),
+    ]]
+}
+
+/// Runs ours with `--cb cb` (none if empty) against a server binding as `expect`; returns
+/// the client's output, the server's record and the gs2 header the client sent.
+fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, String) {
+    let db = SaslDb::create("EXAMPLE", &[("tim", "secret")]);
+    let mut tls = TlsConfig::builder(&support::certs::certs().server);
+    if !tls13 {
+        tls = tls.max_version(SslVersion::TLS1_2);
+    }
+    let server = FakeServer::start(cb_session(tls.build(), ServerConfig::new(&db), expect));
+    let port = server.port().to_string();
+    let mut args = vec![
+        "-t",
+        "",
+        "-p",
+        &port,
+        "-m",
+        "SCRAM-SHA-256-PLUS",
+        "-a",
+        "tim",
+        "-w",
+        "secret",
+    ];
+    if !cb.is_empty() {
+        args.extend_from_slice(&["--cb", cb]);
+    }
+    args.push("127.0.0.1");
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(&args)
+        .stdin_bytes("a1 NOOP\n")
+        .run();
+    let report = server.finish();
+    let pieces = report.conns[0].received_pieces();
+    let auth = text(&pieces[2]);
+    let ir = auth.trim_end().rsplit(' ').next().unwrap();
+    let first = support::transcript::b64decode(ir.as_bytes()).expect("IR base64");
+    // The gs2 header ends with the comma before `n=<user>`.
+    let first = text(&first);
+    let gs2 = first[..=first.find(",n=").expect("n= in the client-first message")].to_owned();
+    (out, report, gs2)
+}
+
+fn assert_cb_ok(cb: &str, tls13: bool, expect: Expect, gs2: &str) {
+    let (out, report, sent) = cb_run(cb, tls13, expect);
+    assert_eq!(sent, gs2, "{}", out.describe());
+    let auth = report.auth();
+    assert!(auth.ok, "server: {:?}\n{}", auth.error, out.describe());
+    assert!(
+        has_line(&out.stdout, "Authenticated."),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), 0, "{}", out.describe());
+}
+
+fn assert_cb_rejected(cb: &str, expect: Expect, gs2: &str, server_says: &str) {
+    let (out, report, sent) = cb_run(cb, true, expect);
+    assert_eq!(sent, gs2, "{}", out.describe());
+    let auth = report.auth();
+    assert!(!auth.ok, "{}", out.describe());
+    let error = auth.error.clone().unwrap_or_default();
+    assert!(error.contains(server_says), "server: {error}");
+    assert!(
+        text(&out.stdout).contains("Authentication failed."),
+        "{}",
+        out.describe()
+    );
+}
+
+#[test]
+fn cb_tls_exporter_matches_the_servers_own_data() {
+    assert_cb_ok("tls-exporter", true, expect_exporter, "p=tls-exporter,,");
+}
+
+#[test]
+fn cb_tls_server_end_point_matches_the_servers_certificate_hash() {
+    assert_cb_ok(
+        "tls-server-end-point",
+        true,
+        expect_server_end_point,
+        "p=tls-server-end-point,,",
+    );
+}
+
+#[test]
+fn cb_tls_unique_and_the_default_are_tls_unique() {
+    assert_cb_ok("tls-unique", true, expect_unique, "p=tls-unique,,");
+    assert_cb_ok("", true, expect_unique, "p=tls-unique,,");
+}
+
+#[test]
+fn cb_auto_is_exporter_on_tls13_and_unique_below() {
+    assert_cb_ok("auto", true, expect_exporter, "p=tls-exporter,,");
+    assert_cb_ok("auto", false, expect_unique, "p=tls-unique,,");
+}
+
+#[test]
+fn cb_mismatch_fails_authentication() {
+    // The server wants tls-exporter, the client was told tls-unique.
+    assert_cb_rejected(
+        "tls-unique",
+        expect_exporter,
+        "p=tls-unique,,",
+        "Unsupported channel bindings type",
+    );
+    // Same name, different data.
+    assert_cb_rejected(
+        "tls-exporter",
+        expect_exporter_with_wrong_data,
+        "p=tls-exporter,,",
+        "Channel bindings mismatch",
+    );
+}
