@@ -182,6 +182,7 @@ if [ "$cmd" = info ]; then
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -m digest-md5 -r other.example -a bob -w secret 127.0.0.1
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -q -n 2 -m plain $tim 127.0.0.1
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_HAPROXY_PORT -H 192.0.2.7 $tim 127.0.0.1   # -H: ours only
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -a tim --oauth-token-file <($self token $dir tim) 127.0.0.1   # ours only
   printf 'STAT\n' | $b/pop3test -p $POP3_PORT -t '' -m user $tim 127.0.0.1
   printf 'STAT\n' | $b/pop3test -p $POP3S_PORT -s $tim 127.0.0.1
   printf 'NOOP\n' | $b/smtptest -p $SMTP_PORT -t '' $tim 127.0.0.1
