@@ -194,12 +194,12 @@ fn manual_lints_clean_and_documents_every_option() {
         );
     }
 
-    // Every option has an entry: the tag line after a `.TP` names it.
+    // Every option has an entry: the tag line after a `.TP` (or `.TQ`) names it.
     let source = std::fs::read_to_string(&page).expect("read man page");
     let lines: Vec<&str> = source.lines().collect();
     let tags: Vec<&str> = lines
         .windows(2)
-        .filter(|pair| pair[0] == ".TP")
+        .filter(|pair| pair[0] == ".TP" || pair[0] == ".TQ")
         .map(|pair| pair[1])
         .collect();
     let tagged = |roff: &str| {

@@ -199,6 +199,7 @@ Options added by imtest-rs (opt-in; spell them in full):
   --haproxy-dest-port N    : destination port in the PROXY header
   --haproxy-tlv TYPE=VALUE : add a TLV to a v2 PROXY header (repeatable)
   --exit-status            : exit codes by failure stage (see the man page)
+  --help-extras            : this list
 ";
 
 /// Turns what `split` found into `Extras` (`family` from `-4`/`-6` already set). The
@@ -476,18 +477,18 @@ fn cut(bytes: &mut Vec<u8>, end: usize) {
     bytes.truncate(end);
 }
 
-/// Reads until the first newline or end of input.
+/// Reads until the first newline or end of input, a byte at a time: what follows the line
+/// stays unread (`--password-fd 0` leaves the rest of stdin for the session).
 fn read_first_line_fd(fd: i32) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 256];
-    loop {
-        let n = sys::read_fd(fd, &mut chunk)?;
-        bytes.extend_from_slice(&chunk[..n]);
-        if n == 0 || chunk[..n].contains(&b'\n') {
+    let mut bytes = Vec::with_capacity(256);
+    let mut byte = [0u8; 1];
+    while sys::read_fd(fd, &mut byte)? == 1 {
+        bytes.push(byte[0]);
+        if byte[0] == b'\n' {
             break;
         }
     }
-    crate::ffi::process::wipe(&mut chunk);
+    crate::ffi::process::wipe(&mut byte);
     Ok(bytes)
 }
 
