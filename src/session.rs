@@ -410,13 +410,12 @@ fn bearer_mechanism(run: &Run, caps: &Caps, authname: &[u8]) -> Option<oauth::Me
     let token = options.extras.oauth_token.as_ref();
     let advertised = caps.mechs.as_ref().map(|list| list.as_bytes());
     let kind = oauth::select(options.mechanism.as_deref(), advertised, token.is_some())?;
-    // `-m` without a token was refused before connecting (`oauth::check_options`).
     let credentials = oauth::Credentials {
         authname,
         authzid: options.authzid.as_deref(),
         host: &run.host,
         port: run.port,
-        token: token.map_or(&[][..], |t| t.as_slice()),
+        token: token?.as_slice(),
     };
     Some(oauth::Mechanism::new(kind, &credentials))
 }
