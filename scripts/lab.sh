@@ -6,6 +6,9 @@
 #   scripts/lab.sh down DIR               stop everything started for DIR and remove DIR
 #   scripts/lab.sh info DIR [BINARY]      print the ports and ready-to-paste command lines
 #                                         (DIR/bin/<tool> are symlinks to BINARY, our imtest)
+#   scripts/lab.sh token DIR USER [KIND]  print a bearer token (HS256 JWT, sub=USER) for
+#                                         XOAUTH2/OAUTHBEARER; KIND: valid (default, 1 hour),
+#                                         expired, badsig (signed with another key)
 #
 # Both are idempotent and serialised per DIR (flock on DIR itself): a second `up` of a running
 # lab only prints its ports, `down` of a missing DIR does nothing. Different DIRs are
@@ -25,7 +28,8 @@
 #
 # Users (passwd-file, {PLAIN}): tim / tanstaaftanstaaf, bob / secret; master user
 # master / masterpass (SASL authzid, or `user*master` as the login name). Mechanisms: PLAIN
-# LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL (client certificate, CN = user).
+# LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL (client certificate, CN = user)
+# XOAUTH2 OAUTHBEARER (a token from `token`, checked by Dovecot's oauth2 passdb locally).
 # Realms: lab.example other.example (the domain part of a login name is dropped).
 # Files: DIR/ca.pem (throw-away CA), DIR/server.pem + server.key, DIR/tim.pem and DIR/bob.pem
 # (client certificate then key, the form `-t FILE` takes), DIR/sni.pem (served by Dovecot for
@@ -33,11 +37,39 @@
 # DIR/postfix/maillog.
 set -euo pipefail
 
-usage() { echo "usage: $0 up DIR [--watch PID] | down DIR | info DIR [BINARY]" >&2; exit 2; }
+usage() {
+  echo "usage: $0 up DIR [--watch PID] | down DIR | info DIR [BINARY] | token DIR USER [KIND]" >&2
+  exit 2
+}
 cmd=${1:-}; dir=${2:-}
 [ -n "$cmd" ] && [ -n "$dir" ] || usage
 watch=
 binary=
+if [ "$cmd" = token ]; then
+  [ $# -ge 3 ] && [ $# -le 4 ] || usage
+  key=$dir/oauth2-keys/default/HS256/default
+  [ -s "$key" ] || { echo "lab: no lab in $dir (run: $0 up $dir)" >&2; exit 1; }
+  exec python3 - "$key" "$3" "${4:-valid}" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+key_file, user, kind = sys.argv[1:]
+if kind not in ("valid", "expired", "badsig"):
+    sys.exit(f"lab: token kind {kind!r} is not valid, expired or badsig")
+key = base64.b64decode(open(key_file).read())
+if kind == "badsig":
+    key = hashlib.sha256(b"not the lab key" + key).digest()
+now = int(time.time())
+claims = {"sub": user, "iat": now - 60, "exp": now + 3600}
+if kind == "expired":
+    claims.update(iat=now - 7200, exp=now - 3600)
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def part(obj):
+    return b64url(json.dumps(obj, separators=(",", ":")).encode())
+signed = part({"alg": "HS256", "typ": "JWT"}) + "." + part(claims)
+signature = hmac.new(key, signed.encode(), hashlib.sha256).digest()
+print(signed + "." + b64url(signature))
+PY
+fi
 if [ $# -gt 2 ]; then
   if [ "$cmd" = info ] && [ $# -eq 3 ]; then
     binary=$3
@@ -154,6 +186,7 @@ if [ "$cmd" = info ]; then
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -m digest-md5 -r other.example -a bob -w secret 127.0.0.1
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -q -n 2 -m plain $tim 127.0.0.1
   printf 'a1 NOOP\n' | $b/imtest -p $IMAP_HAPROXY_PORT -H 192.0.2.7 $tim 127.0.0.1   # -H: ours only
+  printf 'a1 NOOP\n' | $b/imtest -p $IMAP_PORT -a tim --oauth-token-file <($self token $dir tim) 127.0.0.1   # ours only
   printf 'STAT\n' | $b/pop3test -p $POP3_PORT -t '' -m user $tim 127.0.0.1
   printf 'STAT\n' | $b/pop3test -p $POP3S_PORT -s $tim 127.0.0.1
   printf 'NOOP\n' | $b/smtptest -p $SMTP_PORT -t '' $tim 127.0.0.1
@@ -245,6 +278,17 @@ tim:{PLAIN}tanstaaftanstaaf
 bob:{PLAIN}secret
 USERS
 echo "$MASTER_USER:{PLAIN}$MASTER_PASS" >"$dir/masters"
+# OAuth2: one HS256 key (base64, no newline) in an fs dict, looked up by Dovecot as
+# shared/<azp>/<alg>/<kid> = default/HS256/default for tokens without azp and kid.
+mkdir -p "$dir/oauth2-keys/default/HS256"
+openssl rand -base64 32 | tr -d '\n' >"$dir/oauth2-keys/default/HS256/default"
+chmod -R a+rX "$dir/oauth2-keys"
+cat >"$dir/oauth2.conf.ext" <<OAUTH
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix=$dir/oauth2-keys/
+username_attribute = sub
+username_format = %Ln
+OAUTH
 chown mail:mail "$dir/home"
 
 # Free ports: all sockets are bound at once (so they are distinct), then released for the
@@ -287,7 +331,7 @@ ssl_require_crl = no
 auth_ssl_username_from_cert = yes
 ssl_cert_username_field = commonName
 disable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256 external
+auth_mechanisms = plain login cram-md5 digest-md5 scram-sha-1 scram-sha-256 external xoauth2 oauthbearer
 auth_realms = $REALMS
 auth_username_format = %Ln
 auth_master_user_separator = *
@@ -320,6 +364,16 @@ passdb {
   driver = static
   args = nopassword=y
   mechanisms = external
+}
+# Bearer tokens: HS256 JWTs checked locally (key in DIR/oauth2-keys; lab.sh token
+# mints them), for these two mechanisms only; a refused token is final (no other passdb
+# tries it as a password).
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/oauth2.conf.ext
+  result_failure = return-fail
+  result_internalfail = return-fail
 }
 passdb {
   driver = passwd-file

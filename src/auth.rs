@@ -7,6 +7,7 @@ use crate::capabilities::{contains_ci, starts_with_ci, Caps};
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, Prompter};
 use crate::net::stack::{Stack, SASL_LINE_MAX};
+use crate::oauth;
 use crate::protocol::{SaslFraming, SuccessData};
 use crate::replies;
 use crate::transcript::{self, c_str};
@@ -28,6 +29,9 @@ pub const SIEVE_LITERAL_WAIT: Duration = Duration::from_secs(30);
 pub struct Attempt<'a> {
     pub stack: &'a mut Stack,
     pub conn: &'a Rc<RefCell<sasl::Conn>>,
+    /// A bearer-token mechanism of ours (`oauth::select`): when set, the generic exchange
+    /// drives it instead of libsasl2.
+    pub oauth: Option<oauth::Mechanism>,
     pub prompter: &'a mut dyn Prompter,
     /// Longest initial response the command line may carry; 0 = none.
     pub initial_response_limit: usize,
@@ -55,10 +59,7 @@ pub type Challenge = Option<Vec<u8>>;
 /// Runs the exchange for `mechlist` and returns the SASL code to report.
 pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -> Result<Code> {
     let want_initial = attempt.initial_response_limit > 0;
-    let started = attempt
-        .conn
-        .borrow_mut()
-        .start(mechlist, want_initial, attempt.prompter);
+    let started = start(attempt, mechlist, want_initial);
     if started.code != sasl::SASL_OK && started.code != sasl::SASL_CONTINUE {
         return Ok(started.code);
     }
@@ -97,6 +98,8 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
         None => skip_body = true,
     }
 
+    // Bearer tokens are often longer than the C tool's buffer allows for: sized to fit.
+    let base64_room = attempt.oauth.is_none().then_some(BASE64_BUFFER);
     let mut on_command_line = true;
     loop {
         if !skip_body {
@@ -105,6 +108,7 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
                 response.take(),
                 on_command_line,
                 literal_mode,
+                base64_room,
             ) {
                 return Ok(code);
             }
@@ -114,7 +118,10 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
         replies::send(attempt.stack, b"\r\n")?;
         on_command_line = false;
 
-        let reply = read_reply(attempt.stack, framing, SIEVE_LITERAL_WAIT)?;
+        // Our mechanisms also take a sieve challenge as a quoted string (RFC 5804 allows it;
+        // Dovecot sends the OAuth error that way), which the C tool cannot read.
+        let quoted = attempt.oauth.is_some();
+        let reply = read_reply(attempt.stack, framing, SIEVE_LITERAL_WAIT, quoted)?;
         literal_mode = framing.quoted && framing.continuation.is_none();
         let (challenge, succeeded) = match reply {
             ReplyLine::Failure => return Ok(sasl::SASL_FAIL),
@@ -134,10 +141,7 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
             response = pending_initial.take();
             continue;
         }
-        let step = attempt
-            .conn
-            .borrow_mut()
-            .step_with(challenge.as_deref(), attempt.prompter);
+        let step = step(attempt, challenge.as_deref());
         if step.code != sasl::SASL_OK && step.code != sasl::SASL_CONTINUE {
             transcript::client_line(framing.cancel.as_bytes());
             replies::send(attempt.stack, format!("{}\r\n", framing.cancel).as_bytes())?;
@@ -147,6 +151,28 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
             return Ok(sasl::SASL_OK);
         }
         response = step.output;
+    }
+}
+
+/// Starts the mechanism: ours if the attempt has one, else libsasl2's choice from `mechlist`.
+fn start(attempt: &mut Attempt, mechlist: &[u8], want_initial: bool) -> sasl::StepResult {
+    match attempt.oauth.as_mut() {
+        Some(mechanism) => mechanism.start(want_initial),
+        None => attempt
+            .conn
+            .borrow_mut()
+            .start(mechlist, want_initial, attempt.prompter),
+    }
+}
+
+/// One mechanism step with the decoded challenge (`None`: a blank line).
+fn step(attempt: &mut Attempt, challenge: Option<&[u8]>) -> sasl::StepResult {
+    match attempt.oauth.as_mut() {
+        Some(mechanism) => mechanism.step(challenge),
+        None => attempt
+            .conn
+            .borrow_mut()
+            .step_with(challenge, attempt.prompter),
     }
 }
 
@@ -178,18 +204,23 @@ pub fn advertised_exchange(
     }
 }
 
-/// Writes one response (base64, or a literal for quoting protocols); the caller ends the
-/// line. On the command line itself nothing gets a `C: ` prefix.
+/// Writes one response (base64 into `base64_room` bytes, or sized to fit when `None`; a
+/// literal for quoting protocols); the caller ends the line. On the command line itself
+/// nothing gets a `C: ` prefix.
 fn send_response(
     stack: &mut Stack,
     response: Option<Vec<u8>>,
     on_command_line: bool,
     literal_mode: bool,
+    base64_room: Option<usize>,
 ) -> std::result::Result<(), Code> {
     let prefix: &[u8] = if on_command_line { b"" } else { b"C: " };
     match response {
         Some(data) => {
-            let encoded = sasl::encode64_within(&data, BASE64_BUFFER)?;
+            let encoded = match base64_room {
+                Some(room) => sasl::encode64_within(&data, room)?,
+                None => sasl::encode64(&data)?,
+            };
             if literal_mode {
                 let header = format!("{{{}+}}\r\n", encoded.len());
                 transcript::out(&[prefix, header.as_bytes()].concat());
@@ -217,17 +248,22 @@ fn send_response(
 /// Reads the server's answer to a step, printing every line (spec §6.1 step 6): untagged
 /// lines are skipped and a literal header is followed by its body line; what comes back is
 /// never `Untagged` or `Literal`. After a reply that is not a `{n}` literal header, the
-/// "literal" line is awaited at most `literal_wait` (see [`SIEVE_LITERAL_WAIT`]).
+/// "literal" line is awaited at most `literal_wait` (see [`SIEVE_LITERAL_WAIT`]) — unless
+/// `quoted_challenges` and the reply is a quoted string: that is the challenge then.
 fn read_reply(
     stack: &mut Stack,
     framing: &SaslFraming,
     literal_wait: Duration,
+    quoted_challenges: bool,
 ) -> Result<ReplyLine> {
     loop {
         let line = replies::line(stack, SASL_LINE_MAX)?;
         transcript::server_line(&line);
         match classify_reply(framing, &line) {
             ReplyLine::Untagged => continue,
+            ReplyLine::Literal(_) if quoted_challenges && line.starts_with(b"\"") => {
+                return Ok(decode_challenge(quoted_content(&line)));
+            }
             ReplyLine::Literal(size) => {
                 if !line.starts_with(b"{") && !wait_readable(stack, literal_wait) {
                     return Err(crate::error::Failure::new(format!(
@@ -247,6 +283,17 @@ fn read_reply(
             reply => return Ok(reply),
         }
     }
+}
+
+/// What stands between the quotes of a `"..."` line (to the last quote; base64 needs no
+/// escapes).
+fn quoted_content(line: &[u8]) -> &[u8] {
+    let inner = line.get(1..).unwrap_or_default();
+    let end = inner
+        .iter()
+        .rposition(|&b| b == b'"')
+        .unwrap_or(inner.len());
+    &inner[..end]
 }
 
 /// Classifies one reply line to a SASL step for this framing (pure: no reads, no output).
@@ -414,7 +461,7 @@ mod tests {
         let (mut stack, mut server) = stack_pair();
         server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
         let start = Instant::now();
-        let got = super::read_reply(&mut stack, sieve(), Duration::from_millis(300));
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_millis(300), false);
         let waited = start.elapsed();
         match got {
             Err(failure) => assert!(
@@ -446,7 +493,7 @@ mod tests {
             server.write_all(b"dj1h\r\n").unwrap();
             server
         });
-        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10));
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10), false);
         drop(late.join());
         assert!(matches!(got, Ok(super::ReplyLine::Challenge(Some(ref c))) if c == b"v=a"));
     }
@@ -458,8 +505,20 @@ mod tests {
         let (mut stack, mut server) = stack_pair();
         server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
         drop(server);
-        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10));
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(10), false);
         assert_eq!(got.err(), Some(crate::error::Failure::prot_layer()));
+    }
+
+    #[test]
+    fn quoted_challenge_taken_at_once_for_our_mechanisms() {
+        use std::io::Write;
+        use std::time::Duration;
+        let (mut stack, mut server) = stack_pair();
+        server.write_all(b"\"cmVhbG0=\"\r\n").unwrap();
+        let got = super::read_reply(&mut stack, sieve(), Duration::from_secs(30), true);
+        assert!(matches!(got, Ok(super::ReplyLine::Challenge(Some(ref c))) if c == b"realm"));
+        assert_eq!(super::quoted_content(b"\"\""), b"");
+        assert_eq!(super::quoted_content(b"\"ab"), b"ab");
     }
 
     #[test]

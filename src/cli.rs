@@ -437,6 +437,7 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
             extras::check(&extras, tls, haproxy_kind.as_ref()).map(|()| extras)
         })
         .map_err(Stop::Extra)?;
+    crate::oauth::check_options(protocol, extras.oauth_token.is_some()).map_err(Stop::Extra)?;
 
     let port = if !c.port.is_empty() {
         c.port.clone()

@@ -8,6 +8,7 @@ mod cli;
 mod error;
 mod ffi;
 mod net;
+mod oauth;
 mod options;
 mod prompt;
 mod protocol;

@@ -9,6 +9,7 @@ use crate::net::connect::{self, ip_semicolon_port};
 use crate::net::haproxy;
 use crate::net::socket;
 use crate::net::stack::Stack;
+use crate::oauth;
 use crate::options::Options;
 use crate::prompt::CliPrompter;
 use crate::protocol::{self, Kind, Protocol};
@@ -33,6 +34,8 @@ pub struct Run<'a> {
     pub greeting_has_capabilities: bool,
     /// The server name of the current round (canonical name when the resolver gave one).
     pub host: String,
+    /// The server's port in the current round (OAUTHBEARER's `port=`).
+    pub port: u16,
     /// Sieve: the server did not resend capabilities after a security layer once.
     pub sieve_asks_after_layer: bool,
     /// Some round's authentication failed (for `--exit-status`).
@@ -80,6 +83,7 @@ pub fn run(options: &Options) -> Result<i32> {
         sieve_asks_after_layer: false,
         auth_failed: false,
         host: String::from_utf8_lossy(&options.host).into_owned(),
+        port: 0,
     };
     let mut round = start_round(&mut run)?;
     for _ in 1..options.rounds {
@@ -102,7 +106,9 @@ fn start_round(run: &mut Run) -> Result<Round> {
     let protocol = run.protocol;
     let connected = connect::open(options)?;
     run.host = connected.host.clone();
-    // Over a UNIX-domain socket SASL gets no addresses (libsasl2 takes NULL for both).
+    // Over a UNIX-domain socket SASL gets no addresses (libsasl2 takes NULL for both), and
+    // there is no port (OAUTHBEARER's `port=` then says 0).
+    run.port = connected.ends.map_or(0, |(_, remote)| remote.port());
     let addresses = connected
         .ends
         .map(|(local, remote)| (ip_semicolon_port(&local), ip_semicolon_port(&remote)));
@@ -377,14 +383,16 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
         limit = 0;
     }
     let authname = run.prompter.authname.clone();
+    let mechanism = options.mechanism.as_deref();
+    let caps = &round.caps;
+    let oauth = bearer_mechanism(run, caps, &authname);
     let mut attempt = Attempt {
         stack: &mut round.stack,
         conn: &round.conn,
+        oauth,
         prompter: &mut run.prompter,
         initial_response_limit: limit,
     };
-    let mechanism = options.mechanism.as_deref();
-    let caps = &round.caps;
     match protocol.kind {
         Kind::Imap => {
             protocol::imap::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
@@ -423,6 +431,22 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
             }
         }
     }
+}
+
+/// XOAUTH2 or OAUTHBEARER when `-m` names one or a token was given (`oauth::select`).
+fn bearer_mechanism(run: &Run, caps: &Caps, authname: &[u8]) -> Option<oauth::Mechanism> {
+    let options = run.options;
+    let token = options.extras.oauth_token.as_ref();
+    let advertised = caps.mechs.as_ref().map(|list| list.as_bytes());
+    let kind = oauth::select(options.mechanism.as_deref(), advertised, token.is_some())?;
+    let credentials = oauth::Credentials {
+        authname,
+        authzid: options.authzid.as_deref(),
+        host: &run.host,
+        port: run.port,
+        token: token?.as_slice(),
+    };
+    Some(oauth::Mechanism::new(kind, &credentials))
 }
 
 /// Result and SSF lines; a security layer and the capability re-read (spec §7.1–§7.3).

@@ -24,7 +24,6 @@ pub const SASL_FAIL: Code = sys::SASL_FAIL;
 pub const SASL_BUFOVER: Code = sys::SASL_BUFOVER;
 #[cfg(test)]
 pub const SASL_NOMECH: Code = sys::SASL_NOMECH;
-#[cfg(test)]
 pub const SASL_BADPROT: Code = sys::SASL_BADPROT;
 pub const SASL_BADPARAM: Code = sys::SASL_BADPARAM;
 #[cfg(test)]

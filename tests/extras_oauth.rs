@@ -1,0 +1,505 @@
+//! XOAUTH2 and OAUTHBEARER (`--oauth-token-file`, `--oauth-token-fd`; src/oauth.rs) against
+//! real servers — the lab's Dovecot (IMAP, POP3, ManageSieve, submission) and Postfix (SMTP,
+//! through Dovecot's auth service), whose oauth2 passdb checks HS256 JWTs minted by
+//! `scripts/lab.sh token` — and against scripted fake servers for what Dovecot never does
+//! (no SASL-IR, only XOAUTH2 advertised, a second error challenge). Plus the command-line
+//! refusals.
+
+mod lab;
+mod support;
+
+use lab::{lab, Exit, Outcome, Tool};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::run::{Command as FakeRun, Imp, Input};
+use support::server::{close, expect_line, send, FakeServer};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+/// An error challenge must be answered at once: far below the 30 s a sieve client that
+/// waited for a literal would need.
+const QUICK: Duration = Duration::from_secs(10);
+
+/// A token file in the lab directory: `valid`, `expired` or `badsig` (for tim).
+fn token_file(kind: &str) -> PathBuf {
+    let lab = lab();
+    let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh"))
+        .arg("token")
+        .arg(&lab.dir)
+        .arg("tim")
+        .arg(kind)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run lab.sh token");
+    assert!(out.status.success(), "lab.sh token {kind} failed");
+    let path = lab.dir.join(format!("token-{kind}-{}", std::process::id()));
+    std::fs::write(&path, &out.stdout).expect("write the token file");
+    path
+}
+
+fn token_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("read the token file");
+    text.lines().next().unwrap_or_default().to_owned()
+}
+
+fn ours(name: &str, args: &[String], stdin: &[u8]) -> Outcome {
+    lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn b64(data: &[u8]) -> String {
+    openssl::base64::encode_block(data)
+}
+
+/// The initial response as the client must send it (host as given: 127.0.0.1).
+fn initial_response(mech: &str, port: u16, token: &str) -> Vec<u8> {
+    match mech {
+        "XOAUTH2" => format!("user=tim\x01auth=Bearer {token}\x01\x01").into_bytes(),
+        _ => format!("n,a=tim,\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {token}\x01\x01")
+            .into_bytes(),
+    }
+}
+
+/// How a lab protocol frames the exchange.
+struct Proto {
+    tool: &'static str,
+    port: &'static str,
+    stdin: &'static str,
+    /// The `C:` line(s) carrying the initial response (`{MECH}`, `{B64}`, `{LEN}` filled in).
+    command: &'static str,
+    ok: &'static str,
+    /// The prefix of the error challenge line, and what the dummy responses look like.
+    challenge: &'static str,
+    empty_response: &'static str,
+    kvsep_response: &'static str,
+    fail: &'static str,
+    /// Lab log file and the login line it must get for tim (`{MECH}` filled in).
+    log: &'static str,
+    login: &'static str,
+}
+
+const IMAP: Proto = Proto {
+    tool: "imtest",
+    port: "IMAP_PORT",
+    stdin: "a1 SELECT INBOX\n",
+    command: "C: A01 AUTHENTICATE {MECH} {B64}\r\n",
+    ok: "S: A01 OK ",
+    challenge: "S: + ",
+    empty_response: "C: \r\n",
+    kvsep_response: "C: AQ==\r\n",
+    fail: "S: A01 NO ",
+    log: "dovecot.log",
+    login: "imap-login: Info: Login: user=<tim>, method={MECH}",
+};
+
+const POP3: Proto = Proto {
+    tool: "pop3test",
+    port: "POP3_PORT",
+    stdin: "STAT\n",
+    command: "C: AUTH {MECH} {B64}\r\n",
+    ok: "S: +OK ",
+    challenge: "S: + ",
+    empty_response: "C: \r\n",
+    kvsep_response: "C: AQ==\r\n",
+    fail: "S: -ERR ",
+    log: "dovecot.log",
+    login: "pop3-login: Info: Login: user=<tim>, method={MECH}",
+};
+
+const SIEVE: Proto = Proto {
+    tool: "sivtest",
+    port: "SIEVE_PORT",
+    stdin: "LISTSCRIPTS\n",
+    command: "C: AUTHENTICATE \"{MECH}\" {{LEN}+}\r\n{B64}\r\n",
+    ok: "S: OK ",
+    challenge: "S: \"",
+    empty_response: "C: {0+}\r\nC: \r\n",
+    kvsep_response: "C: {4+}\r\nC: AQ==\r\n",
+    fail: "S: NO ",
+    log: "dovecot.log",
+    login: "managesieve-login: Info: Login: user=<tim>, method={MECH}",
+};
+
+const SUBMISSION: Proto = Proto {
+    tool: "smtptest",
+    port: "SUBMISSION_PORT",
+    stdin: "NOOP\n",
+    command: "C: AUTH {MECH} {B64}\r\n",
+    ok: "S: 235 ",
+    challenge: "S: 334 ",
+    empty_response: "C: \r\n",
+    kvsep_response: "C: AQ==\r\n",
+    fail: "S: 535 ",
+    log: "dovecot.log",
+    login: "submission-login: Info: Login: user=<tim>, method={MECH}",
+};
+
+const POSTFIX: Proto = Proto {
+    tool: "smtptest",
+    port: "SMTP_PORT",
+    stdin: "MAIL FROM:<tim@lab.example>\nRCPT TO:<oauth-{MECH}@remote.example>\n",
+    command: "C: AUTH {MECH} {B64}\r\n",
+    ok: "S: 235 ",
+    challenge: "S: 334 ",
+    empty_response: "C: \r\n",
+    kvsep_response: "C: AQ==\r\n",
+    fail: "S: 535 ",
+    log: "postfix/maillog",
+    login: "sasl_method={MECH}, sasl_username=tim",
+};
+
+fn args(proto: &Proto, mech: &str, token: &Path) -> Vec<String> {
+    let port = lab().port(proto.port).to_string();
+    strings(&[
+        "-p",
+        &port,
+        "-a",
+        "tim",
+        "-m",
+        &mech.to_ascii_lowercase(),
+        "--oauth-token-file",
+        &token.to_string_lossy(),
+        "127.0.0.1",
+    ])
+}
+
+/// A valid token logs tim in with `mech`: the exact initial response on the command line,
+/// the server's OK, `Authenticated.`, and the server's own log naming tim and the mechanism.
+fn logs_in(proto: &Proto, mech: &str) {
+    let token = token_file("valid");
+    let port = lab().port(proto.port);
+    let out = ours(
+        proto.tool,
+        &args(proto, mech, &token),
+        proto.stdin.replace("{MECH}", mech).as_bytes(),
+    );
+    let stdout = text(&out.stdout);
+    let encoded = b64(&initial_response(mech, port, &token_text(&token)));
+    let command = proto
+        .command
+        .replace("{MECH}", mech)
+        .replace("{LEN}", &encoded.len().to_string())
+        .replace("{B64}", &encoded);
+    let expected = format!("{command}{}", proto.ok);
+    assert!(stdout.contains(&expected), "no {expected:?} in:\n{stdout}");
+    assert!(
+        stdout.contains("\nAuthenticated.\nSecurity strength factor: 0\n"),
+        "{stdout}"
+    );
+    assert_eq!(out.exit, Exit::Code(0), "{stdout}{}", text(&out.stderr));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    let login = proto.login.replace("{MECH}", mech);
+    assert!(
+        lab().wait_for_log(proto.log, &login, Duration::from_secs(5)),
+        "{} has no {login:?}",
+        proto.log
+    );
+}
+
+/// A refused token: the server's error challenge (JSON with a status) is answered with the
+/// mechanism's dummy response at once, the server fails, and so does the run — quickly.
+fn is_refused(proto: &Proto, mech: &str, kind: &str, reason: &str) {
+    let token = token_file(kind);
+    let mut arguments = args(proto, mech, &token);
+    arguments.insert(0, "--exit-status".into());
+    let out = ours(proto.tool, &arguments, proto.stdin.as_bytes());
+    let stdout = text(&out.stdout);
+    // The first line after the command (sieve capability lines are quoted strings too).
+    let command = stdout.find("C: A").expect("the SASL command");
+    let at = stdout[command..]
+        .find("\r\nS: ")
+        .map(|end| command + end + 2)
+        .filter(|&line| stdout[line..].starts_with(proto.challenge))
+        .unwrap_or_else(|| panic!("no error challenge after the command in:\n{stdout}"));
+    let rest = &stdout[at + proto.challenge.len()..];
+    let line_end = rest.find("\r\n").expect("challenge line end");
+    let encoded = rest[..line_end].trim_end_matches('"');
+    let json = text(&openssl::base64::decode_block(encoded).expect("base64 challenge"));
+    assert!(
+        json.starts_with('{') && json.contains("\"status\""),
+        "{json}"
+    );
+    let dummy = if mech == "XOAUTH2" {
+        proto.empty_response
+    } else {
+        proto.kvsep_response
+    };
+    let after = &rest[line_end + 2..];
+    assert!(
+        after.starts_with(&format!("{dummy}{}", proto.fail)),
+        "not {dummy:?} then the failure after the challenge:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("\nAuthentication failed. generic failure\nSecurity strength factor: 0\n"),
+        "{stdout}"
+    );
+    // --exit-status: 4 for a failed authentication.
+    assert_eq!(out.exit, Exit::Code(4), "{stdout}{}", text(&out.stderr));
+    assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
+    assert!(
+        lab().wait_for_log("dovecot.log", reason, Duration::from_secs(5)),
+        "dovecot.log has no {reason:?}"
+    );
+}
+
+fn both_ways(proto: &Proto) {
+    logs_in(proto, "XOAUTH2");
+    logs_in(proto, "OAUTHBEARER");
+    is_refused(proto, "XOAUTH2", "expired", "Token has expired");
+    is_refused(proto, "OAUTHBEARER", "badsig", "Incorrect JWT signature");
+}
+
+#[test]
+fn imtest_with_sasl_ir() {
+    both_ways(&IMAP);
+}
+
+#[test]
+fn pop3test() {
+    both_ways(&POP3);
+}
+
+#[test]
+fn sivtest_literals_and_quoted_error_challenge() {
+    both_ways(&SIEVE);
+}
+
+#[test]
+fn smtptest_dovecot_submission() {
+    both_ways(&SUBMISSION);
+}
+
+#[test]
+fn smtptest_postfix() {
+    both_ways(&POSTFIX);
+}
+
+#[test]
+fn token_from_an_inherited_pipe() {
+    let token = token_text(&token_file("valid"));
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills the two-element array.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read_end, write_end) = (fds[0], fds[1]);
+    let line = format!("{token}\n");
+    // SAFETY: write_end is the pipe's open write end; the buffer is valid for its length.
+    let written = unsafe { libc::write(write_end, line.as_ptr().cast(), line.len()) };
+    assert_eq!(written, line.len() as isize);
+    // SAFETY: closing our copy of the write end, so the child sees EOF after the token.
+    unsafe { libc::close(write_end) };
+    let port = lab().port("IMAP_PORT").to_string();
+    let mut command = Command::new(lab::OURS);
+    command
+        .args(["-p", &port, "-a", "tim", "-m", "OAUTHBEARER"])
+        .args(["--oauth-token-fd", "7", "127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: dup2 and setsid are async-signal-safe; the pipe's read end becomes fd 7.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::dup2(read_end, 7) < 0 || libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().expect("run imtest");
+    // SAFETY: the child has its own copy now.
+    unsafe { libc::close(read_end) };
+    let out = child.wait_with_output().expect("wait for imtest");
+    let stdout = text(&out.stdout);
+    let port: u16 = port.parse().unwrap();
+    let encoded = b64(&initial_response("OAUTHBEARER", port, &token));
+    assert!(
+        stdout.contains(&format!(
+            "C: A01 AUTHENTICATE OAUTHBEARER {encoded}\r\nS: A01 OK "
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nAuthenticated.\n"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn token_without_m_picks_oauthbearer() {
+    let token = token_file("valid");
+    for (tool, port, command) in [
+        ("imtest", "IMAP_PORT", "C: A01 AUTHENTICATE OAUTHBEARER "),
+        ("sivtest", "SIEVE_PORT", "C: AUTHENTICATE \"OAUTHBEARER\" {"),
+        ("smtptest", "SMTP_PORT", "C: AUTH OAUTHBEARER "),
+    ] {
+        let port = lab().port(port).to_string();
+        let args = strings(&[
+            "-p",
+            &port,
+            "-a",
+            "tim",
+            "--oauth-token-file",
+            &token.to_string_lossy(),
+            "127.0.0.1",
+        ]);
+        let out = ours(tool, &args, b"");
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains(command),
+            "{tool}: no {command:?} in\n{stdout}"
+        );
+        assert!(stdout.contains("\nAuthenticated.\n"), "{tool}:\n{stdout}");
+        assert_eq!(out.exit, Exit::Code(0), "{tool}: {}", text(&out.stderr));
+    }
+}
+
+/// Without a token nothing is opted in: `-m XOAUTH2`/`-m OAUTHBEARER` end exactly as in the
+/// C tool (libsasl2 has no such mechanism), against the lab that advertises both.
+#[test]
+fn m_xoauth2_without_a_token_is_the_c_tool() {
+    let port = lab().port("IMAP_PORT").to_string();
+    for mech in ["XOAUTH2", "oauthBearer"] {
+        let args = strings(&["-p", &port, "-a", "tim", "-w", "x", "-m", mech, "127.0.0.1"]);
+        let c = lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
+        let ours = ours("imtest", &args, b"");
+        assert!(
+            text(&c.stdout).contains("Authentication failed. no mechanism available"),
+            "{}",
+            text(&c.stdout)
+        );
+        assert_eq!(text(&ours.stdout), text(&c.stdout), "{mech}: stdout");
+        assert_eq!(text(&ours.stderr), text(&c.stderr), "{mech}: stderr");
+        assert_eq!(ours.exit, c.exit, "{mech}");
+    }
+}
+
+#[test]
+fn httptest_refuses_tokens() {
+    let token = token_file("valid");
+    for extra in [
+        vec!["--oauth-token-file", token.to_str().unwrap()],
+        vec![
+            "-m",
+            "xoauth2",
+            "--oauth-token-file",
+            token.to_str().unwrap(),
+        ],
+    ] {
+        let out = FakeRun::new(Imp::Ours, "httptest")
+            .args(["-p", "1"])
+            .args(&extra)
+            .arg("127.0.0.1")
+            .stdin(Input::Null)
+            .run();
+        assert_eq!(
+            text(&out.stderr),
+            "failure: httptest does not support XOAUTH2/OAUTHBEARER bearer tokens\n"
+        );
+        assert_eq!(out.code(), 1);
+    }
+}
+
+/// Runs our imtest with a token file against a scripted server; returns stdout and the
+/// lines the server received.
+fn against_fake(
+    script: Vec<support::server::Step>,
+    extra: &[&str],
+    token: &str,
+) -> (String, Vec<String>) {
+    let dir = support::tmp::TempDir::new("oauth");
+    let file = dir.write("token", format!("{token}\n").as_bytes());
+    let server = FakeServer::start(vec![script]);
+    let port = server.port().to_string();
+    let out = FakeRun::new(Imp::Ours, "imtest")
+        .args(["-p", &port, "-a", "tim"])
+        .args(extra)
+        .args(["--oauth-token-file", file.to_str().unwrap(), "127.0.0.1"])
+        .stdin(Input::Null)
+        .run();
+    let report = server.finish();
+    report.assert_ok();
+    let received = report.conns[0]
+        .received_pieces()
+        .iter()
+        .map(|p| text(p))
+        .collect();
+    assert_eq!(out.code(), 0, "{}", text(&out.stderr));
+    (text(&out.stdout), received)
+}
+
+fn logout() -> Vec<support::server::Step> {
+    vec![
+        expect_line("Q01 LOGOUT\r\n"),
+        send("* BYE\r\nQ01 OK bye\r\n"),
+        close(),
+    ]
+}
+
+#[test]
+fn only_xoauth2_advertised_and_no_sasl_ir() {
+    let ir = b64(b"user=tim\x01auth=Bearer t0k3n\x01\x01");
+    let mut script = vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2] fake\r\n"),
+        expect_line("A01 AUTHENTICATE XOAUTH2\r\n"),
+        send("+ \r\n"),
+        expect_line(format!("{ir}\r\n")),
+        send("A01 OK done\r\n"),
+    ];
+    script.extend(logout());
+    let (stdout, _) = against_fake(script, &[], "t0k3n");
+    let expected = format!(
+        "C: A01 AUTHENTICATE XOAUTH2\r\nS: + \r\nC: {ir}\r\nS: A01 OK done\r\n\
+         Authenticated.\nSecurity strength factor: 0\n"
+    );
+    assert!(stdout.contains(&expected), "{stdout}");
+}
+
+#[test]
+fn a_second_error_challenge_is_cancelled() {
+    let mut script = vec![
+        send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] fake\r\n"),
+        support::server::read_line(),
+        // Not JSON at all: still the error report, answered with ^A.
+        send("+ bm90IGpzb24=\r\n"),
+        expect_line("AQ==\r\n"),
+        send("+ e30=\r\n"),
+        expect_line("*\r\n"),
+        send("A01 NO cancelled\r\n"),
+    ];
+    script.extend(logout());
+    let (stdout, received) = against_fake(script, &["-m", "oauthbearer"], "t0k3n");
+    assert!(
+        received[0].starts_with("A01 AUTHENTICATE OAUTHBEARER "),
+        "{received:?}"
+    );
+    let expected = "S: + bm90IGpzb24=\r\nC: AQ==\r\nS: + e30=\r\nC: *\r\n\
+                    Authentication failed. bad protocol / cancel\n";
+    assert!(stdout.contains(expected), "{stdout}");
+}
+
+#[test]
+fn a_token_changes_nothing_when_no_oauth_mechanism_is_advertised() {
+    let script = || {
+        let mut s = vec![
+            send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] fake\r\n"),
+            expect_line("A01 AUTHENTICATE PLAIN AHRpbQBzZWNyZXQ=\r\n"),
+            send("A01 OK done\r\n"),
+        ];
+        s.extend(logout());
+        s
+    };
+    let (with_token, _) = against_fake(script(), &["-w", "secret"], "t0k3n");
+    let server = FakeServer::start(vec![script()]);
+    let port = server.port().to_string();
+    let without = FakeRun::new(Imp::Ours, "imtest")
+        .args(["-p", &port, "-a", "tim", "-w", "secret", "127.0.0.1"])
+        .stdin(Input::Null)
+        .run();
+    server.finish().assert_ok();
+    assert_eq!(with_token, text(&without.stdout));
+}
