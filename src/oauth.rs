@@ -97,10 +97,11 @@ pub fn initial_response(kind: Kind, credentials: &Credentials) -> Password {
                 .authzid
                 .filter(|id| !id.is_empty())
                 .unwrap_or(credentials.authname);
-            let pairs = format!(
-                "\x01host={}\x01port={}\x01",
-                credentials.host, credentials.port
-            );
+            // Over a UNIX-domain socket there is no port: `port=` is left out (it is optional).
+            let pairs = match credentials.port {
+                0 => format!("\x01host={}\x01", credentials.host),
+                port => format!("\x01host={}\x01port={port}\x01", credentials.host),
+            };
             [
                 b"n,a=",
                 saslname(user).as_slice(),

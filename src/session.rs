@@ -107,7 +107,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
     let connected = connect::open(options)?;
     run.host = connected.host.clone();
     // Over a UNIX-domain socket SASL gets no addresses (libsasl2 takes NULL for both), and
-    // there is no port (OAUTHBEARER's `port=` then says 0).
+    // there is no port (0: OAUTHBEARER then sends no `port=`).
     run.port = connected.ends.map_or(0, |(_, remote)| remote.port());
     let addresses = connected
         .ends

@@ -57,7 +57,10 @@ pub fn build(
     match (kind, extras.haproxy_version) {
         // TLVs (v2 only) may follow master's LOCAL.
         (HaProxy::Local, _) => Ok(v2(V2_LOCAL, TCP_OVER_IPV4, &[], &extras.haproxy_tlvs)),
-        (HaProxy::Unknown, 2) => Ok(v2(V2_PROXY, UNSPEC, &[], &extras.haproxy_tlvs)),
+        // No address to tell: a LOCAL command with family UNSPEC (the receiver keeps the
+        // connection's own addresses), as HAProxy itself sends it; a PROXY command with
+        // UNSPEC is refused by Dovecot and Postfix.
+        (HaProxy::Unknown, 2) => Ok(v2(V2_LOCAL, UNSPEC, &[], &extras.haproxy_tlvs)),
         (HaProxy::Unknown, _) => Ok(b"PROXY UNKNOWN\r\n".to_vec()),
         (HaProxy::ClientIp(source), 2) => {
             let source = parse_source(source)?;

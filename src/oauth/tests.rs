@@ -120,3 +120,13 @@ fn a_malformed_error_challenge_gets_the_same_answer() {
         assert_eq!(answer.output.as_deref(), Some(&b"\x01"[..]));
     }
 }
+
+#[test]
+fn oauthbearer_without_a_port_leaves_port_out() {
+    let mut unix = credentials(None);
+    unix.port = 0;
+    assert_eq!(
+        initial_response(Kind::OAuthBearer, &unix).as_slice(),
+        b"n,a=tim,\x01host=mail.example\x01auth=Bearer tok.en\x01\x01"
+    );
+}

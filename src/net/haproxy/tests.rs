@@ -163,18 +163,18 @@ fn v2_fields_and_tlvs_from_the_options() {
 }
 
 #[test]
-fn v2_unknown_is_a_proxy_command_without_addresses() {
+fn v2_unknown_is_a_local_command_without_addresses() {
     let mut extras = v2_extras();
     assert_eq!(
         build(&HaProxy::Unknown, ends(), &extras).unwrap(),
-        [&V2_SIGNATURE[..], &[0x21, 0x00, 0x00, 0x00]].concat()
+        [&V2_SIGNATURE[..], &[0x20, 0x00, 0x00, 0x00]].concat()
     );
     extras.haproxy_tlvs = vec![(0x04, vec![])];
     assert_eq!(
         build(&HaProxy::Unknown, None, &extras).unwrap(),
         [
             &V2_SIGNATURE[..],
-            &[0x21, 0x00, 0x00, 0x03, 0x04, 0x00, 0x00]
+            &[0x20, 0x00, 0x00, 0x03, 0x04, 0x00, 0x00]
         ]
         .concat()
     );
