@@ -122,6 +122,10 @@ pub struct Extras {
     pub ciphersuites: Option<String>,
     /// `--show-cert`: print the server's chain (PEM, subject, issuer, dates).
     pub show_cert: bool,
+    /// `--tls-resume`: keep the session as it is at the end of a round (with its TLS 1.3
+    /// ticket) for the next `-n` round, instead of the C tool's copy from right after the
+    /// handshake.
+    pub tls_resume: bool,
     /// `--cb TYPE`; `None` = the C tool's tls-unique.
     pub channel_binding: Option<ChannelBinding>,
     /// `--oauth-token-file FILE` / `--oauth-token-fd N`: the bearer token, read at start.
@@ -161,6 +165,7 @@ impl Extras {
             (self.ciphers.is_some(), "--ciphers"),
             (self.ciphersuites.is_some(), "--ciphersuites"),
             (self.show_cert, "--show-cert"),
+            (self.tls_resume, "--tls-resume"),
             (self.channel_binding.is_some(), "--cb"),
         ]
         .into_iter()

@@ -492,6 +492,9 @@ fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
         replies::command(&mut round.stack, logout.command)?;
         replies::waitfor(&mut round.stack, &[logout.reply], true)?;
     }
+    if let Some(tls) = round.stack.tls() {
+        run.tls.keep_latest_session(tls);
+    }
     transcript::message("Connection closed.\n");
     round.stack.close();
     Ok(())

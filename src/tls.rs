@@ -179,6 +179,18 @@ impl Engine {
         }
     }
 
+    /// `--tls-resume`: at the end of a round, keep the connection's session as it is now.
+    /// A TLS 1.3 server sends its session ticket after the handshake, so the copy taken right
+    /// after it (the C tool's) cannot be resumed; by the end of a round the ticket has been
+    /// read. Without the option this does nothing.
+    pub fn keep_latest_session(&mut self, stream: &SslStream<Socket>) {
+        if self.settings.resume_late {
+            if let Some(session) = stream.ssl().session() {
+                self.saved = Some(session.to_owned());
+            }
+        }
+    }
+
     /// Sends close_notify without waiting for the answer and marks the connection as cleanly
     /// shut down, so that OpenSSL keeps the saved session resumable. Call it before dropping a
     /// stream whose session should be offered in the next round.

@@ -614,6 +614,43 @@ fn show_cert_prints_the_chain() {
     );
 }
 
+// --- --tls-resume --------------------------------------------------------------------------
+
+/// Postfix resumes TLS 1.3 sessions from its tickets. A resumed handshake checks no
+/// certificate, so its round prints no `verify error` lines: without the option (the C
+/// tool's session copy, taken before the ticket arrives) every round has them, with it only
+/// the first. The C tool is run too, to show what "without" means.
+#[test]
+fn tls_resume_resumes_tls13_rounds_after_the_first() {
+    let args = with_tim(&[
+        "-s",
+        "-n",
+        "3",
+        "-p",
+        "{SMTPS_PORT}",
+        "-m",
+        "plain",
+        "127.0.0.1",
+    ]);
+    let count = |o: &Outcome, needle: &str| text(&o.stdout).matches(needle).count();
+    for tool in [Tool::C, Tool::Ours] {
+        let o = run_as(tool, "smtptest", &args);
+        assert_eq!(count(&o, "TLSv1.3"), 3, "{tool:?}: {}", describe(&o));
+        assert_eq!(
+            count(&o, "verify error:num=20"),
+            3,
+            "{tool:?}: {}",
+            describe(&o)
+        );
+    }
+    let mut resumed = vec!["--tls-resume"];
+    resumed.extend(&args);
+    let o = ours("smtptest", &resumed);
+    assert_eq!(count(&o, "Authenticated."), 3, "{}", describe(&o));
+    assert_eq!(count(&o, "TLSv1.3"), 3, "{}", describe(&o));
+    assert_eq!(count(&o, "verify error:num=20"), 1, "{}", describe(&o));
+}
+
 // --- without the options: the C tool's output --------------------------------------------------
 
 fn assert_same_as_c(name: &str, args: &[&str]) {

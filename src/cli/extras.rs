@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Our options: name, whether it takes an argument.
-const EXTRAS: [(&str, bool); 26] = [
+const EXTRAS: [(&str, bool); 27] = [
     ("servername", true),
     ("cafile", true),
     ("capath", true),
@@ -23,6 +23,7 @@ const EXTRAS: [(&str, bool); 26] = [
     ("ciphers", true),
     ("ciphersuites", true),
     ("show-cert", false),
+    ("tls-resume", false),
     ("cb", true),
     ("oauth-token-file", true),
     ("oauth-token-fd", true),
@@ -182,6 +183,7 @@ Options added by imtest-rs (opt-in; spell them in full):
   --ciphers LIST           : OpenSSL cipher list (TLS 1.2 and below)
   --ciphersuites LIST      : OpenSSL cipher suites (TLS 1.3)
   --show-cert              : print the server's certificate chain
+  --tls-resume             : with -n, resume TLS 1.3 sessions too
   --cb TYPE                : channel binding for -PLUS mechanisms: tls-unique,
                              tls-exporter, tls-server-end-point or auto
   --oauth-token-file FILE  : bearer token for XOAUTH2/OAUTHBEARER
@@ -231,6 +233,7 @@ pub fn build(
             "ciphers" => extras.ciphers = Some(non_empty(name, text())?),
             "ciphersuites" => extras.ciphersuites = Some(non_empty(name, text())?),
             "show-cert" => extras.show_cert = true,
+            "tls-resume" => extras.tls_resume = true,
             "cb" => extras.channel_binding = Some(channel_binding(&text())?),
             "oauth-token-file" | "oauth-token-fd" => {
                 token_sources += 1;

@@ -147,6 +147,14 @@ impl Stack {
         self.transport = Transport::Plain(socket);
     }
 
+    /// The TLS connection, when there is one.
+    pub fn tls(&self) -> Option<&SslStream<Socket>> {
+        match &self.transport {
+            Transport::Tls(tls) => Some(tls),
+            _ => None,
+        }
+    }
+
     /// Everything from now on goes through TLS.
     pub fn set_tls(&mut self, stream: SslStream<Socket>) {
         self.transport = Transport::Tls(Box::new(stream));

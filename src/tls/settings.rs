@@ -29,6 +29,8 @@ pub struct Settings {
     pub show_cert: bool,
     /// `--cb`: which channel binding goes to SASL; `None` = the C tool's tls-unique.
     pub binding: Option<ChannelBinding>,
+    /// `--tls-resume`: the session is taken again at the end of each round.
+    pub resume_late: bool,
 }
 
 /// Trust store and expected name for `--verify`.
@@ -94,6 +96,7 @@ impl Settings {
             ciphersuites: extras.ciphersuites.clone(),
             show_cert: extras.show_cert,
             binding: extras.channel_binding,
+            resume_late: extras.tls_resume,
         }
     }
 
