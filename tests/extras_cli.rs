@@ -33,6 +33,16 @@ fn code(outcome: &Outcome) -> i32 {
     }
 }
 
+/// Ours run directly (no lab runner): stdin from /dev/null, `env` added.
+fn ours_direct(list: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(OURS)
+        .args(list)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn imtest(tool: Tool, list: &[&str], stdin: &str) -> Outcome {
     run(tool, "imtest", &args(list), stdin.as_bytes(), LIMIT)
 }
@@ -240,11 +250,7 @@ fn password_fd_from_an_inherited_descriptor() {
         .unwrap();
     let out = text(&output.stdout);
     assert!(out.contains("\nAuthenticated.\n"), "{out}");
-    let output = Command::new(OURS)
-        .args(["--password-fd", "9", "-p", &imap, "127.0.0.1"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = ours_direct(&["--password-fd", "9", "-p", &imap, "127.0.0.1"], &[]);
     assert_eq!(
         text(&output.stderr),
         "failure: --password-fd: cannot read descriptor 9: Bad file descriptor\n"
@@ -256,14 +262,10 @@ fn password_fd_from_an_inherited_descriptor() {
 fn imtest_password_is_used_only_when_no_other_source_is_given() {
     let imap = imap_port();
     let run_env = |extra: &[&str]| {
-        let output = Command::new(OURS)
-            .args(["-a", TIM.0, "-m", "PLAIN", "-p", &imap])
-            .args(extra)
-            .arg("127.0.0.1")
-            .env("IMTEST_PASSWORD", TIM.1)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let mut list = vec!["-a", TIM.0, "-m", "PLAIN", "-p", &imap];
+        list.extend(extra);
+        list.push("127.0.0.1");
+        let output = ours_direct(&list, &[("IMTEST_PASSWORD", TIM.1)]);
         text(&output.stdout)
     };
     assert!(run_env(&[]).contains("\nAuthenticated.\n"));
@@ -274,10 +276,10 @@ fn imtest_password_is_used_only_when_no_other_source_is_given() {
 #[test]
 fn two_password_sources_are_refused() {
     let file = scratch_file("two", b"x\n");
-    let output = Command::new(OURS)
-        .args(["-w", "x", "--password-file", file.to_str().unwrap(), "host"])
-        .output()
-        .unwrap();
+    let output = ours_direct(
+        &["-w", "x", "--password-file", file.to_str().unwrap(), "host"],
+        &[],
+    );
     assert_eq!(
         text(&output.stderr),
         "failure: give the password one way only: -w, --password-fd or --password-file\n"
@@ -288,7 +290,7 @@ fn two_password_sources_are_refused() {
 /// Every option `--help-extras` lists is documented in the man page, and the other way round.
 #[test]
 fn help_extras_and_the_man_page_list_the_same_options() {
-    let output = Command::new(OURS).arg("--help-extras").output().unwrap();
+    let output = ours_direct(&["--help-extras"], &[]);
     assert_eq!(output.status.code(), Some(0));
     let help = text(&output.stdout);
     let names = |text: &str| {
@@ -323,7 +325,7 @@ fn help_extras_and_the_man_page_list_the_same_options() {
 #[test]
 fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     // --ver stays ambiguous between master's two options only (not our --verify).
-    let output = Command::new(OURS).args(["--ver", "host"]).output().unwrap();
+    let output = ours_direct(&["--ver", "host"], &[]);
     assert_eq!(
         text(&output.stderr),
         format!("{OURS}: option '--ver' is ambiguous; possibilities: '--verbose' '--version'\n")
@@ -347,10 +349,7 @@ fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     );
     assert!(authenticated(&ours), "{}", text(&ours.stderr));
     // An abbreviation of one of ours is not ours: getopt rejects it, as master would.
-    let output = Command::new(OURS)
-        .args(["--verif", "host"])
-        .output()
-        .unwrap();
+    let output = ours_direct(&["--verif", "host"], &[]);
     assert!(text(&output.stderr).starts_with(&format!("{OURS}: unrecognized option '--verif'")));
     assert_eq!(output.status.code(), Some(1));
 }
