@@ -21,7 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// waited for a literal would need.
 const QUICK: Duration = Duration::from_secs(10);
 
-/// A token file in the lab directory: `valid`, `expired` or `badsig` (for tim).
+/// A fresh token file in the lab directory: `valid`, `expired` or `badsig` (for tim).
 fn token_file(kind: &str) -> PathBuf {
     let lab = lab();
     let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh"))
@@ -33,7 +33,13 @@ fn token_file(kind: &str) -> PathBuf {
         .output()
         .expect("run lab.sh token");
     assert!(out.status.success(), "lab.sh token {kind} failed");
-    let path = lab.dir.join(format!("token-{kind}-{}", std::process::id()));
+    // One file per call: tests run in parallel, and a shared file being rewritten by one
+    // (truncated, then filled) could be read empty or with another token by another.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = lab
+        .dir
+        .join(format!("token-{kind}-{}-{call}", std::process::id()));
     std::fs::write(&path, &out.stdout).expect("write the token file");
     path
 }
