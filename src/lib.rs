@@ -1,11 +1,16 @@
 //! imtest and its siblings as a library: the whole tool behind [`run`], plus [`parsers`], a
 //! small door to the functions that read server data, for the fuzz targets. The binary
-//! (`src/main.rs`) only calls [`run`].
+//! (`src/main.rs`) only calls [`run_process`].
+//!
+//! `unsafe` is allowed in `src/ffi/` alone (the thin wrappers around C libraries) and in the
+//! binary's C `main`; the compiler holds the rest of the crate to that.
+#![deny(unsafe_code)]
 
 mod auth;
 mod capabilities;
 mod cli;
 mod error;
+#[allow(unsafe_code)]
 mod ffi;
 mod net;
 mod oauth;
@@ -27,17 +32,15 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     run_masking(args, &mut |_, _| {})
 }
 
+/// The process's own argv (its strings are what `/proc/PID/cmdline` shows); the binary's C
+/// `main` takes it from the C runtime and hands it to [`run_process`].
+pub use ffi::process::Argv;
+
 /// The binary's entry, behind its C `main`: std's usual start-up, then [`run`] over the
 /// process's own argv, where the password argument of `-w`/`--password` is overwritten with
 /// `x` once the command line is parsed (so `/proc/PID/cmdline` and `ps` no longer show it).
-///
-/// # Safety
-/// `argc` and `argv` must be exactly what the C runtime passed to `main`, and nothing else
-/// may write to the argv strings while this runs.
-pub unsafe fn c_main(argc: std::ffi::c_int, argv: *const *mut std::ffi::c_char) -> i32 {
+pub fn run_process(mut argv: Argv) -> i32 {
     ffi::process::start_like_std();
-    // SAFETY: forwarded from this function's contract.
-    let mut argv = unsafe { ffi::process::Argv::from_c_main(argc, argv) };
     let args = argv.to_vec();
     run_masking(args, &mut |index, offset| argv.mask(index, offset))
 }

@@ -12,25 +12,10 @@ pub fn c_str(bytes: &[u8]) -> &[u8] {
     }
 }
 
-/// The first position of `needle` in `haystack`: libc's memchr, which looks at many bytes
-/// per step (relayed data is scanned for NUL and LF on every piece).
+/// The first position of `needle` in `haystack` (libc's memchr: relayed data is scanned for
+/// NUL and LF on every piece).
 pub fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
-    if haystack.is_empty() {
-        return None;
-    }
-    // SAFETY: the pointer and length describe the live slice `haystack`.
-    let found = unsafe {
-        libc::memchr(
-            haystack.as_ptr().cast(),
-            libc::c_int::from(needle),
-            haystack.len(),
-        )
-    };
-    if found.is_null() {
-        None
-    } else {
-        Some(found as usize - haystack.as_ptr() as usize)
-    }
+    crate::ffi::sys::memchr(needle, haystack)
 }
 
 /// Writes to stdout at once. A closed stdout is not an error worth dying for here.
@@ -40,19 +25,7 @@ pub fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
 pub fn out(bytes: &[u8]) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.flush();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        // SAFETY: writes from the live slice `rest`; fd 1 stays open for the whole run.
-        let n = unsafe { libc::write(1, rest.as_ptr().cast(), rest.len()) };
-        if n > 0 {
-            rest = &rest[n as usize..];
-        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
-        {
-            continue;
-        } else {
-            break;
-        }
-    }
+    crate::ffi::sys::write_all_fd(1, bytes);
 }
 
 /// Writes to stderr at once.

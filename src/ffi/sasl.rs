@@ -163,9 +163,9 @@ fn c_len(len: usize) -> Result<c_uint, Code> {
 
 /// Reads a string the library owns; `None` for a NULL pointer.
 ///
-/// The caller guarantees `p` is NULL or points to a NUL-terminated string that stays valid
-/// for `'a`.
-fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+unsafe fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
     if p.is_null() {
         return None;
     }
@@ -176,8 +176,9 @@ fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
 
 /// Copies an output buffer the library owns; `None` for a NULL pointer.
 ///
-/// The caller guarantees `p` is NULL or points to at least `len` readable bytes.
-fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
+/// # Safety
+/// `p` is NULL or points to at least `len` readable bytes.
+unsafe fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
     if p.is_null() {
         return None;
     }
@@ -366,7 +367,10 @@ pub fn client_init(config: ClientConfig) -> Result<(), Code> {
 pub fn errstring(code: Code) -> String {
     // SAFETY: no language list, no out-language; the result is a static string or NULL.
     let p = unsafe { sys::sasl_errstring(code, ptr::null(), ptr::null_mut()) };
-    borrowed_str(p).map(Cow::into_owned).unwrap_or_default()
+    // SAFETY: sasl_errstring gives NULL or a static NUL-terminated string.
+    unsafe { borrowed_str(p) }
+        .map(Cow::into_owned)
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -671,14 +675,16 @@ impl Conn {
                 return Ok(());
             }
             let (kind, known) = prompt_kind(entry.id);
-            // The strings belong to the list and stay valid while it is being filled.
             let challenge = if known {
-                borrowed_str(entry.challenge)
+                // SAFETY: the strings belong to the list and stay valid while it is being
+                // filled.
+                unsafe { borrowed_str(entry.challenge) }
             } else {
                 None
             };
             // printf("%s") of a NULL prompt prints "(null)" with glibc.
-            let prompt = borrowed_str(entry.prompt).unwrap_or(Cow::Borrowed("(null)"));
+            // SAFETY: as for the challenge above.
+            let prompt = unsafe { borrowed_str(entry.prompt) }.unwrap_or(Cow::Borrowed("(null)"));
             let answer = prompter.answer(&PromptRequest {
                 kind,
                 challenge: challenge.as_deref(),
@@ -715,8 +721,9 @@ impl Conn {
                         return (code, None);
                     }
                 }
-                // The output buffer belongs to the connection and is valid until the next call.
-                Ok(_) => return (rc, copy_out(out, outlen)),
+                // SAFETY: the output buffer belongs to the connection and holds `outlen`
+                // bytes until the next call.
+                Ok(_) => return (rc, unsafe { copy_out(out, outlen) }),
                 Err(code) => return (code, None),
             }
         }
@@ -755,8 +762,8 @@ impl Conn {
             };
             (rc, out, outlen)
         });
-        // The name points into the chosen plugin, loaded for the life of the process.
-        let mechanism = borrowed_str(mech).map(Cow::into_owned);
+        // SAFETY: the name points into the chosen plugin, loaded for the life of the process.
+        let mechanism = unsafe { borrowed_str(mech) }.map(Cow::into_owned);
         StepResult {
             code,
             mechanism,
@@ -878,8 +885,9 @@ impl Conn {
         };
         resume_panic();
         sasl_done(rc)?;
-        // The output buffer belongs to the connection and is valid until the next call.
-        Ok(copy_out(out, outlen).unwrap_or_default())
+        // SAFETY: the output buffer belongs to the connection and holds `outlen` bytes until
+        // the next call.
+        Ok(unsafe { copy_out(out, outlen) }.unwrap_or_default())
     }
 
     /// Security-layer encoding of at most `max_out_buf` bytes.
