@@ -54,16 +54,45 @@ fn run_masking(args: Vec<std::ffi::OsString>, mask: &mut dyn FnMut(usize, usize)
             for &(index, offset) in &options.password_argv {
                 mask(index, offset);
             }
-            match session::run(&options) {
-                Ok(code) => code,
-                Err(failure) => {
-                    transcript::err(&failure.line());
-                    if options.extras.exit_status {
-                        failure.stage.exit_code()
-                    } else {
-                        1
-                    }
-                }
+            let outcome = session::run(&options).and_then(|connected| {
+                let code = after_login(&options, connected.stack)?;
+                Ok((code, connected.auth_failed))
+            });
+            exit_status(&options, outcome)
+        }
+    }
+}
+
+/// What follows the last round: the stress test (`-z`), socket mode (`-x`/`-X`), or the
+/// relay of the terminal or the `-f` file.
+fn after_login(options: &options::Options, mut stack: net::stack::Stack) -> error::Result<i32> {
+    if options.stress {
+        return stress::run(&mut stack);
+    }
+    match &options.output {
+        options::Output::Terminal => relay::run(options, stack, None),
+        options::Output::File(path) => relay::run(options, stack, Some(path)),
+        options::Output::Socket { path, .. } => {
+            let logout = options.protocol.logout.map(|l| l.command);
+            socket_mode::run(options.protocol.kind, logout, stack, path)
+        }
+    }
+}
+
+/// The exit status of a session: its own code, or the one fatal error printed as the C
+/// tool's `failure: ...` line (status 1). With `--exit-status`, each failure says its stage,
+/// and a failed authentication the C tool would carry on after still shows in the status.
+fn exit_status(options: &options::Options, outcome: error::Result<(i32, bool)>) -> i32 {
+    let exit_status = options.extras.exit_status;
+    match outcome {
+        Ok((0, true)) if exit_status => error::Stage::Auth.exit_code(),
+        Ok((code, _)) => code,
+        Err(failure) => {
+            transcript::err(&failure.line());
+            if exit_status {
+                failure.stage.exit_code()
+            } else {
+                1
             }
         }
     }

@@ -13,7 +13,6 @@ use crate::oauth;
 use crate::options::Options;
 use crate::prompt::CliPrompter;
 use crate::protocol::{self, Kind, Protocol};
-use crate::relay;
 use crate::replies;
 use crate::tls;
 use crate::transcript;
@@ -53,7 +52,17 @@ pub struct Round {
     pub external_ssf: u32,
 }
 
-pub fn run(options: &Options) -> Result<i32> {
+/// What the rounds leave for the part after login.
+pub struct Connected {
+    /// The last round's connection stack, with whatever layers it negotiated.
+    pub stack: Stack,
+    /// Some round's authentication failed (for `--exit-status`).
+    pub auth_failed: bool,
+}
+
+/// Every round of the session (`-n`), then COMPRESS (`-q`): the connection is left ready for
+/// the relay, socket mode or stress test.
+pub fn run(options: &Options) -> Result<Connected> {
     let protocol = options.protocol;
     sasl::client_init(ClientConfig {
         challenge_prompts: options.challenge_prompts,
@@ -93,12 +102,10 @@ pub fn run(options: &Options) -> Result<i32> {
     if options.compress {
         compress(&run, &mut round)?;
     }
-    let code = relay::run(&mut run, round)?;
-    if options.extras.exit_status && run.auth_failed && code == 0 {
-        // The C tool carries on after a failed authentication; the status still says so.
-        return Ok(Stage::Auth.exit_code());
-    }
-    Ok(code)
+    Ok(Connected {
+        stack: round.stack,
+        auth_failed: run.auth_failed,
+    })
 }
 
 fn start_round(run: &mut Run) -> Result<Round> {
