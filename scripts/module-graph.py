@@ -6,6 +6,9 @@
     scripts/module-graph.py --dot      the edges in Graphviz form
     scripts/module-graph.py --modules  the same with each file counted as its top-level
                                        module (src/protocol/imap.rs is `protocol`)
+    scripts/module-graph.py --floors   the files by floor: floor 0 uses no other file,
+                                       floor n uses only files below n (a cycle shares
+                                       one floor, marked with *)
 
 An edge `a.rs -> b.rs` means a path in a.rs (a `use` or a path in code, comments and
 string literals left out) names an item of the module that b.rs holds: `crate::x::y`,
@@ -253,6 +256,27 @@ def shortest_loop(graph, comp):
     return comp
 
 
+def floors(graph, found):
+    """Floor of each node: 0 for no uses, else 1 + the highest floor it uses. The members
+    of a cycle are taken as one node."""
+    group = {v: v for v in graph}
+    for comp in found:
+        for v in comp:
+            group[v] = comp[0]
+    uses = {}
+    for a, bs in graph.items():
+        uses.setdefault(group[a], set()).update(group[b] for b in bs if group[b] != group[a])
+    floor = {}
+
+    def level(v):
+        if v not in floor:
+            floor[v] = 0
+            floor[v] = 1 + max((level(w) for w in uses.get(v, ())), default=-1)
+        return floor[v]
+
+    return {v: level(group[v]) for v in graph}
+
+
 def top_module(node):
     """src/protocol/imap.rs -> protocol, src/auth.rs -> auth, src/lib.rs -> lib."""
     rel = node[len("src/"):]
@@ -284,13 +308,21 @@ def main():
         graph = collapse(graph)
     edges = sorted((a, b) for a, bs in graph.items() for b in bs)
     found = cycles(graph)
-    if "--dot" in args:
+    if "--floors" in args:
+        in_cycle = {v for comp in found for v in comp}
+        by_floor = {}
+        for v, f in floors(graph, found).items():
+            by_floor.setdefault(f, []).append(v + ("*" if v in in_cycle else ""))
+        for f in sorted(by_floor):
+            print(f"floor {f}: " + " ".join(sorted(by_floor[f])))
+        print()
+    elif "--dot" in args:
         print("digraph src {")
         for a, b in edges:
             print(f'  "{a}" -> "{b}";')
         print("}")
         return 0
-    if "--check" not in args:
+    if "--check" not in args and "--floors" not in args:
         for a, b in edges:
             print(f"{a} -> {b}")
         print()
