@@ -95,12 +95,13 @@ def strip(text):
 
 
 def expand_use(tree):
-    """`a::{b, c::{d, e}}` -> ['a::b', 'a::c::d', 'a::c::e'] (aliases and globs dropped)."""
+    """`a::{b, c::{d, e}}` -> ['a::b', 'a::c::d', 'a::c::e'] (globs dropped; `as` aliases
+    were removed from the code before)."""
     tree = re.sub(r"\s+", "", tree)
     depth, start, parts = 0, 0, []
     brace = tree.find("{")
     if brace < 0:
-        return [re.sub(r"as\w+$", "", tree.split(" as ")[0]).rstrip(":*")]
+        return [tree.rstrip(":*")]
     prefix, inner = tree[:brace], tree[brace + 1:tree.rfind("}")]
     for i, c in enumerate(inner):
         if c == "{":
@@ -126,17 +127,15 @@ def file_edges(rel, own, files, top_level):
     """The set of files that file `rel` (module path `own`) uses."""
     with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
         code = strip(f.read())
-    # Strip `as name` inside use trees before expanding.
+    # `x as y` in use trees: the alias is not a path.
     code = re.sub(r"\bas\s+\w+", "", code)
     # Inline modules: (start offset, end offset, module path) by brace matching.
     scopes = []
     stack = []
-    pending = None
     for m in re.finditer(r"\bmod\s+(\w+)\s*\{|[{}]", code):
         if m.group(1):
             stack.append(m.group(1))
-            scopes.append([m.start(), None, m.group(1), len(stack)])
-            pending = scopes[-1]
+            scopes.append([m.start(), None, m.group(1)])
         elif m.group(0) == "{":
             stack.append(None)
         else:
@@ -147,11 +146,10 @@ def file_edges(rel, own, files, top_level):
                         if s[1] is None and s[2] == name:
                             s[1] = m.end()
                             break
-    del pending
 
     def scope_at(offset):
         path = list(own)
-        for start, end, name, _ in scopes:
+        for start, end, name in scopes:
             if start <= offset and (end is None or offset < end):
                 path.append(name)
         return path
