@@ -291,15 +291,13 @@ fn report(stop: &Stop) {
     }
 }
 
-/// Writes and flushes; a closed or broken stdout (e.g. after `-X`) is not an error here.
+/// The usage text and the other answers go to stdout; a closed stdout is not an error here.
 fn write_stdout(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
+    crate::transcript::out(bytes);
 }
 
 fn write_stderr(bytes: &[u8]) {
-    let _ = std::io::stderr().lock().write_all(bytes);
+    crate::transcript::err(bytes);
 }
 
 /// The whole parse; `daemonize` is what `-X` does the moment it is seen.

@@ -10,7 +10,6 @@
 use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
 use crate::ffi::{term, user};
 use crate::options::Password;
-use std::io::Write;
 
 /// Longest echo answer read: the C tool reads with `fgets` into 1023 bytes.
 const ECHO_LINE_MAX: usize = 1022;
@@ -44,10 +43,8 @@ struct Terminal;
 
 impl Console for Terminal {
     fn show(&mut self, text: &[u8]) {
-        let mut out = std::io::stdout().lock();
         // Like the C tool's printf, output errors are not reported.
-        let _ = out.write_all(text);
-        let _ = out.flush();
+        crate::transcript::out(text);
     }
 
     fn read_hidden(&mut self) -> Vec<u8> {

@@ -141,7 +141,7 @@ pub fn split(args: &[Vec<u8>], short_options: &str, long: &[LongOption]) -> Spli
 
 fn complain(prog: &[u8], text: &str) {
     let line = [prog, b": ", text.as_bytes(), b"\n"].concat();
-    super::write_stderr(&line);
+    crate::transcript::err(&line);
 }
 
 fn short_takes_argument(c: u8, short_options: &str) -> bool {
