@@ -5,8 +5,6 @@
 //! Printing of protocol lines and the exchange itself live elsewhere; this only talks to the
 //! user.
 
-// Used once the authentication code calls it.
-
 use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
 use crate::ffi::{term, user};
 use crate::options::Password;

@@ -203,9 +203,6 @@ impl Relay {
         Ok(())
     }
 
-    /// Prints what the server sent; `Some(exit status)` when the connection ended.
-    /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
-    /// anything else is printed: the same bytes in far fewer write(2) calls.
     /// Whether server text is still buffered; with `-v` over TLS, an empty buffer shows
     /// `SSL_pending=<n>` as the C tool prints it.
     fn more_buffered(&mut self) -> bool {
@@ -224,6 +221,9 @@ impl Relay {
         }
     }
 
+    /// Prints what the server sent; `Some(exit status)` when the connection ended.
+    /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
+    /// anything else is printed: the same bytes in far fewer write(2) calls.
     fn relay_server(&mut self) -> Result<Option<i32>> {
         self.printed.clear();
         let ended = loop {

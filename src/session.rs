@@ -52,6 +52,11 @@ pub struct Round {
     pub external_ssf: u32,
 }
 
+/// The longest `ip;port` text handed to libsasl2: the C tool formats each address into a
+/// fixed buffer and gives up on a text of 59 characters or more, ending the run with
+/// `failure: SASL initialization` (spec §3.1).
+const SASL_ADDRESS_MAX: usize = 58;
+
 /// What the rounds leave for the part after login.
 pub struct Connected {
     /// The last round's connection stack, with whatever layers it negotiated.
@@ -120,7 +125,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
         .ends
         .map(|(local, remote)| (ip_semicolon_port(&local), ip_semicolon_port(&remote)));
     if let Some((local, remote)) = &addresses {
-        if local.len() >= 59 || remote.len() >= 59 {
+        if local.len() > SASL_ADDRESS_MAX || remote.len() > SASL_ADDRESS_MAX {
             return Err(Failure::new("SASL initialization"));
         }
     }

@@ -2,8 +2,6 @@
 //! (spec §9.3), unbuffered C stdio, and line reads from fd 0 without read-ahead, so that
 //! whatever follows a prompt answer stays in stdin for the relay.
 
-// Used by the prompts once the authentication code calls them.
-
 use std::ffi::CStr;
 use std::os::raw::{c_int, c_void};
 
