@@ -1,0 +1,514 @@
+//! Case files: every `tests/cases/<topic>/<name>.case` is one listed test (two for a text
+//! case: `::oracle` and `::ours`), parsed here into an engine [`Case`]. The grammar is in
+//! `tests/README.md`. `CASE_BLESS=1` writes the C tool's exit status and stderr into the
+//! same-as-C cases that are run.
+
+use crate::engine::{trials, Case, Expect};
+use crate::support::certs::certs;
+use crate::support::run::Imp;
+use crate::support::server::*;
+use libtest_mimic::{Failed, Trial};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One server step of a case file.
+#[derive(Debug, Clone)]
+enum Op {
+    Send(Vec<u8>),
+    ReadLine(Option<Vec<u8>>),
+    ReadExact(usize, Option<Vec<u8>>),
+    ReadToEof,
+    DiscardToEof,
+    DiscardSome,
+    Pause(u64),
+    StartTls(Identity),
+    StartDeflate,
+    Close,
+    Reset,
+    ReadTimeout(u64),
+}
+
+/// Which certificate a `starttls` step serves.
+#[derive(Debug, Clone, Copy)]
+enum Identity {
+    Server,
+    SelfSigned,
+    FullChain,
+}
+
+/// A deviation's edit of ours' expected outcome.
+#[derive(Debug, Clone)]
+enum Edit {
+    Stdout(Vec<u8>, Vec<u8>),
+    Status(i32),
+}
+
+/// A parsed case file.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFile {
+    pub name: String,
+    path: PathBuf,
+    title: String,
+    tool: String,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    files: Vec<(String, Vec<u8>)>,
+    expect: Option<Expect>,
+    timeout: Option<u64>,
+    exit: Option<i32>,
+    stdout: Option<Text>,
+    stderr: Option<Text>,
+    wire: Option<String>,
+    deviations: Vec<(String, Vec<Edit>)>,
+    /// One list of operations per connection.
+    connections: Vec<Vec<Op>>,
+}
+
+/// An expected output: a `|` block in the spec's notation, or one escaped string (exact).
+#[derive(Debug, Clone)]
+enum Text {
+    Block(String),
+    Exact(Vec<u8>),
+}
+
+/// `\r \n \t \0 \\ \" \xHH`; the value may be wrapped in double quotes.
+pub fn unescape(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    let text = match text.strip_prefix('"') {
+        Some(rest) => rest
+            .strip_suffix('"')
+            .ok_or_else(|| format!("unterminated string: {text}"))?,
+        None => text,
+    };
+    let mut out = Vec::new();
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'0') => out.push(0),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'"') => out.push(b'"'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let hex = std::str::from_utf8(&hex).map_err(|e| e.to_string())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|e| format!("\\x{hex}: {e}"))?);
+            }
+            other => return Err(format!("unknown escape \\{:?}", other.map(char::from))),
+        }
+    }
+    Ok(out)
+}
+
+/// The inverse of [`unescape`], always quoted.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0 => out.push_str("\\0"),
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whitespace-separated words; `""` is an empty word, `"a b"` one word with escapes.
+pub fn words(text: &str) -> Result<Vec<String>, String> {
+    Ok(byte_words(text)?
+        .into_iter()
+        .map(|w| String::from_utf8_lossy(&w).into_owned())
+        .collect())
+}
+
+fn byte_words(text: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        if rest.starts_with('"') {
+            let mut end = 1;
+            let bytes = rest.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            if end >= bytes.len() {
+                return Err(format!("unterminated quote in {text}"));
+            }
+            out.push(unescape(&rest[..=end])?);
+            rest = rest[end + 1..].trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            out.push(rest[..end].as_bytes().to_vec());
+            rest = rest[end..].trim_start();
+        }
+    }
+    Ok(out)
+}
+
+fn parse_op(line: &str) -> Result<Op, String> {
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let number = |what: &str| -> Result<u64, String> {
+        rest.trim()
+            .parse()
+            .map_err(|e| format!("{what}: {e}: {line}"))
+    };
+    Ok(match word {
+        "send" => Op::Send(unescape(rest)?),
+        "send-repeat" => {
+            let (count, text) = rest
+                .trim()
+                .split_once(char::is_whitespace)
+                .ok_or("send-repeat COUNT TEXT")?;
+            let count: usize = count.parse().map_err(|e| format!("count: {e}"))?;
+            Op::Send(unescape(text)?.repeat(count))
+        }
+        "read-line" => Op::ReadLine(None),
+        "expect-line" => Op::ReadLine(Some(unescape(rest)?)),
+        "read-exact" => Op::ReadExact(number("read-exact")? as usize, None),
+        "expect-bytes" => {
+            let data = unescape(rest)?;
+            Op::ReadExact(data.len(), Some(data))
+        }
+        "read-to-eof" => Op::ReadToEof,
+        "discard-to-eof" | "hold" => Op::DiscardToEof,
+        "discard-some" => Op::DiscardSome,
+        "pause" => Op::Pause(number("pause")?),
+        "starttls" => Op::StartTls(match rest.trim() {
+            "" | "server" => Identity::Server,
+            "self-signed" => Identity::SelfSigned,
+            "full-chain" => Identity::FullChain,
+            other => return Err(format!("unknown certificate {other:?}")),
+        }),
+        "start-deflate" => Op::StartDeflate,
+        "close" => Op::Close,
+        "reset" => Op::Reset,
+        "read-timeout" => Op::ReadTimeout(number("read-timeout")?),
+        other => return Err(format!("unknown step {other:?}")),
+    })
+}
+
+/// Parses one case file; `name` is `<topic>/<file stem>`.
+pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut case = CaseFile {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        ..CaseFile::default()
+    };
+    let mut in_script = false;
+    let mut block: Option<(String, Vec<String>)> = None;
+    let lines: Vec<&str> = text.lines().collect();
+    for (n, raw) in lines.iter().enumerate() {
+        let err = |e: String| format!("{}:{}: {e}", path.display(), n + 1);
+        let line = raw.trim();
+        if let Some(b) = block.as_mut() {
+            if let Some(content) = line.strip_prefix('|') {
+                let content = raw.trim_start().strip_prefix('|').unwrap_or(content);
+                b.1.push(content.strip_prefix(' ').unwrap_or(content).to_string());
+                continue;
+            }
+            let (key, body) = block.take().unwrap();
+            let body = body.join("\n") + "\n";
+            match key.as_str() {
+                "stdout" => case.stdout = Some(Text::Block(body)),
+                "stderr" => case.stderr = Some(Text::Block(body)),
+                _ => case.wire = Some(body),
+            }
+        }
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if in_script {
+            if line == "connection" {
+                case.connections.push(Vec::new());
+                continue;
+            }
+            let op = parse_op(line).map_err(err)?;
+            case.connections.last_mut().unwrap().push(op);
+            continue;
+        }
+        if line == "script:" {
+            in_script = true;
+            case.connections.push(Vec::new());
+            continue;
+        }
+        let (key, value) = line
+            .split_once(':')
+            .ok_or_else(|| err(format!("expected `key: value`, got {line:?}")))?;
+        let value = value.trim();
+        if value.is_empty() && matches!(key, "stdout" | "stderr" | "wire") {
+            block = Some((key.to_string(), Vec::new()));
+            continue;
+        }
+        let number = |v: &str| v.parse::<i64>().map_err(|e| err(format!("{e}")));
+        match key {
+            "title" => case.title = value.to_string(),
+            "tool" => case.tool = value.to_string(),
+            "args" => case.args = words(value).map_err(err)?,
+            "stdin" => case.stdin = unescape(value).map_err(err)?,
+            "file" => {
+                let w = byte_words(value).map_err(err)?;
+                let [file, data] = w.as_slice() else {
+                    return Err(err("file: NAME \"DATA\"".into()));
+                };
+                case.files
+                    .push((String::from_utf8_lossy(file).into_owned(), data.clone()));
+            }
+            "expect" => {
+                case.expect = Some(match value {
+                    "same" => Expect::Same,
+                    "hang" => Expect::Hang,
+                    "stdout-differs" => Expect::StdoutDiffers,
+                    "text" => Expect::Text,
+                    other => return Err(err(format!("unknown expectation {other:?}"))),
+                })
+            }
+            "timeout" => case.timeout = Some(number(value)? as u64),
+            "exit" => case.exit = Some(number(value)? as i32),
+            "stdout" => case.stdout = Some(Text::Exact(unescape(value).map_err(err)?)),
+            "stderr" => case.stderr = Some(Text::Exact(unescape(value).map_err(err)?)),
+            "deviation" => case.deviations.push((value.to_string(), Vec::new())),
+            "deviate" => {
+                let edit = match value.split_once(char::is_whitespace) {
+                    Some(("stdout", rest)) => {
+                        let w = byte_words(rest).map_err(err)?;
+                        let [from, to] = w.as_slice() else {
+                            return Err(err("deviate: stdout \"FROM\" \"TO\"".into()));
+                        };
+                        Edit::Stdout(from.clone(), to.clone())
+                    }
+                    Some(("exit", rest)) => Edit::Status(number(rest.trim())? as i32),
+                    _ => return Err(err(format!("unknown deviation edit {value:?}"))),
+                };
+                case.deviations
+                    .last_mut()
+                    .ok_or_else(|| err("`deviate:` before `deviation:`".into()))?
+                    .1
+                    .push(edit);
+            }
+            "note" | "why" => {}
+            other => return Err(err(format!("unknown key {other:?}"))),
+        }
+    }
+    if case.tool.is_empty() || case.connections.is_empty() {
+        return Err(format!("{}: needs `tool:` and `script:`", path.display()));
+    }
+    if case.expect.is_none() {
+        let text = case.stdout.is_some() || case.wire.is_some();
+        case.expect = Some(if text { Expect::Text } else { Expect::Same });
+    }
+    Ok(case)
+}
+
+fn steps(ops: &[Op]) -> Script {
+    use crate::engine::fill_bytes;
+    ops.iter()
+        .map(|op| match op.clone() {
+            Op::Send(data) => send(fill_bytes(&data)),
+            Op::ReadLine(None) => read_line(),
+            Op::ReadLine(Some(line)) => expect_line(fill_bytes(&line)),
+            Op::ReadExact(n, None) => read_exact(n),
+            Op::ReadExact(_, Some(data)) => expect_bytes(fill_bytes(&data)),
+            Op::ReadToEof => read_to_eof(),
+            Op::DiscardToEof => discard_to_eof(),
+            Op::DiscardSome => discard_some(),
+            Op::Pause(ms) => pause_ms(ms),
+            Op::StartTls(id) => start_tls(&TlsConfig::simple(match id {
+                Identity::Server => &certs().server,
+                Identity::SelfSigned => &certs().self_signed,
+                Identity::FullChain => &certs().server_full_chain,
+            })),
+            Op::StartDeflate => start_deflate(),
+            Op::Close => close(),
+            Op::Reset => run(|s| {
+                s.reset();
+                Ok(())
+            }),
+            Op::ReadTimeout(ms) => run(move |s| {
+                s.set_timeout(Duration::from_millis(ms));
+                Ok(())
+            }),
+        })
+        .collect()
+}
+
+impl CaseFile {
+    fn expect(&self) -> Expect {
+        self.expect.unwrap_or(Expect::Same)
+    }
+
+    /// The engine's case for this file.
+    pub fn case(&self) -> Case {
+        let title = if self.title.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.title)
+        };
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let connections = self.connections.clone();
+        let mut case = Case::new(&title, &self.tool)
+            .expect(self.expect())
+            .args(&args)
+            .stdin(&self.stdin)
+            .server(move || connections.iter().map(|ops| steps(ops)).collect());
+        for (name, data) in &self.files {
+            case = case.file(name, data);
+        }
+        if let Some(t) = self.timeout {
+            case = case.timeout(Duration::from_secs(t));
+        }
+        if let Some(code) = self.exit {
+            case = case.status(code);
+        }
+        match &self.stdout {
+            Some(Text::Block(b)) => case = case.stdout(b),
+            Some(Text::Exact(b)) => case = case.stdout_bytes(b),
+            None => {}
+        }
+        match &self.stderr {
+            Some(Text::Block(b)) => case = case.stderr(b),
+            Some(Text::Exact(b)) => case = case.stderr_bytes(b),
+            None => {}
+        }
+        if let Some(w) = &self.wire {
+            case = case.wire(w);
+        }
+        for (why, edits) in &self.deviations {
+            let edits = edits.clone();
+            case = case.deviation(why, move |o| {
+                for e in &edits {
+                    match e {
+                        Edit::Stdout(from, to) => o.replace_stdout(from, to),
+                        Edit::Status(code) => o.status = *code,
+                    }
+                }
+            });
+        }
+        case
+    }
+
+    /// A same-as-C case that finishes must say what the C tool's exit status and stderr are.
+    fn check_recorded(&self) -> Result<(), Failed> {
+        if self.expect() != Expect::Hang
+            && self.expect() != Expect::Text
+            && (self.exit.is_none() || self.stderr.is_none())
+        {
+            return Err(format!(
+                "{}: no recorded `exit:`/`stderr:` (run with CASE_BLESS=1)",
+                self.name
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Writes the C tool's exit status and stderr into the file (`CASE_BLESS=1`).
+    fn bless(&self) -> Result<(), Failed> {
+        let c = self.case().observe(Imp::Oracle);
+        let text = std::fs::read_to_string(&self.path).map_err(|e| e.to_string())?;
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("exit:") && !l.starts_with("stderr:"))
+            .map(str::to_string)
+            .collect();
+        if self.expect() != Expect::Hang && !c.out.timed_out {
+            let at = lines
+                .iter()
+                .position(|l| l.trim() == "script:")
+                .unwrap_or(lines.len());
+            lines.insert(at, format!("stderr: {}", escape(&c.out.stderr)));
+            lines.insert(at, format!("exit: {}", c.out.code()));
+        }
+        std::fs::write(&self.path, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// Every `*.case` file under `dir`, sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.expect("dir entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if p.extension().is_some_and(|x| x == "case") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The tests of every case file under `tests/cases`.
+pub fn all_trials() -> Vec<Trial> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+    let blessing = std::env::var_os("CASE_BLESS").is_some();
+    let mut out = Vec::new();
+    for path in files(&root) {
+        let rel = path.strip_prefix(&root).unwrap().with_extension("");
+        let name = rel.to_string_lossy().into_owned();
+        let file = match parse(&path, &name) {
+            Ok(f) => f,
+            Err(e) => {
+                out.push(Trial::test(name, move || Err(e.into())));
+                continue;
+            }
+        };
+        if blessing && file.expect() != Expect::Text {
+            out.push(Trial::test(name, move || file.bless()));
+            continue;
+        }
+        let expect = file.expect();
+        if expect == Expect::Text {
+            out.extend(trials(&name, expect, move || file.case()));
+        } else {
+            out.push(Trial::test(name, move || {
+                file.check_recorded()?;
+                file.case().check_same()
+            }));
+        }
+    }
+    out
+}
+
+/// The grammar's own tests: escapes round-trip, words split, the corpus is there.
+pub fn self_tests() -> Vec<Trial> {
+    vec![
+        Trial::test("casefile::format_round_trips", || {
+            let bytes = b"a\r\n\0\"\\\x01\xff z".to_vec();
+            assert_eq!(unescape(&escape(&bytes)).unwrap(), bytes);
+            assert_eq!(
+                words(r#"-t "" -p {PORT} "a b\x41" x"#).unwrap(),
+                ["-t", "", "-p", "{PORT}", "a bA", "x"]
+            );
+            assert_eq!(
+                byte_words(r#""x\"y" "\xff""#).unwrap(),
+                [b"x\"y".to_vec(), vec![0xff]]
+            );
+            Ok(())
+        }),
+        Trial::test("casefile::corpus_has_enough_cases", || {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
+            let malformed = files(&root.join("malformed")).len();
+            let all = files(&root).len();
+            if malformed < 250 || all < 340 {
+                return Err(format!("only {malformed} malformed cases, {all} in all").into());
+            }
+            Ok(())
+        }),
+    ]
+}
