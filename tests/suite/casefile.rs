@@ -50,7 +50,7 @@ pub struct CaseFile {
     path: PathBuf,
     title: String,
     tool: String,
-    args: Vec<String>,
+    args: Vec<Vec<u8>>,
     stdin: Vec<u8>,
     files: Vec<(String, Vec<u8>)>,
     expect: Option<Expect>,
@@ -255,7 +255,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
         match key {
             "title" => case.title = value.to_string(),
             "tool" => case.tool = value.to_string(),
-            "args" => case.args = words(value).map_err(err)?,
+            "args" => case.args = byte_words(value).map_err(err)?,
             "stdin" => case.stdin = unescape(value).map_err(err)?,
             "file" => {
                 let w = byte_words(value).map_err(err)?;
@@ -355,11 +355,10 @@ impl CaseFile {
         } else {
             format!("{} ({})", self.name, self.title)
         };
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let connections = self.connections.clone();
         let mut case = Case::new(&title, &self.tool)
             .expect(self.expect())
-            .args(&args)
+            .arg_bytes(self.args.clone())
             .stdin(&self.stdin)
             .server(move || connections.iter().map(|ops| steps(ops)).collect());
         for (name, data) in &self.files {

@@ -18,6 +18,8 @@ use crate::support::server::{FakeServer, Script, ServerReport};
 use crate::support::tmp::TempDir;
 use crate::support::wire::{diff, parse_wire, render_wire, show, spec_text, wire_items, WireItem};
 use libtest_mimic::{Failed, Trial};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,19 +108,24 @@ pub struct Vars {
 /// The one placeholder substitution: `{PORT}` (the fake server's port), `{DIR}` (the run's
 /// working directory) and `{USER}` (the login name running the tests).
 pub fn fill(text: &str, vars: &Vars) -> String {
-    let mut t = text.replace("{USER}", &current_user());
-    if !vars.port.is_empty() {
-        t = t.replace("{PORT}", &vars.port);
-    }
-    if !vars.dir.is_empty() {
-        t = t.replace("{DIR}", &vars.dir);
-    }
-    t
+    String::from_utf8_lossy(&fill_vars(text.as_bytes(), vars)).into_owned()
 }
 
 /// [`fill`] on bytes (script data): only `{USER}` is known before the server starts.
 pub fn fill_bytes(data: &[u8]) -> Vec<u8> {
-    replace(data, b"{USER}", current_user().as_bytes())
+    fill_vars(data, &Vars::default())
+}
+
+/// [`fill`] on bytes (arguments need not be UTF-8).
+pub fn fill_vars(data: &[u8], vars: &Vars) -> Vec<u8> {
+    let mut t = replace(data, b"{USER}", current_user().as_bytes());
+    if !vars.port.is_empty() {
+        t = replace(&t, b"{PORT}", vars.port.as_bytes());
+    }
+    if !vars.dir.is_empty() {
+        t = replace(&t, b"{DIR}", vars.dir.as_bytes());
+    }
+    t
 }
 
 type ScriptsFn = Box<dyn Fn() -> Vec<Script>>;
@@ -168,7 +175,7 @@ struct Deviation {
 pub struct Case {
     pub name: String,
     prog: String,
-    args: Vec<String>,
+    args: Vec<Vec<u8>>,
     stdin: Vec<u8>,
     files: Vec<(String, Vec<u8>)>,
     scripts: ScriptsFn,
@@ -219,8 +226,13 @@ impl Case {
     }
 
     /// Command-line arguments, placeholders filled by [`fill`] (the child runs in `{DIR}`).
-    pub fn args(mut self, args: &[&str]) -> Case {
-        self.args = args.iter().map(|s| s.to_string()).collect();
+    pub fn args(self, args: &[&str]) -> Case {
+        self.arg_bytes(args.iter().map(|s| s.as_bytes().to_vec()).collect())
+    }
+
+    /// Arguments as bytes (they need not be UTF-8).
+    pub fn arg_bytes(mut self, args: Vec<Vec<u8>>) -> Case {
+        self.args = args;
         self
     }
 
@@ -322,7 +334,11 @@ impl Case {
             port: server.port().to_string(),
             dir: dir.path().to_string_lossy().into_owned(),
         };
-        let args: Vec<String> = self.args.iter().map(|a| fill(a, &vars)).collect();
+        let args: Vec<OsString> = self
+            .args
+            .iter()
+            .map(|a| OsString::from_vec(fill_vars(a, &vars)))
+            .collect();
         let mut cmd = Command::new(imp, &self.prog)
             .args(&args)
             .stdin_bytes(&self.stdin)
@@ -340,10 +356,9 @@ impl Case {
             out,
             report,
         };
-        if self.expect == Expect::Text {
-            // The port is the only thing every case has in common that varies.
-            obs.replace_all(vars.port.as_bytes(), b"PORT");
-        }
+        // What differs between the two runs of a case by construction.
+        obs.replace_all(vars.port.as_bytes(), b"PORT");
+        obs.replace_all(vars.dir.as_bytes(), b"{DIR}");
         for c in &self.checks {
             c(&mut obs);
         }
@@ -552,10 +567,10 @@ fn shorten(bytes: &[u8]) -> String {
 }
 
 /// The directory a tool's cases live in (`imtest` → `imap`, `-P mupdate` → `mupdate`, ...).
-pub fn topic<'a>(tool: &'a str, args: &'a [String]) -> &'a str {
-    if let Some(at) = args.iter().position(|a| a == "-P") {
+pub fn topic(tool: &str, args: &[Vec<u8>]) -> String {
+    if let Some(at) = args.iter().position(|a| a == b"-P") {
         if let Some(p) = args.get(at + 1) {
-            return p;
+            return String::from_utf8_lossy(p).into_owned();
         }
     }
     match tool {
@@ -570,6 +585,7 @@ pub fn topic<'a>(tool: &'a str, args: &'a [String]) -> &'a str {
         "synctest" => "csync",
         other => other,
     }
+    .to_string()
 }
 
 /// The listed tests of one case: `NAME::oracle` and `NAME::ours` for a text case, `NAME`

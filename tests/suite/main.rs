@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bad_input;
 mod casefile;
 mod engine;
 mod exchanges;
@@ -39,6 +40,7 @@ fn all_tests() -> Vec<Trial> {
         "support::wire::spec_text_crlf",
         support::wire::self_test_spec_text_crlf,
     ));
+    tests.extend(bad_input::trials());
     tests.extend(imap::trials());
     tests.extend(exchanges::trials());
     tests
