@@ -6,12 +6,19 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+// The real-server lab (Dovecot, Postfix), shared with the binaries not yet in the suite.
+#[path = "../lab/mod.rs"]
+#[allow(unused_imports)]
+mod lab;
+
 mod bad_input;
 mod casefile;
+mod compress;
 mod engine;
 mod exchanges;
 mod imap;
 mod sasl_math;
+mod valgrind;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -41,8 +48,10 @@ fn all_tests() -> Vec<Trial> {
         support::wire::self_test_spec_text_crlf,
     ));
     tests.extend(bad_input::trials());
+    tests.extend(compress::trials());
     tests.extend(imap::trials());
     tests.extend(exchanges::trials());
+    tests.extend(valgrind::trials());
     tests
 }
 
