@@ -618,6 +618,11 @@ pub fn rust_case(name: &str, build: fn() -> Case) -> Vec<Trial> {
 
 /// A Rust test with a plain body (it fails by panicking).
 pub fn rust_test(name: &str, f: fn()) -> Trial {
+    rust_test_with(name, f)
+}
+
+/// [`rust_test`] for a closure.
+pub fn rust_test_with(name: &str, f: impl FnOnce() + Send + 'static) -> Trial {
     Trial::test(name, move || {
         f();
         Ok(())

@@ -17,6 +17,7 @@ mod compress;
 mod engine;
 mod exchanges;
 mod imap;
+mod mechanisms;
 mod sasl_math;
 mod valgrind;
 
@@ -51,6 +52,7 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(compress::trials());
     tests.extend(imap::trials());
     tests.extend(exchanges::trials());
+    tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
     tests
 }

@@ -1,17 +1,16 @@
 //! Every SASL mechanism imtest can use, end to end against a libsasl2-backed fake IMAP server
 //! (in-process `sasl_server_*`, sasldb made by `saslpasswd2`). Each case asserts the server's
 //! view (authenticated user, authorization id, SASL SSF), the client's result lines and exit
-//! status, for the C oracle (`<case>::oracle`) and for ours (`<case>::ours`, which also
+//! status, for the C oracle (`imap/sasl/<case>::oracle`) and for ours (`::ours`, which also
 //! compares its normalised stdout/stderr with a C run of the same case).
 
-mod support;
-
+use crate::support::run::{Command, Imp, Input, Output};
+use crate::support::sasl_server::*;
+use crate::support::server::*;
+use crate::support::wire::{diff, show};
+use libtest_mimic::Trial;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
-use support::run::{Command, Imp, Input, Output};
-use support::sasl_server::*;
-use support::server::*;
-use support::wire::{diff, show};
 
 const REALM: &str = "EXAMPLE";
 const PASS: &str = "secret";
@@ -110,7 +109,7 @@ impl MechCase {
             .iter()
             .map(|a| {
                 if let Some(u) = a.strip_prefix("{CERT:").and_then(|r| r.strip_suffix('}')) {
-                    support::certs::certs()
+                    crate::support::certs::certs()
                         .client(u)
                         .pem
                         .to_string_lossy()
@@ -200,12 +199,12 @@ impl MechCase {
                 self.name,
                 p.join("\n"),
                 out.describe(),
-                support::wire::render_wire(&support::wire::wire_items(&report.conns))
+                crate::support::wire::render_wire(&crate::support::wire::wire_items(&report.conns))
             );
         }
     }
 
-    fn check_oracle(&self) {
+    fn check_oracle(self) {
         let (out, report) = self.observe(Imp::Oracle);
         let p = self.problems("C oracle", &out, &report);
         self.report(p, &out, &report);
@@ -214,7 +213,7 @@ impl MechCase {
         }
     }
 
-    fn check_ours(&self) {
+    fn check_ours(self) {
         let (c, _) = self.observe(Imp::Oracle);
         let (o, report) = self.observe(Imp::Ours);
         let mut p = self.problems("ours", &o, &report);
@@ -281,24 +280,6 @@ fn normalise(stdout: &[u8]) -> String {
         .join("\n")
 }
 
-macro_rules! mech_case {
-    ($m:ident, $case:expr) => {
-        mod $m {
-            use super::*;
-            #[test]
-            fn oracle() {
-                let case: MechCase = $case;
-                case.check_oracle();
-            }
-            #[test]
-            fn ours() {
-                let case: MechCase = $case;
-                case.check_ours();
-            }
-        }
-    };
-}
-
 /// Answers whatever follows the authentication until `Q01 LOGOUT`: the capability re-read
 /// after a security layer, `<tag> NOOP`; anything else gets `BAD`.
 fn imap_tail(caps: &'static str) -> Step {
@@ -334,7 +315,7 @@ fn clear_session(caps: &'static str, auth: Step) -> Vec<Script> {
 /// STARTTLS session (`-t`): greeting, STARTTLS, TLS (optionally asking for a client
 /// certificate), capabilities, the AUTHENTICATE step, then [`imap_tail`].
 fn tls_session(caps: &'static str, client_cert: bool, auth: Step) -> Vec<Script> {
-    let mut b = TlsConfig::builder(&support::certs::certs().server);
+    let mut b = TlsConfig::builder(&crate::support::certs::certs().server);
     if client_cert {
         b = b.request_client_cert();
     }
@@ -370,8 +351,7 @@ fn received(r: &ServerReport) -> Vec<String> {
         .collect()
 }
 
-mech_case!(
-    plain,
+fn plain() -> MechCase {
     MechCase::new(
         "PLAIN",
         &[
@@ -383,9 +363,9 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("PLAIN", "tim@EXAMPLE", 0)
+        ok("PLAIN", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=PLAIN SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
@@ -394,18 +374,17 @@ mech_case!(
         "Authenticated.",
         "Security strength factor: 0",
         "C: Q01 LOGOUT",
-        "Connection closed."
+        "Connection closed.",
     ])
-);
+}
 
-mech_case!(
-    login_sasl_mechanism,
+fn login_sasl_mechanism() -> MechCase {
     // `-m LOGIN` would select the IMAP LOGIN command (spec §6.0), so the SASL LOGIN
     // mechanism is reached by advertising only AUTH=LOGIN and giving no `-m`.
     MechCase::new(
         "LOGIN (SASL, chosen by the library)",
         &["-p", "{PORT}", "-a", "tim", "-w", PASS, "127.0.0.1"],
-        ok("LOGIN", "tim@EXAMPLE", 0)
+        ok("LOGIN", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=LOGIN", imap_auth(&e.cfg())))
     .lines(&[
@@ -416,12 +395,11 @@ mech_case!(
         "C: c2VjcmV0",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    login_command_upper_case_m,
+fn login_command_upper_case_m() -> MechCase {
     // `-m LOGIN` (any case) is the IMAP LOGIN command, not the SASL mechanism (spec §6.0/§6.3).
     MechCase::new(
         "-m LOGIN = IMAP LOGIN command",
@@ -434,15 +412,15 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         Expect {
             ok: true,
             mech: "IMAP LOGIN",
             user: Some("tim@EXAMPLE"),
             authuser: Some("tim@EXAMPLE"),
-            ssf: 0
-        }
+            ssf: 0,
+        },
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=LOGIN AUTH=PLAIN", imap_login(&e.cfg())))
     .lines(&[
@@ -451,12 +429,11 @@ mech_case!(
         "C: <omitted>",
         "S: L01 OK logged in",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    cram_md5,
+fn cram_md5() -> MechCase {
     MechCase::new(
         "CRAM-MD5",
         &[
@@ -468,21 +445,20 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("CRAM-MD5", "tim@EXAMPLE", 0)
+        ok("CRAM-MD5", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=CRAM-MD5 SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
         "C: A01 AUTHENTICATE CRAM-MD5",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    digest_md5_auth,
+fn digest_md5_auth() -> MechCase {
     MechCase::new(
         "DIGEST-MD5 qop=auth (-l 0)",
         &[
@@ -496,21 +472,20 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("DIGEST-MD5", "tim@EXAMPLE", 0)
+        ok("DIGEST-MD5", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&e.cfg())))
     .lines(&[
         "C: A01 AUTHENTICATE DIGEST-MD5",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    digest_md5_auth_int,
+fn digest_md5_auth_int() -> MechCase {
     MechCase::new(
         "DIGEST-MD5 qop=auth-int (-k 1 -l 1), command relayed through the layer",
         &[
@@ -526,9 +501,9 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("DIGEST-MD5", "tim@EXAMPLE", 1)
+        ok("DIGEST-MD5", "tim@EXAMPLE", 1),
     )
     .stdin(b"a1 NOOP\n")
     .server(|e| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&e.cfg())))
@@ -542,7 +517,7 @@ mech_case!(
         "C: Q01 LOGOUT",
         "* 1 EXISTS",
         "a1 OK noop",
-        "Connection closed."
+        "Connection closed.",
     ])
     .check(|_, r| {
         let got = received(r);
@@ -554,10 +529,9 @@ mech_case!(
         );
         assert!(r.conns[0].events.contains(&Event::SaslLayer { ssf: 1 }));
     })
-);
+}
 
-mech_case!(
-    digest_md5_auth_conf,
+fn digest_md5_auth_conf() -> MechCase {
     MechCase::new(
         "DIGEST-MD5 qop=auth-conf (-k 128), command relayed through the layer",
         &[
@@ -571,9 +545,9 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("DIGEST-MD5", "tim@EXAMPLE", 128)
+        ok("DIGEST-MD5", "tim@EXAMPLE", 128),
     )
     .stdin(b"a1 NOOP\n")
     .server(|e| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&e.cfg())))
@@ -587,7 +561,7 @@ mech_case!(
         "C: Q01 LOGOUT",
         "* 1 EXISTS",
         "a1 OK noop",
-        "Connection closed."
+        "Connection closed.",
     ])
     .check(|_, r| {
         let got = received(r);
@@ -599,10 +573,9 @@ mech_case!(
         );
         assert!(r.conns[0].events.contains(&Event::SaslLayer { ssf: 128 }));
     })
-);
+}
 
-mech_case!(
-    scram_sha_1,
+fn scram_sha_1() -> MechCase {
     MechCase::new(
         "SCRAM-SHA-1",
         &[
@@ -614,20 +587,19 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("SCRAM-SHA-1", "tim@EXAMPLE", 0)
+        ok("SCRAM-SHA-1", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=SCRAM-SHA-1 SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    scram_sha_256,
+fn scram_sha_256() -> MechCase {
     MechCase::new(
         "SCRAM-SHA-256",
         &[
@@ -639,20 +611,19 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    scram_sha_256_plus_starttls,
+fn scram_sha_256_plus_starttls() -> MechCase {
     MechCase::new(
         "SCRAM-SHA-256-PLUS over STARTTLS (tls-unique)",
         &[
@@ -666,43 +637,44 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         // libsasl2 2.1.28's client binds to the channel (gs2 `p=tls-unique`) but names the
         // mechanism `SCRAM-SHA-256` in the command; the Cyrus server accepts that.
-        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
     )
-    .server(|e| tls_session(
-        "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR",
-        false,
-        imap_auth(&e.cfg())
-    ))
+    .server(|e| {
+        tls_session(
+            "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR",
+            false,
+            imap_auth(&e.cfg()),
+        )
+    })
     .lines(&[
         "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 256"
+        "Security strength factor: 256",
     ])
     .check(|_, r| {
         // The client-first message must use channel binding `p=tls-unique`.
         let first = &received(r)[2];
         let ir = first.trim_end().rsplit(' ').next().unwrap();
-        let dec = support::transcript::b64decode(ir.as_bytes()).expect("base64 IR");
+        let dec = crate::support::wire::b64decode(ir.as_bytes()).expect("base64 IR");
         assert!(
             dec.starts_with(b"p=tls-unique,,n=tim,r="),
             "gs2 header: {:?}",
             String::from_utf8_lossy(&dec)
         );
     })
-);
+}
 
-mech_case!(
-    otp_with_challenge_prompt,
+fn otp_with_challenge_prompt() -> MechCase {
     MechCase::new(
         "OTP with -c (one-time password typed at the echo prompt)",
         // No -w: only the typed one-time password can succeed.
         &["-p", "{PORT}", "-m", "OTP", "-c", "-a", "tim", "127.0.0.1"],
-        ok("OTP", "tim@EXAMPLE", 0)
+        ok("OTP", "tim@EXAMPLE", 0),
     )
     .live_stdin()
     .server(|e| {
@@ -730,12 +702,11 @@ mech_case!(
         "Please enter your one-time password: C: <base64>",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    external_client_cert,
+fn external_client_cert() -> MechCase {
     MechCase::new(
         "EXTERNAL with a client certificate (-t clientcert.pem)",
         &[
@@ -747,16 +718,16 @@ mech_case!(
             "EXTERNAL",
             "-a",
             "tim",
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("EXTERNAL", "tim@EXAMPLE", 0)
+        ok("EXTERNAL", "tim@EXAMPLE", 0),
     )
     .server(|e| tls_session("IMAP4rev1 AUTH=EXTERNAL SASL-IR", true, imap_auth(&e.cfg())))
     .lines(&[
         "C: A01 AUTHENTICATE EXTERNAL =",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 256"
+        "Security strength factor: 256",
     ])
     .check(|_, r| {
         assert_eq!(
@@ -765,25 +736,23 @@ mech_case!(
             "client certificate CN"
         );
     })
-);
+}
 
-mech_case!(
-    anonymous,
+fn anonymous() -> MechCase {
     MechCase::new(
         "ANONYMOUS",
         &["-p", "{PORT}", "-m", "ANONYMOUS", "-a", "tim", "127.0.0.1"],
-        ok("ANONYMOUS", "anonymous@EXAMPLE", 0)
+        ok("ANONYMOUS", "anonymous@EXAMPLE", 0),
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=ANONYMOUS SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 0"
+        "Security strength factor: 0",
     ])
-);
+}
 
-mech_case!(
-    wrong_password,
+fn wrong_password() -> MechCase {
     MechCase::new(
         "PLAIN with a wrong password",
         &[
@@ -795,7 +764,7 @@ mech_case!(
             "tim",
             "-w",
             "wrong",
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         // libsasl2 has already canonicalised the names when the password check fails.
         Expect {
@@ -803,8 +772,8 @@ mech_case!(
             mech: "PLAIN",
             user: Some("tim@EXAMPLE"),
             authuser: Some("tim@EXAMPLE"),
-            ssf: 0
-        }
+            ssf: 0,
+        },
     )
     .server(|e| clear_session("IMAP4rev1 AUTH=PLAIN SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
@@ -813,12 +782,11 @@ mech_case!(
         "Authentication failed. generic failure",
         "Security strength factor: 0",
         "C: Q01 LOGOUT",
-        "Connection closed."
+        "Connection closed.",
     ])
-);
+}
 
-mech_case!(
-    authzid_proxy_allowed,
+fn authzid_proxy_allowed() -> MechCase {
     MechCase::new(
         "PLAIN with -u (authzid) and a server that allows proxying",
         &[
@@ -832,30 +800,31 @@ mech_case!(
             "alice",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         Expect {
             ok: true,
             mech: "PLAIN",
             user: Some("alice@EXAMPLE"),
             authuser: Some("tim@EXAMPLE"),
-            ssf: 0
-        }
+            ssf: 0,
+        },
     )
     .users(&[("tim", PASS), ("alice", "other")])
-    .server(|e| clear_session(
-        "IMAP4rev1 AUTH=PLAIN SASL-IR",
-        imap_auth(&e.cfg().proxy(ProxyPolicy::AllowAll))
-    ))
+    .server(|e| {
+        clear_session(
+            "IMAP4rev1 AUTH=PLAIN SASL-IR",
+            imap_auth(&e.cfg().proxy(ProxyPolicy::AllowAll)),
+        )
+    })
     .lines(&[
         "C: A01 AUTHENTICATE PLAIN YWxpY2UAdGltAHNlY3JldA==",
         "S: A01 OK done",
-        "Authenticated."
+        "Authenticated.",
     ])
-);
+}
 
-mech_case!(
-    authzid_proxy_refused,
+fn authzid_proxy_refused() -> MechCase {
     MechCase::new(
         "PLAIN with -u (authzid) and the default proxy policy (refused)",
         &[
@@ -869,28 +838,28 @@ mech_case!(
             "alice",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         Expect {
             ok: false,
             mech: "PLAIN",
             user: Some("alice@EXAMPLE"),
             authuser: Some("tim@EXAMPLE"),
-            ssf: 0
-        }
+            ssf: 0,
+        },
     )
     .users(&[("tim", PASS), ("alice", "other")])
     .server(|e| clear_session("IMAP4rev1 AUTH=PLAIN SASL-IR", imap_auth(&e.cfg())))
     .lines(&[
         "C: A01 AUTHENTICATE PLAIN YWxpY2UAdGltAHNlY3JldA==",
-        "Authentication failed. generic failure"
+        "Authentication failed. generic failure",
     ])
-);
+}
 
 /// RFC 2289 OTP (MD5): fold(MD5(seed + passphrase)), then `seq` more fold(MD5(·)) rounds, as
 /// 16 hex digits.
 fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
-    use support::transcript::{hex, md5};
+    use crate::sasl_math::{hex, md5};
     let fold = |h: Vec<u8>| -> Vec<u8> { (0..8).map(|i| h[i] ^ h[i + 8]).collect() };
     let mut otp = fold(md5(format!("{seed}{pass}").as_bytes()));
     for _ in 0..seq {
@@ -899,8 +868,7 @@ fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
     hex(&otp)
 }
 
-mech_case!(
-    cancel_when_client_step_fails,
+fn cancel_when_client_step_fails() -> MechCase {
     // The server offers DIGEST-MD5 without any security layer (max_ssf 0) while the client
     // demands one (-k 128): the client's step fails and it cancels with `*`.
     MechCase::new(
@@ -916,15 +884,15 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
         Expect {
             ok: false,
             mech: "DIGEST-MD5",
             user: None,
             authuser: None,
-            ssf: 0
-        }
+            ssf: 0,
+        },
     )
     .server(|e| {
         let mut cfg = e.cfg();
@@ -939,20 +907,19 @@ mech_case!(
         "Security strength factor: 0",
         "C: Q01 LOGOUT",
         "A01 BAD cancelled",
-        "Connection closed."
+        "Connection closed.",
     ])
     .check(|_, r| assert!(r.auth().cancelled, "the server must have seen `*`"))
-);
+}
 
 /// The decoded initial response of the (only) AUTHENTICATE command of a STARTTLS session.
 fn tls_initial_response(r: &ServerReport) -> Vec<u8> {
     let first = &received(r)[2];
     let ir = first.trim_end().rsplit(' ').next().unwrap();
-    support::transcript::b64decode(ir.as_bytes()).expect("base64 initial response")
+    crate::support::wire::b64decode(ir.as_bytes()).expect("base64 initial response")
 }
 
-mech_case!(
-    scram_plus_listed_library_choice,
+fn scram_plus_listed_library_choice() -> MechCase {
     // No -m over TLS, server lists SCRAM-SHA-256-PLUS: the library binds (`p=tls-unique`) and
     // again names the mechanism SCRAM-SHA-256 (spec §4.3 expected a -PLUS pick).
     MechCase::new(
@@ -966,20 +933,22 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
     )
-    .server(|e| tls_session(
-        "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=PLAIN SASL-IR",
-        false,
-        imap_auth(&e.cfg())
-    ))
+    .server(|e| {
+        tls_session(
+            "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=PLAIN SASL-IR",
+            false,
+            imap_auth(&e.cfg()),
+        )
+    })
     .lines(&[
         "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 256"
+        "Security strength factor: 256",
     ])
     .check(|_, r| {
         let d = tls_initial_response(r);
@@ -989,10 +958,9 @@ mech_case!(
             String::from_utf8_lossy(&d)
         );
     })
-);
+}
 
-mech_case!(
-    scram_over_tls_without_plus,
+fn scram_over_tls_without_plus() -> MechCase {
     // Over TLS with only SCRAM-SHA-256 listed (no -m): spec §4.3 says the client then sends
     // gs2 flag `y`; the C tool (libsasl2 2.1.28) sends `n,,` — no channel-binding claim at all.
     MechCase::new(
@@ -1006,20 +974,22 @@ mech_case!(
             "tim",
             "-w",
             PASS,
-            "127.0.0.1"
+            "127.0.0.1",
         ],
-        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0)
+        ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
     )
-    .server(|e| tls_session(
-        "IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR",
-        false,
-        imap_auth(&e.cfg())
-    ))
+    .server(|e| {
+        tls_session(
+            "IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR",
+            false,
+            imap_auth(&e.cfg()),
+        )
+    })
     .lines(&[
         "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
         "S: A01 OK done",
         "Authenticated.",
-        "Security strength factor: 256"
+        "Security strength factor: 256",
     ])
     .check(|_, r| {
         let d = tls_initial_response(r);
@@ -1029,4 +999,47 @@ mech_case!(
             String::from_utf8_lossy(&d)
         );
     })
-);
+}
+
+/// This module's listed tests.
+pub fn trials() -> Vec<Trial> {
+    let cases: [(&str, fn() -> MechCase); 19] = [
+        ("plain", plain),
+        ("login_sasl_mechanism", login_sasl_mechanism),
+        ("login_command_upper_case_m", login_command_upper_case_m),
+        ("cram_md5", cram_md5),
+        ("digest_md5_auth", digest_md5_auth),
+        ("digest_md5_auth_int", digest_md5_auth_int),
+        ("digest_md5_auth_conf", digest_md5_auth_conf),
+        ("scram_sha_1", scram_sha_1),
+        ("scram_sha_256", scram_sha_256),
+        ("scram_sha_256_plus_starttls", scram_sha_256_plus_starttls),
+        ("otp_with_challenge_prompt", otp_with_challenge_prompt),
+        ("external_client_cert", external_client_cert),
+        ("anonymous", anonymous),
+        ("wrong_password", wrong_password),
+        ("authzid_proxy_allowed", authzid_proxy_allowed),
+        ("authzid_proxy_refused", authzid_proxy_refused),
+        (
+            "cancel_when_client_step_fails",
+            cancel_when_client_step_fails,
+        ),
+        (
+            "scram_plus_listed_library_choice",
+            scram_plus_listed_library_choice,
+        ),
+        ("scram_over_tls_without_plus", scram_over_tls_without_plus),
+    ];
+    let mut t = Vec::new();
+    for (name, build) in cases {
+        t.push(crate::engine::rust_test_with(
+            &format!("imap/sasl/{name}::oracle"),
+            move || build().check_oracle(),
+        ));
+        t.push(crate::engine::rust_test_with(
+            &format!("imap/sasl/{name}::ours"),
+            move || build().check_ours(),
+        ));
+    }
+    t
+}
