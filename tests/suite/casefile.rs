@@ -149,7 +149,7 @@ fn byte_words(text: &str) -> Result<Vec<Vec<u8>>, String> {
             rest = rest[end + 1..].trim_start();
         } else {
             let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            out.push(rest[..end].as_bytes().to_vec());
+            out.push(rest.as_bytes()[..end].to_vec());
             rest = rest[end..].trim_start();
         }
     }

@@ -1001,9 +1001,11 @@ fn scram_over_tls_without_plus() -> MechCase {
     })
 }
 
+type Build = fn() -> MechCase;
+
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, fn() -> MechCase); 19] = [
+    let cases: [(&str, Build); 19] = [
         ("plain", plain),
         ("login_sasl_mechanism", login_sasl_mechanism),
         ("login_command_upper_case_m", login_command_upper_case_m),
