@@ -467,6 +467,15 @@ impl Case {
         if self.expect == Expect::StdoutDiffers && c.stdout == o.stdout {
             p.push("stdout is now the C tool's: change the case to `expect: same`".into());
         }
+        // The script's `expect-line`/`expect-bytes` hold for both tools (the server's other
+        // complaints, such as a read after the client left, are part of hostile scripts).
+        for (who, run) in [("C run", c), ("ours", o)] {
+            for e in run.report.errors() {
+                if e.contains(": expected ") {
+                    p.push(format!("fake server ({who}): {e}"));
+                }
+            }
+        }
         let (cc, oc) = (c.out.code(), o.out.code());
         if self.expect == Expect::Hang {
             if !c.out.timed_out {
