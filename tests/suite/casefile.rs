@@ -4,11 +4,14 @@
 //! same-as-C cases that are run.
 
 use crate::engine::{trials, Case, Expect};
+use crate::mechanism::{imap_tail, AuthView};
 use crate::support::certs::certs;
 use crate::support::run::Imp;
+use crate::support::sasl_server::{imap_auth, imap_login, ProxyPolicy, SaslDb, ServerConfig};
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One server step of a case file.
@@ -21,11 +24,23 @@ enum Op {
     DiscardToEof,
     DiscardSome,
     Pause(u64),
-    StartTls(Identity),
+    StartTls(Identity, bool),
+    /// libsasl2 server steps: IMAP `AUTHENTICATE` / `LOGIN` (options: `proxy-all`,
+    /// `max-ssf N`), then the IMAP tail (CAPABILITY, NOOP until `Q01 LOGOUT`).
+    SaslAuth(SaslStep),
+    ImapTail(String),
     StartDeflate,
     Close,
     Reset,
     ReadTimeout(u64),
+}
+
+/// A libsasl2 server step of a mechanism exchange.
+#[derive(Debug, Clone, Default)]
+struct SaslStep {
+    login_command: bool,
+    proxy_all: bool,
+    max_ssf: Option<u32>,
 }
 
 /// Which certificate a `starttls` step serves.
@@ -60,6 +75,10 @@ pub struct CaseFile {
     stderr: Option<Text>,
     wire: Option<String>,
     deviations: Vec<(String, Vec<Edit>)>,
+    /// Mechanism exchanges: the sasldb's users, the server's view, the ordered lines.
+    users: Vec<(String, String)>,
+    auth: Option<AuthView>,
+    lines: Vec<String>,
     /// One list of operations per connection.
     connections: Vec<Vec<Op>>,
 }
@@ -184,12 +203,40 @@ fn parse_op(line: &str) -> Result<Op, String> {
         "discard-to-eof" | "hold" => Op::DiscardToEof,
         "discard-some" => Op::DiscardSome,
         "pause" => Op::Pause(number("pause")?),
-        "starttls" => Op::StartTls(match rest.trim() {
-            "" | "server" => Identity::Server,
-            "self-signed" => Identity::SelfSigned,
-            "full-chain" => Identity::FullChain,
-            other => return Err(format!("unknown certificate {other:?}")),
-        }),
+        "starttls" => {
+            let mut w: Vec<&str> = rest.split_whitespace().collect();
+            let client_cert = w.last() == Some(&"client-cert");
+            if client_cert {
+                w.pop();
+            }
+            let id = match w.as_slice() {
+                [] | ["server"] => Identity::Server,
+                ["self-signed"] => Identity::SelfSigned,
+                ["full-chain"] => Identity::FullChain,
+                other => return Err(format!("unknown certificate {other:?}")),
+            };
+            Op::StartTls(id, client_cert)
+        }
+        "sasl-auth" | "sasl-login" => {
+            let mut step = SaslStep {
+                login_command: word == "sasl-login",
+                ..SaslStep::default()
+            };
+            let mut w = rest.split_whitespace();
+            while let Some(opt) = w.next() {
+                match opt {
+                    "imap" => {}
+                    "proxy-all" => step.proxy_all = true,
+                    "max-ssf" => {
+                        let n = w.next().ok_or("max-ssf N")?;
+                        step.max_ssf = Some(n.parse().map_err(|e| format!("max-ssf: {e}"))?);
+                    }
+                    other => return Err(format!("unknown {word} option {other:?}")),
+                }
+            }
+            Op::SaslAuth(step)
+        }
+        "imap-tail" => Op::ImapTail(String::from_utf8_lossy(&unescape(rest)?).into_owned()),
         "start-deflate" => Op::StartDeflate,
         "close" => Op::Close,
         "reset" => Op::Reset,
@@ -221,6 +268,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             let (key, body) = block.take().unwrap();
             let body = body.join("\n") + "\n";
             match key.as_str() {
+                "lines" => case.lines = body.lines().map(str::to_string).collect(),
                 "stdout" => case.stdout = Some(Text::Block(body)),
                 "stderr" => case.stderr = Some(Text::Block(body)),
                 _ => case.wire = Some(body),
@@ -247,7 +295,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             .split_once(':')
             .ok_or_else(|| err(format!("expected `key: value`, got {line:?}")))?;
         let value = value.trim();
-        if value.is_empty() && matches!(key, "stdout" | "stderr" | "wire") {
+        if value.is_empty() && matches!(key, "stdout" | "stderr" | "wire" | "lines") {
             block = Some((key.to_string(), Vec::new()));
             continue;
         }
@@ -271,6 +319,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                     "hang" => Expect::Hang,
                     "stdout-differs" => Expect::StdoutDiffers,
                     "text" => Expect::Text,
+                    "mechanism" => Expect::Mechanism,
                     other => return Err(err(format!("unknown expectation {other:?}"))),
                 })
             }
@@ -297,6 +346,17 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                     .1
                     .push(edit);
             }
+            "users" => {
+                let w = words(value).map_err(err)?;
+                if w.len() % 2 != 0 {
+                    return Err(err("users: NAME PASSWORD ...".into()));
+                }
+                case.users = w.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+            }
+            "auth" => {
+                let w = words(value).map_err(err)?;
+                case.auth = Some(AuthView::parse(&w).map_err(err)?);
+            }
             "note" | "why" => {}
             other => return Err(err(format!("unknown key {other:?}"))),
         }
@@ -306,12 +366,21 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
     }
     if case.expect.is_none() {
         let text = case.stdout.is_some() || case.wire.is_some();
-        case.expect = Some(if text { Expect::Text } else { Expect::Same });
+        case.expect = Some(if case.auth.is_some() {
+            Expect::Mechanism
+        } else if text {
+            Expect::Text
+        } else {
+            Expect::Same
+        });
     }
     Ok(case)
 }
 
-fn steps(ops: &[Op]) -> Script {
+/// The realm of the sasldb of mechanism exchanges.
+const REALM: &str = "EXAMPLE";
+
+fn steps(ops: &[Op], db: &Arc<SaslDb>) -> Script {
     use crate::engine::fill_bytes;
     ops.iter()
         .map(|op| match op.clone() {
@@ -324,11 +393,32 @@ fn steps(ops: &[Op]) -> Script {
             Op::DiscardToEof => discard_to_eof(),
             Op::DiscardSome => discard_some(),
             Op::Pause(ms) => pause_ms(ms),
-            Op::StartTls(id) => start_tls(&TlsConfig::simple(match id {
-                Identity::Server => &certs().server,
-                Identity::SelfSigned => &certs().self_signed,
-                Identity::FullChain => &certs().server_full_chain,
-            })),
+            Op::StartTls(id, client_cert) => {
+                let mut b = TlsConfig::builder(match id {
+                    Identity::Server => &certs().server,
+                    Identity::SelfSigned => &certs().self_signed,
+                    Identity::FullChain => &certs().server_full_chain,
+                });
+                if client_cert {
+                    b = b.request_client_cert();
+                }
+                start_tls(&b.build())
+            }
+            Op::SaslAuth(step) => {
+                let mut cfg = ServerConfig::new(db);
+                if step.proxy_all {
+                    cfg = cfg.proxy(ProxyPolicy::AllowAll);
+                }
+                if let Some(n) = step.max_ssf {
+                    cfg.max_ssf = n;
+                }
+                if step.login_command {
+                    imap_login(&cfg)
+                } else {
+                    imap_auth(&cfg)
+                }
+            }
+            Op::ImapTail(caps) => imap_tail(caps),
             Op::StartDeflate => start_deflate(),
             Op::Close => close(),
             Op::Reset => run(|s| {
@@ -356,11 +446,28 @@ impl CaseFile {
             format!("{} ({})", self.name, self.title)
         };
         let connections = self.connections.clone();
+        let users = if self.users.is_empty() {
+            vec![("tim".to_string(), "secret".to_string())]
+        } else {
+            self.users.clone()
+        };
         let mut case = Case::new(&title, &self.tool)
             .expect(self.expect())
             .arg_bytes(self.args.clone())
             .stdin(&self.stdin)
-            .server(move || connections.iter().map(|ops| steps(ops)).collect());
+            .server(move || {
+                // A fresh sasldb per run (OTP sequences and locks must not leak between runs).
+                let users: Vec<(&str, &str)> = users
+                    .iter()
+                    .map(|(u, p)| (u.as_str(), p.as_str()))
+                    .collect();
+                let db = SaslDb::create(REALM, &users);
+                connections.iter().map(|ops| steps(ops, &db)).collect()
+            });
+        if let Some(view) = &self.auth {
+            let lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();
+            case = case.auth(view.clone()).lines(&lines);
+        }
         for (name, data) in &self.files {
             case = case.file(name, data);
         }
@@ -472,7 +579,7 @@ pub fn all_trials() -> Vec<Trial> {
             continue;
         }
         let expect = file.expect();
-        if expect == Expect::Text {
+        if expect == Expect::Text || expect == Expect::Mechanism {
             out.extend(trials(&name, expect, move || file.case()));
         } else {
             out.push(Trial::test(name, move || {

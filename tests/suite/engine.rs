@@ -9,18 +9,23 @@
 //!   stderr, exit status and wire log against the C tool, `::ours` holds ours to the same text
 //!   *and* to the C tool's run of the case;
 //! * **declared deviation** ([`Case::deviation`]): in `::ours`, the text and the C tool's run
-//!   are first changed as the deviation says (its reason is printed on failure).
+//!   are first changed as the deviation says (its reason is printed on failure);
+//! * **mechanism exchange** ([`Expect::Mechanism`], against the libsasl2 fake server): the
+//!   server's view of the authentication, stdout lines in order and the exit status hold for
+//!   both tools, and ours prints the C tool's stdout (payloads masked) and stderr.
 //!
-//! Placeholders (`{PORT}`, `{DIR}`, `{USER}`) are filled in [`fill`] only.
+//! Placeholders (`{PORT}`, `{DIR}`, `{USER}`, `{CERT:name}`) are filled in [`fill_vars`] only.
 
-use crate::support::run::{Command, Imp, Output};
+use crate::mechanism::{self, AuthView};
+use crate::support::run::{Command, Imp, Input, Output};
 use crate::support::server::{FakeServer, Script, ServerReport};
 use crate::support::tmp::TempDir;
 use crate::support::wire::{diff, parse_wire, render_wire, show, spec_text, wire_items, WireItem};
 use libtest_mimic::{Failed, Trial};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::Arc;
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How a case is judged (see the module doc).
@@ -34,7 +39,20 @@ pub enum Expect {
     Hang,
     /// A known difference on stdout only (the case's `why:` says which); the rest agrees.
     StdoutDiffers,
+    /// A SASL exchange judged by the server's view, ordered lines and the exit status.
+    Mechanism,
 }
+
+impl Expect {
+    /// Judged on each tool alone (`::oracle`) and on ours against both (`::ours`).
+    fn two_sided(self) -> bool {
+        matches!(self, Expect::Text | Expect::Mechanism)
+    }
+}
+
+/// The client's live stdin, for a server script that types an answer (a one-time password
+/// computed from its own challenge); dropped after the run.
+pub type Feed = Arc<Mutex<Option<Sender<Vec<u8>>>>>;
 
 /// What one run produced, after normalisation.
 pub struct Observation {
@@ -116,9 +134,18 @@ pub fn fill_bytes(data: &[u8]) -> Vec<u8> {
     fill_vars(data, &Vars::default())
 }
 
-/// [`fill`] on bytes (arguments need not be UTF-8).
+/// [`fill`] on bytes (arguments need not be UTF-8); `{CERT:name}` is the PEM file of a client
+/// certificate with CN `name` (for `-t`).
 pub fn fill_vars(data: &[u8], vars: &Vars) -> Vec<u8> {
     let mut t = replace(data, b"{USER}", current_user().as_bytes());
+    while let Some(at) = t.windows(6).position(|w| w == b"{CERT:") {
+        let Some(len) = t[at..].iter().position(|&b| b == b'}') else {
+            break;
+        };
+        let name = String::from_utf8_lossy(&t[at + 6..at + len]).into_owned();
+        let pem = crate::support::certs::certs().client(&name).pem;
+        t.splice(at..=at + len, pem.to_string_lossy().bytes());
+    }
     if !vars.port.is_empty() {
         t = replace(&t, b"{PORT}", vars.port.as_bytes());
     }
@@ -128,7 +155,7 @@ pub fn fill_vars(data: &[u8], vars: &Vars) -> Vec<u8> {
     t
 }
 
-type ScriptsFn = Box<dyn Fn() -> Vec<Script>>;
+type ScriptsFn = Box<dyn Fn(&Feed) -> Vec<Script>>;
 type ObsFn = Box<dyn Fn(&mut Observation)>;
 type OutcomeFn = Box<dyn Fn(&mut Outcome)>;
 
@@ -182,6 +209,11 @@ pub struct Case {
     expect: Expect,
     timeout: Option<Duration>,
     expected: Outcome,
+    /// Mechanism cases: the server's view and the stdout lines (in order).
+    auth: Option<AuthView>,
+    lines: Vec<String>,
+    /// stdin is a live feed the server script writes to (instead of `stdin`).
+    live_stdin: bool,
     /// Same-as-C cases: the recorded exit status / stderr must also hold (the C tool's).
     recorded_status: bool,
     recorded_stderr: bool,
@@ -213,10 +245,13 @@ impl Case {
             args: Vec::new(),
             stdin: Vec::new(),
             files: Vec::new(),
-            scripts: Box::new(Vec::new),
+            scripts: Box::new(|_| Vec::new()),
             expect: Expect::Text,
             timeout: None,
             expected: Outcome::default(),
+            auth: None,
+            lines: Vec::new(),
+            live_stdin: false,
             recorded_status: false,
             recorded_stderr: false,
             normalise: Vec::new(),
@@ -249,7 +284,28 @@ impl Case {
 
     /// The server side: one script per expected connection (called once per run).
     pub fn server(mut self, f: impl Fn() -> Vec<Script> + 'static) -> Case {
+        self.scripts = Box::new(move |_| f());
+        self
+    }
+
+    /// The server side, given the client's live stdin (which replaces `stdin`).
+    pub fn server_fed(mut self, f: impl Fn(&Feed) -> Vec<Script> + 'static) -> Case {
         self.scripts = Box::new(f);
+        self.live_stdin = true;
+        self
+    }
+
+    /// A mechanism exchange: the libsasl2 server's expected view.
+    pub fn auth(mut self, view: AuthView) -> Case {
+        self.auth = Some(view);
+        self.expect = Expect::Mechanism;
+        self
+    }
+
+    /// Mechanism exchange: lines stdout must contain, whole, in this order (each as printed or
+    /// with its payload masked, see [`mechanism::mask`]).
+    pub fn lines(mut self, lines: &[&str]) -> Case {
+        self.lines = lines.iter().map(|l| l.to_string()).collect();
         self
     }
 
@@ -329,7 +385,9 @@ impl Case {
         for (n, d) in &self.files {
             dir.write(n, d);
         }
-        let server = FakeServer::start((self.scripts)());
+        let (tx, rx) = channel();
+        let feed: Feed = Arc::new(Mutex::new(Some(tx)));
+        let server = FakeServer::start((self.scripts)(&feed));
         let vars = Vars {
             port: server.port().to_string(),
             dir: dir.path().to_string_lossy().into_owned(),
@@ -339,14 +397,22 @@ impl Case {
             .iter()
             .map(|a| OsString::from_vec(fill_vars(a, &vars)))
             .collect();
+        let input = if self.live_stdin {
+            Input::Feed(rx)
+        } else {
+            feed.lock().unwrap().take();
+            Input::Bytes(self.stdin.clone())
+        };
         let mut cmd = Command::new(imp, &self.prog)
             .args(&args)
-            .stdin_bytes(&self.stdin)
+            .stdin(input)
             .current_dir(dir.path());
         if let Some(t) = self.timeout {
             cmd = cmd.timeout(t);
         }
         let out = cmd.run_raw();
+        // Whatever happened, the feed must not keep stdin open.
+        feed.lock().unwrap().take();
         let report = server.finish();
         let mut obs = Observation {
             imp,
@@ -414,11 +480,55 @@ impl Case {
         .into())
     }
 
-    /// The C oracle must reproduce the expected text exactly (proves script and text).
+    /// The C oracle must reproduce the expected text exactly (proves script and text), or
+    /// the mechanism exchange's expectations.
     pub fn check_oracle(&self) -> Result<(), Failed> {
         let o = self.observe(Imp::Oracle);
+        if self.expect == Expect::Mechanism {
+            let p = self.mechanism_problems(&o);
+            return self.fail("C oracle does not meet the expectations", p, &o);
+        }
         let p = text_problems(&o, &self.expected);
         self.fail("C oracle does not match the expected text", p, &o)
+    }
+
+    fn mechanism_problems(&self, o: &Observation) -> Vec<String> {
+        let want = self
+            .auth
+            .as_ref()
+            .expect("a mechanism case has an `auth` view");
+        let mut p = mechanism::problems(
+            want,
+            &self.lines,
+            self.expected.status,
+            &o.out.stdout,
+            o.out.code(),
+            &o.report,
+        );
+        if o.out.timed_out {
+            p.push(format!("{} timed out", o.imp.label()));
+        }
+        for e in o.report.errors() {
+            p.push(format!("fake server: {e}"));
+        }
+        p
+    }
+
+    /// Mechanism exchange, ours: its expectations, and the C tool's masked stdout and stderr.
+    fn check_ours_mechanism(&self, c: &Observation, o: &Observation) -> Result<(), Failed> {
+        let mut p = self.mechanism_problems(o);
+        let (cm, om) = (mechanism::mask(&c.stdout), mechanism::mask(&o.stdout));
+        if cm != om {
+            p.push(diff("masked stdout (vs C oracle)", &cm, &om));
+        }
+        if c.stderr != o.stderr {
+            p.push(diff(
+                "stderr (vs C oracle)",
+                &show(&c.stderr),
+                &show(&o.stderr),
+            ));
+        }
+        self.fail("ours differs", p, o)
     }
 
     /// Ours must match the expected text and the C oracle's run of the same case (both after
@@ -426,6 +536,9 @@ impl Case {
     pub fn check_ours(&self) -> Result<(), Failed> {
         let c = self.observe(Imp::Oracle);
         let o = self.observe(Imp::Ours);
+        if self.expect == Expect::Mechanism {
+            return self.check_ours_mechanism(&c, &o);
+        }
         let want = self.deviated(self.expected.clone());
         let mut p: Vec<String> = text_problems(&o, &want)
             .into_iter()
@@ -605,7 +718,7 @@ pub fn trials(
     build: impl Fn() -> Case + Send + Sync + 'static,
 ) -> Vec<Trial> {
     let build = Arc::new(build);
-    if expect != Expect::Text {
+    if !expect.two_sided() {
         return vec![Trial::test(name, move || build().check_same())];
     }
     let b2 = build.clone();

@@ -17,6 +17,7 @@ mod compress;
 mod engine;
 mod exchanges;
 mod imap;
+mod mechanism;
 mod mechanisms;
 mod sasl_math;
 mod valgrind;
