@@ -4,10 +4,12 @@
 //! same-as-C cases that are run.
 
 use crate::engine::{trials, Case, Expect};
-use crate::mechanism::{imap_tail, AuthView};
+use crate::mechanism::{authenticated, imap_tail, mask_sasl, AuthView};
 use crate::support::certs::certs;
 use crate::support::run::Imp;
-use crate::support::sasl_server::{imap_auth, imap_login, ProxyPolicy, SaslDb, ServerConfig};
+use crate::support::sasl_server::{
+    framing, imap_auth, imap_login, proto_auth, ProxyPolicy, SaslDb, ServerConfig,
+};
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,8 @@ enum Op {
 /// A libsasl2 server step of a mechanism exchange.
 #[derive(Debug, Clone, Default)]
 struct SaslStep {
+    /// The protocol's framing (`imap` is IMAP `AUTHENTICATE` with its own step).
+    protocol: String,
     login_command: bool,
     proxy_all: bool,
     max_ssf: Option<u32>,
@@ -79,6 +83,9 @@ pub struct CaseFile {
     users: Vec<(String, String)>,
     auth: Option<AuthView>,
     lines: Vec<String>,
+    /// Text cases with a libsasl2 server: `mask-base64`, and who must have authenticated.
+    mask_base64: bool,
+    authenticated: Option<(String, u32)>,
     /// One list of operations per connection.
     connections: Vec<Vec<Op>>,
 }
@@ -225,7 +232,9 @@ fn parse_op(line: &str) -> Result<Op, String> {
             let mut w = rest.split_whitespace();
             while let Some(opt) = w.next() {
                 match opt {
-                    "imap" => {}
+                    "imap" | "pop3" | "smtp" | "lmtp" | "sieve" | "nntp" | "mupdate" | "csync" => {
+                        step.protocol = opt.to_string()
+                    }
                     "proxy-all" => step.proxy_all = true,
                     "max-ssf" => {
                         let n = w.next().ok_or("max-ssf N")?;
@@ -357,6 +366,21 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                 let w = words(value).map_err(err)?;
                 case.auth = Some(AuthView::parse(&w).map_err(err)?);
             }
+            "normalise" => match value {
+                "mask-base64" => case.mask_base64 = true,
+                other => return Err(err(format!("unknown normalisation {other:?}"))),
+            },
+            "authenticated" => {
+                let w = words(value).map_err(err)?;
+                let [user, ssf_word, ssf] = w.as_slice() else {
+                    return Err(err("authenticated: USER ssf N".into()));
+                };
+                if ssf_word != "ssf" {
+                    return Err(err("authenticated: USER ssf N".into()));
+                }
+                let ssf = ssf.parse().map_err(|e| err(format!("ssf: {e}")))?;
+                case.authenticated = Some((user.clone(), ssf));
+            }
             "note" | "why" => {}
             other => return Err(err(format!("unknown key {other:?}"))),
         }
@@ -412,10 +436,10 @@ fn steps(ops: &[Op], db: &Arc<SaslDb>) -> Script {
                 if let Some(n) = step.max_ssf {
                     cfg.max_ssf = n;
                 }
-                if step.login_command {
-                    imap_login(&cfg)
-                } else {
-                    imap_auth(&cfg)
+                match step.protocol.as_str() {
+                    _ if step.login_command => imap_login(&cfg),
+                    "" | "imap" => imap_auth(&cfg),
+                    other => proto_auth(&cfg, framing(other)),
                 }
             }
             Op::ImapTail(caps) => imap_tail(caps),
@@ -464,6 +488,12 @@ impl CaseFile {
                 let db = SaslDb::create(REALM, &users);
                 connections.iter().map(|ops| steps(ops, &db)).collect()
             });
+        if self.mask_base64 {
+            case = case.normalise(mask_sasl);
+        }
+        if let Some((user, ssf)) = &self.authenticated {
+            case = case.check(authenticated(user.clone(), *ssf));
+        }
         if let Some(view) = &self.auth {
             let lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();
             case = case.auth(view.clone()).lines(&lines);

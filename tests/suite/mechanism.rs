@@ -3,8 +3,10 @@
 //! order, the exit status, and for ours the C tool's stdout and stderr after [`mask`]
 //! (nonces and digests differ from run to run).
 
+use crate::engine::Observation;
 use crate::support::server::{run, AuthOutcome, ServerReport, Step};
 use crate::support::wire::show;
+use crate::support::wire::WireItem;
 
 /// The libsasl2 server's expected view of the (only) authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,4 +171,56 @@ pub fn imap_tail(caps: String) -> Step {
             _ => s.send(format!("{tag} BAD unexpected\r\n").as_bytes())?,
         }
     })
+}
+
+/// Replaces base64 runs (padding `=` only at the end) of 16+ characters by `<B64>`.
+pub fn mask_b64(b: &[u8]) -> Vec<u8> {
+    let is_b64 = |c: &&u8| c.is_ascii_alphanumeric() || **c == b'+' || **c == b'/';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let body = b[i..].iter().take_while(is_b64).count();
+        let run = body + b[i + body..].iter().take_while(|&&c| c == b'=').count();
+        if run >= 16 {
+            out.extend_from_slice(b"<B64>");
+            i += run;
+        } else if run > 0 {
+            out.extend_from_slice(&b[i..i + run]);
+            i += run;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Normaliser `mask-base64`: SASL data (random per run) masked in stdout and on the wire.
+pub fn mask_sasl(o: &mut Observation) {
+    o.stdout = mask_b64(&o.stdout);
+    for w in &mut o.wire {
+        if let WireItem::ClientToServer(b) | WireItem::ServerToClient(b) = w {
+            *b = mask_b64(b);
+        }
+    }
+}
+
+/// Check `authenticated: USER ssf N`: every authentication the libsasl2 server saw succeeded
+/// with authentication identity `user` and `ssf` (so masked data was right), and there was one.
+pub fn authenticated(user: String, ssf: u32) -> impl Fn(&mut Observation) {
+    move |o: &mut Observation| {
+        let auths: Vec<_> = o.report.conns.iter().flat_map(|c| c.auth.iter()).collect();
+        assert!(
+            !auths.is_empty(),
+            "{}: no authentication reached the server",
+            o.imp.label()
+        );
+        for a in auths {
+            assert!(
+                a.ok && a.authuser.as_deref() == Some(user.as_str()) && a.ssf == ssf,
+                "{}: server-side outcome {a:?}, expected {user} with ssf {ssf}",
+                o.imp.label()
+            );
+        }
+    }
 }
