@@ -86,143 +86,55 @@ fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
     hex(&otp)
 }
 
+/// DIGEST-MD5 with a security layer of `ssf` (`layer` are the `-k`/`-l` options), a command
+/// relayed through it: the capability re-read, the command and the logout reach the server
+/// through the layer.
+fn digest_md5_layer(title: &str, layer: &[&str], ssf: u32) -> Case {
+    let mut args = vec!["-p", "{PORT}", "-m", "DIGEST-MD5"];
+    args.extend(layer);
+    args.extend(["-a", "tim", "-w", PASS, "127.0.0.1"]);
+    let ssf_line = format!("Security strength factor: {ssf}");
+    mech(title, &args, AuthView::ok("DIGEST-MD5", "tim@EXAMPLE", ssf))
+        .stdin(b"a1 NOOP\n")
+        .server(|| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&cfg())))
+        .lines(&[
+            "S: A01 OK done",
+            "Authenticated.",
+            &ssf_line,
+            "C: C01 CAPABILITY",
+            "S: * CAPABILITY IMAP4rev1 AUTH=DIGEST-MD5",
+            "S: C01 OK done",
+            "C: Q01 LOGOUT",
+            "* 1 EXISTS",
+            "a1 OK noop",
+            "Connection closed.",
+        ])
+        .check(move |o| {
+            let got = received(&o.report);
+            let tail: Vec<&str> = got.iter().rev().take(3).rev().map(|s| s.as_str()).collect();
+            assert_eq!(
+                tail,
+                ["C01 CAPABILITY\r\n", "a1 NOOP\r\n", "Q01 LOGOUT\r\n"],
+                "commands read through the layer"
+            );
+            assert!(o.report.conns[0].events.contains(&Event::SaslLayer { ssf }));
+        })
+}
+
 fn digest_md5_auth_int() -> Case {
-    mech(
+    digest_md5_layer(
         "DIGEST-MD5 qop=auth-int (-k 1 -l 1), command relayed through the layer",
-        &[
-            "-p",
-            "{PORT}",
-            "-m",
-            "DIGEST-MD5",
-            "-k",
-            "1",
-            "-l",
-            "1",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
-        AuthView::ok("DIGEST-MD5", "tim@EXAMPLE", 1),
+        &["-k", "1", "-l", "1"],
+        1,
     )
-    .stdin(b"a1 NOOP\n")
-    .server(|| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&cfg())))
-    .lines(&[
-        "S: A01 OK done",
-        "Authenticated.",
-        "Security strength factor: 1",
-        "C: C01 CAPABILITY",
-        "S: * CAPABILITY IMAP4rev1 AUTH=DIGEST-MD5",
-        "S: C01 OK done",
-        "C: Q01 LOGOUT",
-        "* 1 EXISTS",
-        "a1 OK noop",
-        "Connection closed.",
-    ])
-    .check(|o| {
-        let r = &o.report;
-        let got = received(r);
-        let tail: Vec<&str> = got.iter().rev().take(3).rev().map(|s| s.as_str()).collect();
-        assert_eq!(
-            tail,
-            ["C01 CAPABILITY\r\n", "a1 NOOP\r\n", "Q01 LOGOUT\r\n"],
-            "commands read through the auth-int layer"
-        );
-        assert!(r.conns[0].events.contains(&Event::SaslLayer { ssf: 1 }));
-    })
 }
 
 fn digest_md5_auth_conf() -> Case {
-    mech(
+    digest_md5_layer(
         "DIGEST-MD5 qop=auth-conf (-k 128), command relayed through the layer",
-        &[
-            "-p",
-            "{PORT}",
-            "-m",
-            "DIGEST-MD5",
-            "-k",
-            "128",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
-        AuthView::ok("DIGEST-MD5", "tim@EXAMPLE", 128),
+        &["-k", "128"],
+        128,
     )
-    .stdin(b"a1 NOOP\n")
-    .server(|| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&cfg())))
-    .lines(&[
-        "S: A01 OK done",
-        "Authenticated.",
-        "Security strength factor: 128",
-        "C: C01 CAPABILITY",
-        "S: * CAPABILITY IMAP4rev1 AUTH=DIGEST-MD5",
-        "S: C01 OK done",
-        "C: Q01 LOGOUT",
-        "* 1 EXISTS",
-        "a1 OK noop",
-        "Connection closed.",
-    ])
-    .check(|o| {
-        let r = &o.report;
-        let got = received(r);
-        let tail: Vec<&str> = got.iter().rev().take(3).rev().map(|s| s.as_str()).collect();
-        assert_eq!(
-            tail,
-            ["C01 CAPABILITY\r\n", "a1 NOOP\r\n", "Q01 LOGOUT\r\n"],
-            "commands read through the auth-conf layer"
-        );
-        assert!(r.conns[0].events.contains(&Event::SaslLayer { ssf: 128 }));
-    })
-}
-
-fn scram_sha_256_plus_starttls() -> Case {
-    mech(
-        "SCRAM-SHA-256-PLUS over STARTTLS (tls-unique)",
-        &[
-            "-t",
-            "",
-            "-p",
-            "{PORT}",
-            "-m",
-            "SCRAM-SHA-256-PLUS",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
-        // libsasl2 2.1.28's client binds to the channel (gs2 `p=tls-unique`) but names the
-        // mechanism `SCRAM-SHA-256` in the command; the Cyrus server accepts that.
-        AuthView::ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
-    )
-    .server(|| {
-        tls_session(
-            "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR",
-            false,
-            imap_auth(&cfg()),
-        )
-    })
-    .lines(&[
-        "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
-        "S: A01 OK done",
-        "Authenticated.",
-        "Security strength factor: 256",
-    ])
-    .check(|o| {
-        let r = &o.report;
-        // The client-first message must use channel binding `p=tls-unique`.
-        let first = &received(r)[2];
-        let ir = first.trim_end().rsplit(' ').next().unwrap();
-        let dec = crate::support::wire::b64decode(ir.as_bytes()).expect("base64 IR");
-        assert!(
-            dec.starts_with(b"p=tls-unique,,n=tim,r="),
-            "gs2 header: {:?}",
-            String::from_utf8_lossy(&dec)
-        );
-    })
 }
 
 fn otp_with_challenge_prompt() -> Case {
@@ -338,88 +250,67 @@ fn cancel_when_client_step_fails() -> Case {
     .check(|o| assert!(o.report.auth().cancelled, "the server must have seen `*`"))
 }
 
-fn scram_plus_listed_library_choice() -> Case {
-    // No -m over TLS, server lists SCRAM-SHA-256-PLUS: the library binds (`p=tls-unique`) and
-    // again names the mechanism SCRAM-SHA-256 (spec §4.3 expected a -PLUS pick).
+/// SCRAM-SHA-256 over STARTTLS with `-m` (if any) and the server's `caps`: authenticated,
+/// SSF 256 (TLS), and the decoded initial response (client-first message) starts with `gs2`.
+/// libsasl2 2.1.28's client names the mechanism `SCRAM-SHA-256` in the command even when it
+/// binds to the channel (gs2 `p=tls-unique`); the Cyrus server accepts that.
+fn scram_over_tls(title: &str, m: Option<&str>, caps: &'static str, gs2: &'static [u8]) -> Case {
+    let mut args = vec!["-t", ""];
+    if let Some(m) = m {
+        args.extend(["-m", m]);
+    }
+    args.extend(["-p", "{PORT}", "-a", "tim", "-w", PASS, "127.0.0.1"]);
     mech(
-        "library choice over TLS with SCRAM-SHA-256-PLUS listed",
-        &[
-            "-t",
-            "",
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
+        title,
+        &args,
         AuthView::ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
     )
-    .server(|| {
-        tls_session(
-            "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=PLAIN SASL-IR",
-            false,
-            imap_auth(&cfg()),
-        )
-    })
+    .server(move || tls_session(caps, false, imap_auth(&cfg())))
     .lines(&[
         "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
         "S: A01 OK done",
         "Authenticated.",
         "Security strength factor: 256",
     ])
-    .check(|o| {
-        let r = &o.report;
-        let d = tls_initial_response(r);
+    .check(move |o| {
+        let d = tls_initial_response(&o.report);
         assert!(
-            d.starts_with(b"p=tls-unique,,n=tim,r="),
+            d.starts_with(gs2),
             "gs2 header: {:?}",
             String::from_utf8_lossy(&d)
         );
     })
 }
 
+fn scram_sha_256_plus_starttls() -> Case {
+    scram_over_tls(
+        "SCRAM-SHA-256-PLUS over STARTTLS (tls-unique)",
+        Some("SCRAM-SHA-256-PLUS"),
+        "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR",
+        b"p=tls-unique,,n=tim,r=",
+    )
+}
+
+fn scram_plus_listed_library_choice() -> Case {
+    // No -m over TLS, server lists SCRAM-SHA-256-PLUS: the library binds (`p=tls-unique`) and
+    // again names the mechanism SCRAM-SHA-256 (spec §4.3 expected a -PLUS pick).
+    scram_over_tls(
+        "library choice over TLS with SCRAM-SHA-256-PLUS listed",
+        None,
+        "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 AUTH=PLAIN SASL-IR",
+        b"p=tls-unique,,n=tim,r=",
+    )
+}
+
 fn scram_over_tls_without_plus() -> Case {
     // Over TLS with only SCRAM-SHA-256 listed (no -m): spec §4.3 says the client then sends
     // gs2 flag `y`; the C tool (libsasl2 2.1.28) sends `n,,` — no channel-binding claim at all.
-    mech(
+    scram_over_tls(
         "SCRAM-SHA-256 over TLS, no -PLUS listed (gs2 n)",
-        &[
-            "-t",
-            "",
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
-        AuthView::ok("SCRAM-SHA-256", "tim@EXAMPLE", 0),
+        None,
+        "IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR",
+        b"n,,n=tim,r=",
     )
-    .server(|| {
-        tls_session(
-            "IMAP4rev1 AUTH=SCRAM-SHA-256 SASL-IR",
-            false,
-            imap_auth(&cfg()),
-        )
-    })
-    .lines(&[
-        "C: A01 AUTHENTICATE SCRAM-SHA-256 <base64>",
-        "S: A01 OK done",
-        "Authenticated.",
-        "Security strength factor: 256",
-    ])
-    .check(|o| {
-        let r = &o.report;
-        let d = tls_initial_response(r);
-        assert!(
-            d.starts_with(b"n,,n=tim,r="),
-            "gs2 header: {:?}",
-            String::from_utf8_lossy(&d)
-        );
-    })
 }
 
 type Build = fn() -> Case;
