@@ -12,6 +12,8 @@ use crate::support::sasl_server::{
 };
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
+use openssl::ssl::SslVersion;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +26,11 @@ enum Op {
     ReadExact(usize, Option<Vec<u8>>),
     ReadToEof,
     DiscardToEof,
-    DiscardSome,
+    /// Wait for some bytes and drop them; they must start with the given bytes.
+    DiscardSome(Vec<u8>),
     Pause(u64),
-    StartTls(Identity, bool),
+    StartTls(Tls),
+    ForgetTlsSession,
     /// libsasl2 server steps: IMAP `AUTHENTICATE` / `LOGIN` (options: `proxy-all`,
     /// `max-ssf N`), then the IMAP tail (CAPABILITY, NOOP until `Q01 LOGOUT`).
     SaslAuth(SaslStep),
@@ -47,8 +51,19 @@ struct SaslStep {
     max_ssf: Option<u32>,
 }
 
+/// A `starttls` step's server: certificate, client-certificate request, one protocol
+/// version, a session cache (the context is then shared by every connection of the run, so a
+/// later connection can resume an earlier one's session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Tls {
+    identity: Identity,
+    client_cert: bool,
+    tls12: bool,
+    session_cache: bool,
+}
+
 /// Which certificate a `starttls` step serves.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Identity {
     Server,
     SelfSigned,
@@ -208,21 +223,28 @@ fn parse_op(line: &str) -> Result<Op, String> {
         }
         "read-to-eof" => Op::ReadToEof,
         "discard-to-eof" | "hold" => Op::DiscardToEof,
-        "discard-some" => Op::DiscardSome,
+        "discard-some" => Op::DiscardSome(unescape(rest)?),
+        "forget-tls-session" => Op::ForgetTlsSession,
         "pause" => Op::Pause(number("pause")?),
         "starttls" => {
-            let mut w: Vec<&str> = rest.split_whitespace().collect();
-            let client_cert = w.last() == Some(&"client-cert");
-            if client_cert {
-                w.pop();
-            }
-            let id = match w.as_slice() {
-                [] | ["server"] => Identity::Server,
-                ["self-signed"] => Identity::SelfSigned,
-                ["full-chain"] => Identity::FullChain,
-                other => return Err(format!("unknown certificate {other:?}")),
+            let mut tls = Tls {
+                identity: Identity::Server,
+                client_cert: false,
+                tls12: false,
+                session_cache: false,
             };
-            Op::StartTls(id, client_cert)
+            for w in rest.split_whitespace() {
+                match w {
+                    "server" => tls.identity = Identity::Server,
+                    "self-signed" => tls.identity = Identity::SelfSigned,
+                    "full-chain" => tls.identity = Identity::FullChain,
+                    "client-cert" => tls.client_cert = true,
+                    "tls1.2" => tls.tls12 = true,
+                    "session-cache" => tls.session_cache = true,
+                    other => return Err(format!("unknown starttls option {other:?}")),
+                }
+            }
+            Op::StartTls(tls)
         }
         "sasl-auth" | "sasl-login" => {
             let mut step = SaslStep {
@@ -404,7 +426,31 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
 /// The realm of the sasldb of mechanism exchanges.
 const REALM: &str = "EXAMPLE";
 
-fn steps(ops: &[Op], db: &Arc<SaslDb>) -> Script {
+/// The server context of a `starttls` step; one per kind and run, so a session cache is
+/// shared by the run's connections.
+fn tls_config(tls: Tls, made: &mut HashMap<Tls, TlsConfig>) -> TlsConfig {
+    made.entry(tls)
+        .or_insert_with(|| {
+            let mut b = TlsConfig::builder(match tls.identity {
+                Identity::Server => &certs().server,
+                Identity::SelfSigned => &certs().self_signed,
+                Identity::FullChain => &certs().server_full_chain,
+            });
+            if tls.client_cert {
+                b = b.request_client_cert();
+            }
+            if tls.tls12 {
+                b = b.version(SslVersion::TLS1_2);
+            }
+            if tls.session_cache {
+                b = b.session_cache();
+            }
+            b.build()
+        })
+        .clone()
+}
+
+fn steps(ops: &[Op], db: &Arc<SaslDb>, made: &mut HashMap<Tls, TlsConfig>) -> Script {
     use crate::engine::fill_bytes;
     ops.iter()
         .map(|op| match op.clone() {
@@ -415,19 +461,18 @@ fn steps(ops: &[Op], db: &Arc<SaslDb>) -> Script {
             Op::ReadExact(_, Some(data)) => expect_bytes(fill_bytes(&data)),
             Op::ReadToEof => read_to_eof(),
             Op::DiscardToEof => discard_to_eof(),
-            Op::DiscardSome => discard_some(),
-            Op::Pause(ms) => pause_ms(ms),
-            Op::StartTls(id, client_cert) => {
-                let mut b = TlsConfig::builder(match id {
-                    Identity::Server => &certs().server,
-                    Identity::SelfSigned => &certs().self_signed,
-                    Identity::FullChain => &certs().server_full_chain,
-                });
-                if client_cert {
-                    b = b.request_client_cert();
+            Op::DiscardSome(prefix) if prefix.is_empty() => discard_some(),
+            Op::DiscardSome(prefix) => run(move |s| {
+                let d = s.discard_some()?;
+                if d.starts_with(&prefix) {
+                    return Ok(());
                 }
-                start_tls(&b.build())
-            }
+                let head = &d[..d.len().min(16)];
+                Err(format!("expected bytes starting {prefix:?}, got {head:?}"))
+            }),
+            Op::ForgetTlsSession => run(|s| s.forget_tls_session()),
+            Op::Pause(ms) => pause_ms(ms),
+            Op::StartTls(tls) => start_tls(&tls_config(tls, made)),
             Op::SaslAuth(step) => {
                 let mut cfg = ServerConfig::new(db);
                 if step.proxy_all {
@@ -486,7 +531,11 @@ impl CaseFile {
                     .map(|(u, p)| (u.as_str(), p.as_str()))
                     .collect();
                 let db = SaslDb::create(REALM, &users);
-                connections.iter().map(|ops| steps(ops, &db)).collect()
+                let mut made = HashMap::new();
+                connections
+                    .iter()
+                    .map(|ops| steps(ops, &db, &mut made))
+                    .collect()
             });
         if self.mask_base64 {
             case = case.normalise(mask_sasl);
