@@ -10,10 +10,10 @@
 //! TCP tap sits between each tool and Dovecot; the compressed bytes the C tool and ours send
 //! for the same input must be identical, and what Dovecot sends back must be decompressed.
 
+use crate::engine::{Case, Expect};
 use crate::lab::Tool;
-use crate::support::run::{Command, Imp, Output};
 use crate::support::server::*;
-use libtest_mimic::Trial;
+use libtest_mimic::{Failed, Trial};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread::JoinHandle;
@@ -49,84 +49,84 @@ fn inflate(data: &[u8]) -> Vec<u8> {
     child.wait_with_output().unwrap().stdout
 }
 
-fn session(imp: Imp, stdin: &[u8]) -> (Output, Vec<u8>) {
-    let reply = server_compressed();
-    let server = FakeServer::start(vec![vec![
-        send(BANNER),
-        expect_line("A01 AUTHENTICATE PLAIN AHRpbQB4\r\n"),
-        send("A01 OK done\r\n"),
-        expect_line("Z01 COMPRESS DEFLATE\r\n"),
-        send("Z01 OK compressing\r\n"),
-        pause_ms(200),
-        send(reply),
-        run(|s| {
-            // Everything the client sends until it has been quiet for a while: its lines and
-            // the logout, compressed.
-            s.set_timeout(Duration::from_millis(500));
-            let _ = s.read_to_eof(false);
-            Ok(())
-        }),
-        close(),
-    ]]);
-    let port = server.port().to_string();
-    let args = [
-        "-q",
-        "-p",
-        &port,
-        "-m",
-        "plain",
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "127.0.0.1",
-    ];
-    let out = Command::new(imp, "imtest")
-        .args(args)
-        .stdin_bytes(stdin)
-        .run();
-    let report = server.finish();
-    let received = report.conns[0].received();
+/// What the client sent after `Z01 COMPRESS DEFLATE` (the compressed stream).
+fn compressed(received: &[u8]) -> Vec<u8> {
+    const MARK: &[u8] = b"Z01 COMPRESS DEFLATE\r\n";
     let start = received
-        .windows(22)
-        .position(|w| w == b"Z01 COMPRESS DEFLATE\r\n")
+        .windows(MARK.len())
+        .position(|w| w == MARK)
         .expect("COMPRESS sent")
-        + 22;
-    (out, received[start..].to_vec())
+        + MARK.len();
+    received[start..].to_vec()
 }
 
-fn compressed_wire_bytes_and_output_match_the_c_tool() {
+/// Same as the C tool (stdout, stderr, exit status, every byte the server received, so the
+/// compressed stream too), and for each tool: the stream ends with a sync flush, inflates to
+/// the lines and the logout, and the server's compressed reply was decompressed and relayed.
+fn compressed_wire_bytes_and_output_match_the_c_tool() -> Result<(), Failed> {
     // Lines of several sizes, one longer than the 4096-byte buffer, a literal.
     let mut stdin = b"a1 NOOP\nb2 APPEND INBOX {20+}\r\n".to_vec();
     stdin.extend_from_slice(b"0123456789012345678\n");
     stdin.extend_from_slice(format!("c3 SEARCH TEXT {}\n", "abcdefgh".repeat(1200)).as_bytes());
-    let (c, c_wire) = session(Imp::Oracle, &stdin);
-    let (ours, our_wire) = session(Imp::Ours, &stdin);
-    assert!(!c.timed_out && !ours.timed_out, "a run hung");
-    assert_eq!(
-        String::from_utf8_lossy(&ours.stdout),
-        String::from_utf8_lossy(&c.stdout),
-        "stdout differs"
-    );
-    assert_eq!(ours.code(), c.code());
-    assert!(
-        c_wire.ends_with(&[0, 0, 0xff, 0xff]),
-        "the C tool's stream ends with a sync flush"
-    );
-    assert_eq!(
-        our_wire, c_wire,
-        "compressed bytes differ from the C tool's"
-    );
-    let plain = inflate(&our_wire);
-    let text = String::from_utf8_lossy(&plain);
-    assert!(
-        text.starts_with("a1 NOOP\r\nb2 APPEND INBOX {20+}\r\n0123456789012345678\r\n"),
-        "{text:.80}"
-    );
-    assert!(text.ends_with("Q01 LOGOUT\r\n"), "logout is compressed too");
-    // The server's compressed reply was decompressed and relayed.
-    let stdout = String::from_utf8_lossy(&ours.stdout);
-    assert!(stdout.contains("* 1 EXISTS\r\na1 OK done\r\n"), "{stdout}");
+    let reply = server_compressed();
+    Case::new("-q against a scripted COMPRESS=DEFLATE server", "imtest")
+        .expect(Expect::Same)
+        .args(&[
+            "-q",
+            "-p",
+            "{PORT}",
+            "-m",
+            "plain",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ])
+        .stdin(&stdin)
+        .server(move || {
+            vec![vec![
+                send(BANNER),
+                expect_line("A01 AUTHENTICATE PLAIN AHRpbQB4\r\n"),
+                send("A01 OK done\r\n"),
+                expect_line("Z01 COMPRESS DEFLATE\r\n"),
+                send("Z01 OK compressing\r\n"),
+                pause_ms(200),
+                send(reply.clone()),
+                run(|s| {
+                    // Everything the client sends until it has been quiet for a while: its
+                    // lines and the logout, compressed.
+                    s.set_timeout(Duration::from_millis(500));
+                    let _ = s.read_to_eof(false);
+                    Ok(())
+                }),
+                close(),
+            ]]
+        })
+        .check(|o| {
+            let wire = compressed(&o.received());
+            let who = o.imp.label();
+            assert!(
+                wire.ends_with(&[0, 0, 0xff, 0xff]),
+                "{who}: the stream ends with a sync flush"
+            );
+            let plain = inflate(&wire);
+            let text = String::from_utf8_lossy(&plain);
+            assert!(
+                text.starts_with("a1 NOOP\r\nb2 APPEND INBOX {20+}\r\n0123456789012345678\r\n"),
+                "{who}: {text:.80}"
+            );
+            assert!(
+                text.ends_with("Q01 LOGOUT\r\n"),
+                "{who}: logout is compressed too"
+            );
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            assert!(
+                stdout.contains("* 1 EXISTS\r\na1 OK done\r\n"),
+                "{who}: {stdout}"
+            );
+        })
+        .check_same()
 }
 
 /// Forwards one connection to `target` and returns what the client sent.
@@ -229,7 +229,7 @@ fn compressed_session_with_literals_matches_the_c_tool_on_dovecot() {
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
     vec![
-        crate::engine::rust_test(
+        Trial::test(
             "imap/compressed_wire_bytes_and_output_match_the_c_tool",
             compressed_wire_bytes_and_output_match_the_c_tool,
         ),
