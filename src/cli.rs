@@ -6,11 +6,13 @@ mod extras;
 
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
-use crate::options::{Extras, Family, HaProxy, Options, Output, Password};
+use crate::options::{Extras, Family, HaProxy, Options, Output};
 use crate::protocol::{self, Kind, Protocol};
+use crate::secret::Secret;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 
 /// What `main` does after parsing.
 pub enum Parsed {
@@ -149,7 +151,7 @@ struct Collected {
     port: Vec<u8>,
     authzid: Option<Vec<u8>>,
     authname: Option<Vec<u8>>,
-    password: Option<Password>,
+    password: Option<Secret>,
     /// Where every `-w` argument sits in argv (index, byte offset), to be masked.
     password_argv: Vec<(usize, usize)>,
     mechanism: Option<Vec<u8>>,
@@ -353,7 +355,7 @@ fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collecte
             b'u' => c.authzid = Some(arg),
             b'a' => c.authname = Some(arg),
             b'w' => {
-                c.password = Some(Password::new(arg));
+                c.password = Some(Secret::new(arg));
                 c.password_argv.extend(found.argument_at);
             }
             b'm' => c.mechanism = Some(arg),
@@ -502,16 +504,35 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     })
 }
 
-/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2).
+/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2). Unlike the C tool, a
+/// new file gets mode 0644 at most, and a symbolic link at `path` is refused (not followed:
+/// one planted there would make us overwrite its target).
 fn write_pidfile(path: &[u8]) -> Result<(), Stop> {
-    let failed = |e: std::io::Error| Stop::PidFile {
-        path: path.to_vec(),
-        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    let failed = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ELOOP) if is_symlink(path) => Stop::Extra(format!(
+            "-I: {} is a symbolic link; not writing the pid file through it",
+            lossy(path)
+        )),
+        errno => Stop::PidFile {
+            path: path.to_vec(),
+            errno: errno.unwrap_or(libc::EIO),
+        },
     };
-    let mut file = std::fs::File::create(OsStr::from_bytes(path)).map_err(failed)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(OsStr::from_bytes(path))
+        .map_err(failed)?;
     // Like the C tool, a failed write after a successful open goes unreported.
     let _ = write!(file, "{}", std::process::id());
     Ok(())
+}
+
+fn is_symlink(path: &[u8]) -> bool {
+    std::fs::symlink_metadata(OsStr::from_bytes(path)).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// The text after the last `/` of argv[0].

@@ -14,6 +14,7 @@ mod prompt;
 mod protocol;
 mod relay;
 mod replies;
+mod secret;
 mod session;
 mod socket_mode;
 mod stress;
@@ -36,6 +37,7 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
 /// may write to the argv strings while this runs.
 pub unsafe fn c_main(argc: std::ffi::c_int, argv: *const *mut std::ffi::c_char) -> i32 {
     ffi::process::start_like_std();
+    ffi::process::forbid_dumps();
     // SAFETY: forwarded from this function's contract.
     let mut argv = unsafe { ffi::process::Argv::from_c_main(argc, argv) };
     let args = argv.to_vec();

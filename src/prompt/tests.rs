@@ -49,7 +49,7 @@ fn full() -> CliPrompter {
     CliPrompter {
         authname: b"tim".to_vec(),
         authzid: Some(b"bob".to_vec()),
-        password: Some(crate::options::Password::new(b"s3cret".to_vec())),
+        password: Some(crate::secret::Secret::new(b"s3cret".to_vec())),
         realm: Some(b"realm.test".to_vec()),
     }
 }
@@ -259,7 +259,7 @@ fn digest_md5_realm_prompt_reads_a_line() {
         prompter: CliPrompter {
             authname: b"tim".to_vec(),
             authzid: None,
-            password: Some(crate::options::Password::new(b"x".to_vec())),
+            password: Some(crate::secret::Secret::new(b"x".to_vec())),
             realm: None,
         },
         console: &mut console,
