@@ -150,6 +150,9 @@ pub struct Extras {
     pub haproxy_tlvs: Vec<(u8, Vec<u8>)>,
     /// `--exit-status`: distinct exit codes per failure stage (`error::Stage`).
     pub exit_status: bool,
+    /// `--no-plaintext-fallback`: no credential is sent unless TLS is up (STARTTLS refused, or its
+    /// engine failing, ends the run); the certificate need not verify.
+    pub no_plaintext_fallback: bool,
 }
 
 impl Extras {
@@ -167,6 +170,7 @@ impl Extras {
             (self.show_cert, "--show-cert"),
             (self.tls_resume, "--tls-resume"),
             (self.channel_binding.is_some(), "--cb"),
+            (self.no_plaintext_fallback, "--no-plaintext-fallback"),
         ]
         .into_iter()
         .find_map(|(given, name)| given.then_some(name))

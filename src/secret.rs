@@ -99,6 +99,13 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+#[cfg(test)]
+impl<const N: usize> PartialEq<&[u8; N]> for Secret {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.0 == other[..]
+    }
+}
+
 impl Drop for Secret {
     fn drop(&mut self) {
         wipe_all(&mut self.0);

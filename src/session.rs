@@ -173,6 +173,13 @@ fn start_round(run: &mut Run) -> Result<Round> {
     if let Some(keyfile) = &options.starttls_keyfile {
         starttls(run, &mut round, keyfile)?;
     }
+    if tls_required(run) && round.stack.tls().is_none() {
+        // Whatever way led here: no credential goes out in clear text.
+        return Err(no_tls(
+            run,
+            "no TLS, so no certificate to verify (--verify)",
+        ));
+    }
     let code = authenticate(run, &mut round)?;
     report(run, &mut round, code)?;
     Ok(round)
@@ -274,10 +281,61 @@ fn negotiation_failed(reason: Option<String>) -> Failure {
     .at(Stage::Tls)
 }
 
-/// Whether `--verify` (or `--cafile`/`--capath`) was given: then the session must not go on
-/// without TLS where the C tool would.
+/// Whether `--no-plaintext-fallback` or `--verify` (or `--cafile`/`--capath`) was given: then the
+/// session must not go on without TLS where the C tool would.
 fn tls_required(run: &Run) -> bool {
-    run.options.extras.verify
+    run.options.extras.no_plaintext_fallback || run.options.extras.verify
+}
+
+/// What a run that must not go on without TLS says when TLS is not up (`why` for `--verify`).
+fn no_tls(run: &Run, why: &str) -> Failure {
+    let message = if run.options.extras.no_plaintext_fallback {
+        "no TLS, so no credential is sent (--no-plaintext-fallback)"
+    } else {
+        why
+    };
+    Failure::new(message).at(Stage::Tls)
+}
+
+/// The answer to STARTTLS. The C tool waits for the protocol's OK or NO line only (an IMAP
+/// `BAD` leaves it waiting for ever); when TLS is required any final reply ends the wait.
+fn starttls_reply(run: &Run, stack: &mut Stack, exchange: &protocol::StartTls) -> Result<Vec<u8>> {
+    if !tls_required(run) {
+        return replies::waitfor(stack, &[exchange.ok, exchange.fail], true);
+    }
+    loop {
+        let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
+        transcript::server_line(&line);
+        if is_final_reply(exchange, &line) {
+            replies::drain(stack);
+            return Ok(line);
+        }
+    }
+}
+
+/// Whether `line` ends the server's answer to STARTTLS, whatever it says: any tagged line
+/// (IMAP, mupdate), any final numbered line (SMTP, LMTP, NNTP), any HTTP status line, else
+/// the protocol's OK and NO (and ManageSieve's BYE).
+fn is_final_reply(exchange: &protocol::StartTls, line: &[u8]) -> bool {
+    let ok = exchange.ok.as_bytes();
+    if let Some(tag) = exchange
+        .ok
+        .strip_suffix("OK")
+        .filter(|tag| tag.ends_with(' '))
+    {
+        return line.starts_with(tag.as_bytes());
+    }
+    if ok.iter().all(u8::is_ascii_digit) {
+        return line.len() >= 3
+            && line[..3].iter().all(u8::is_ascii_digit)
+            && line.get(3) != Some(&b'-');
+    }
+    if ok.starts_with(b"HTTP/") {
+        return line.starts_with(b"HTTP/");
+    }
+    [exchange.ok, exchange.fail, "BYE"]
+        .iter()
+        .any(|tag| line.starts_with(tag.as_bytes()))
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
@@ -331,17 +389,15 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         return Ok(());
     }
     replies::command(&mut round.stack, exchange.command.replace("%s", &run.host))?;
-    let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
+    let reply = starttls_reply(run, &mut round.stack, &exchange)?;
     if !starts_with_ci(&reply, exchange.ok) {
         if tls_required(run) {
-            return Err(Failure::bytes(
-                [
-                    b"STARTTLS refused by the server (--verify needs TLS): ",
-                    trim_eol(&reply),
-                ]
-                .concat(),
-                Stage::Tls,
-            ));
+            let why: &[u8] = if run.options.extras.no_plaintext_fallback {
+                b"STARTTLS refused by the server (--no-plaintext-fallback): "
+            } else {
+                b"STARTTLS refused by the server (--verify needs TLS): "
+            };
+            return Err(Failure::bytes([why, trim_eol(&reply)].concat(), Stage::Tls));
         }
         return Ok(());
     }
@@ -356,9 +412,10 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         TlsOutcome::EngineFailed => {
             transcript::message("Start TLS engine failed");
             if tls_required(run) {
-                return Err(
-                    Failure::new("no TLS, so no certificate to verify (--verify)").at(Stage::Tls),
-                );
+                return Err(no_tls(
+                    run,
+                    "no TLS, so no certificate to verify (--verify)",
+                ));
             }
         }
         TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),
@@ -517,4 +574,35 @@ fn compress(run: &Run, round: &mut Round) -> Result<()> {
             .map_err(|_| Failure::new("Error compressing data").at(Stage::Protocol))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_final_reply;
+    use crate::protocol;
+
+    fn ends(key: &str, line: &[u8]) -> bool {
+        let exchange = protocol::lookup(key)
+            .and_then(|p| p.starttls)
+            .expect("STARTTLS");
+        is_final_reply(&exchange, line)
+    }
+
+    #[test]
+    fn any_final_reply_ends_the_starttls_wait() {
+        assert!(ends("imap", b"S01 BAD unknown command\r\n"));
+        assert!(ends("imap", b"S01 NO later\r\n"));
+        assert!(!ends("imap", b"* OK still here\r\n"));
+        assert!(ends("pop3", b"-ERR not now\r\n"));
+        assert!(ends("pop3", b"+OK go\r\n"));
+        assert!(!ends("pop3", b"junk\r\n"));
+        assert!(ends("smtp", b"502 5.5.1 unknown\r\n"));
+        assert!(ends("smtp", b"454\r\n"));
+        assert!(!ends("smtp", b"250-PIPELINING\r\n"));
+        assert!(ends("nntp", b"580 no\r\n"));
+        assert!(ends("sieve", b"BYE \"bye\"\r\n"));
+        assert!(!ends("sieve", b"\"IMPLEMENTATION\" \"x\"\r\n"));
+        assert!(ends("http", b"HTTP/1.1 400 Bad Request\r\n"));
+        assert!(ends("mupdate", b"S01 BAD what\r\n"));
+    }
 }

@@ -14,11 +14,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Our options: name, whether it takes an argument.
-const EXTRAS: [(&str, bool); 27] = [
+const EXTRAS: [(&str, bool); 28] = [
     ("servername", true),
     ("cafile", true),
     ("capath", true),
     ("verify", false),
+    ("no-plaintext-fallback", false),
     ("tls-min", true),
     ("tls-max", true),
     ("ciphers", true),
@@ -177,6 +178,8 @@ pub const HELP: &str = "\
 Options added by imtest-rs (opt-in; spell them in full):
   --servername NAME        : TLS SNI name (also the name --verify checks)
   --verify                 : abort unless the server certificate verifies
+  --no-plaintext-fallback  : send no credential unless TLS is up (a refused
+                             STARTTLS ends the run); the certificate need not verify
   --cafile FILE            : trust the CAs in FILE (implies --verify)
   --capath DIR             : trust the hashed CA directory DIR (implies --verify)
   --tls-min VERSION        : lowest TLS version (1, 1.1, 1.2, 1.3)
@@ -229,6 +232,7 @@ pub fn build(
                 extras.verify = true;
             }
             "verify" => extras.verify = true,
+            "no-plaintext-fallback" => extras.no_plaintext_fallback = true,
             "tls-min" => extras.tls_min = Some(tls_version(name, &text())?),
             "tls-max" => extras.tls_max = Some(tls_version(name, &text())?),
             "ciphers" => extras.ciphers = Some(non_empty(name, text())?),
