@@ -1,0 +1,255 @@
+//! Hardening that changes nothing printed or sent (the C tools have none of it):
+//! * the process is non-dumpable from the start: run as another user (nobody), its
+//!   `/proc/PID` files belong to root, so that user's other processes cannot read its memory
+//!   or environment, and a crash leaves no core file;
+//! * `IMTEST_PASSWORD` is gone from `/proc/PID/environ` once read;
+//! * the `-x` socket is created 0600 and the `-I` file 0644 even under umask 000;
+//! * `-I` does not write through a symbolic link planted at its path.
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use support::run::{Command, Imp, Input};
+use support::server::*;
+use support::tmp::TempDir;
+
+const PASSWORD: &str = "s3cr3t-Pw";
+/// `\0tim\0s3cr3t-Pw` in base64.
+const PLAIN: &str = "A01 AUTHENTICATE PLAIN AHRpbQBzM2NyM3QtUHc=\r\n";
+const NOBODY: u32 = 65534;
+
+/// A server that accepts PLAIN for tim, tells `authed` and then holds the session until the
+/// client logs out.
+fn holding_server(authed: mpsc::Sender<()>) -> FakeServer {
+    FakeServer::start(vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
+        expect_line(PLAIN),
+        send("A01 OK done\r\n"),
+        run(move |_| {
+            let _ = authed.send(());
+            Ok(())
+        }),
+        expect_line("Q01 LOGOUT\r\n"),
+        send("* BYE\r\nQ01 OK bye\r\n"),
+    ]])
+}
+
+#[test]
+fn process_run_as_another_user_is_not_dumpable() {
+    let (authed_tx, authed_rx) = mpsc::channel();
+    let server = holding_server(authed_tx);
+    let port = server.port().to_string();
+    let mut child = std::process::Command::new(Imp::Ours.binary())
+        .arg0("imtest")
+        .args(["-p", &port, "-a", "tim", "-w", PASSWORD, "127.0.0.1"])
+        .env("LC_ALL", "C")
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ours as nobody");
+    let authenticated = authed_rx.recv_timeout(Duration::from_secs(10)).is_ok();
+    let proc_dir = format!("/proc/{}", child.id());
+    let status = std::fs::read_to_string(format!("{proc_dir}/status")).unwrap_or_default();
+    let owner = |file: &str| std::fs::metadata(format!("{proc_dir}/{file}")).map(|m| m.uid());
+    let owners = (owner("environ"), owner("mem"), owner("maps"));
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("wait");
+    server.finish().assert_ok();
+    assert!(authenticated, "{output:?}");
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("");
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some("65534"),
+        "it ran as nobody: {uid_line}"
+    );
+    assert_eq!(
+        (
+            owners.0.as_ref().ok(),
+            owners.1.as_ref().ok(),
+            owners.2.as_ref().ok()
+        ),
+        (Some(&0), Some(&0), Some(&0)),
+        "a dumpable process's /proc files belong to its user (65534); non-dumpable: root"
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+}
+
+/// Starts ours with `IMTEST_PASSWORD` set (and `args`), returns `/proc/PID/environ` as seen
+/// once the session is authenticated.
+fn environ_during_session(args: &[&str]) -> Vec<u8> {
+    let (authed_tx, authed_rx) = mpsc::channel();
+    let server = holding_server(authed_tx);
+    let port = server.port().to_string();
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
+    let child = Command::new(Imp::Ours, "imtest")
+        .args(["-p", &port, "-a", "tim"])
+        .args(args)
+        .arg("127.0.0.1")
+        .env("IMTEST_PASSWORD", PASSWORD)
+        .stdin(Input::Feed(stdin_rx))
+        .spawn();
+    authed_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the client authenticated");
+    let environ = std::fs::read(format!("/proc/{}/environ", child.pid())).unwrap_or_default();
+    drop(stdin_tx);
+    let output = child.wait();
+    server.finish().assert_ok();
+    assert_eq!(output.code(), 0, "{}", output.describe());
+    environ
+}
+
+/// The environment as text, entries separated by spaces.
+fn show(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace('\0', " ")
+}
+
+/// The `IMTEST_PASSWORD` entries only (for failure messages).
+fn entry(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|e| e.starts_with(b"IMTEST_PASSWORD"))
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect()
+}
+
+#[test]
+fn imtest_password_leaves_proc_environ() {
+    let environ = environ_during_session(&[]);
+    assert!(
+        !show(&environ).contains(PASSWORD),
+        "password in /proc/PID/environ: {:?}",
+        entry(&environ)
+    );
+    assert!(
+        show(&environ).contains("IMTEST_PASSWORD=xxxxxxxxx "),
+        "overwritten in place: {:?}",
+        entry(&environ)
+    );
+    assert!(show(&environ).contains("LC_ALL=C "), "the rest stays");
+}
+
+#[test]
+fn imtest_password_is_wiped_even_when_w_wins() {
+    // -w gives the same password (the server expects it); the variable is still removed.
+    let environ = environ_during_session(&["-w", PASSWORD]);
+    assert!(
+        !show(&environ).contains(PASSWORD),
+        "password in /proc/PID/environ: {:?}",
+        entry(&environ)
+    );
+}
+
+#[test]
+fn socket_and_pid_file_modes_ignore_umask_000() {
+    let server = FakeServer::start(vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
+        expect_line(PLAIN),
+        send("A01 OK done\r\n"),
+        discard_to_eof(),
+    ]]);
+    let dir = TempDir::new("modes");
+    let socket = dir.path().join("sock");
+    let pidfile = dir.path().join("pid");
+    let port = server.port().to_string();
+    let mut child = std::process::Command::new("/bin/sh")
+        .args(["-c", "umask 000; exec \"$@\"", "sh"])
+        .arg(Imp::Ours.binary())
+        .args([
+            "-x",
+            socket.to_str().unwrap(),
+            "-I",
+            pidfile.to_str().unwrap(),
+        ])
+        .args(["-p", &port, "-a", "tim", "-w", PASSWORD, "127.0.0.1"])
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ours under umask 000");
+    let started = Instant::now();
+    while !socket.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).map(|m| m.permissions().mode() & 0o7777);
+    let (socket_mode, pid_mode) = (mode(&socket).ok(), mode(&pidfile).ok());
+    let _ = child.kill();
+    let _ = child.wait();
+    server.finish();
+    assert_eq!(
+        socket_mode,
+        Some(0o600),
+        "socket mode {:?} (0777 & ~umask would be 0777)",
+        socket_mode.map(|m| format!("{m:o}"))
+    );
+    assert_eq!(
+        pid_mode,
+        Some(0o644),
+        "pid file mode {:?}",
+        pid_mode.map(|m| format!("{m:o}"))
+    );
+}
+
+#[test]
+fn pid_file_is_not_written_through_a_symlink() {
+    let dir = TempDir::new("pidlink");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "keep me\n").unwrap();
+    let link = dir.path().join("pid");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let dangling = dir.path().join("pid2");
+    let nowhere = dir.path().join("nowhere");
+    std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+    for path in [&link, &dangling] {
+        // Port 1 is never reached: the pid file comes first.
+        let out = Command::new(Imp::Ours, "imtest")
+            .args(["-I", path.to_str().unwrap(), "-p", "1", "127.0.0.1"])
+            .run();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "failure: -I: {} is a symbolic link; not writing the pid file through it\n",
+                path.display()
+            ),
+            "{}",
+            out.describe()
+        );
+        assert!(out.stdout.is_empty(), "{}", out.describe());
+        assert_eq!(out.code(), 1, "{}", out.describe());
+        assert!(
+            std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()),
+            "the link stays"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me\n");
+    assert!(
+        !nowhere.exists(),
+        "no file created at the dangling link's target"
+    );
+}
+
+#[test]
+fn pid_file_keeps_working_on_a_plain_path() {
+    let dir = TempDir::new("pidplain");
+    let pidfile = dir.path().join("pid");
+    std::fs::write(&pidfile, "old contents that are longer").unwrap();
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(["-I", pidfile.to_str().unwrap(), "-p", "1", "127.0.0.1"])
+        .run();
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    assert!(
+        !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()),
+        "{pid:?}"
+    );
+    assert_eq!(out.code(), 1, "{}", out.describe());
+}
