@@ -911,6 +911,11 @@ fn no_plaintext_fallback_alone_exits_1() {
     let server = refusing("smtptest", "454 4.7.0 TLS not available\r\n");
     let out = against(&server, "smtptest", "plain", &["--no-plaintext-fallback"]);
     server.finish();
+    assert!(
+        text(&out.stderr).starts_with("failure: STARTTLS refused by the server"),
+        "{}",
+        out.describe()
+    );
     assert_eq!(out.code(), 1, "{}", out.describe());
 }
 

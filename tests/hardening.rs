@@ -253,3 +253,106 @@ fn pid_file_keeps_working_on_a_plain_path() {
     );
     assert_eq!(out.code(), 1, "{}", out.describe());
 }
+
+/// Long enough that the allocator's bookkeeping in a freed block (its first 16 bytes) leaves
+/// most of it in place: what is searched for is its tail.
+const LONG_PASSWORD: &str = "correct-horse-battery-staple-0123456789-ABCDEFGHIJ";
+const LONG_TAIL: &[u8] = b"0123456789-ABCDEFGHIJ";
+
+/// How many times `needle` is in the writable memory of process `pid` (read as root through
+/// `/proc/PID/mem`, which works for a non-dumpable process too).
+fn copies_in_memory(pid: i32, needle: &[u8]) -> usize {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("mem");
+    let mut count = 0;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with("rw") {
+            continue;
+        }
+        let (start, end) = range.split_once('-').expect("range");
+        let start = u64::from_str_radix(start, 16).unwrap();
+        let end = u64::from_str_radix(end, 16).unwrap();
+        let mut region = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut region).is_err() {
+            continue;
+        }
+        count += region
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count();
+    }
+    count
+}
+
+/// A server that takes `name`'s own login (IMAP LOGIN, POP3 USER/PASS) with the long
+/// password, tells `authed` and waits for the log-out.
+fn login_server(name: &str, authed: mpsc::Sender<()>) -> FakeServer {
+    let told = run(move |_| {
+        let _ = authed.send(());
+        Ok(())
+    });
+    let script = match name {
+        "imtest" => vec![
+            send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake\r\n"),
+            expect_line("L01 LOGIN tim {50}\r\n"),
+            send("+ go\r\n"),
+            expect_line(format!("{LONG_PASSWORD}\r\n")),
+            send("L01 OK done\r\n"),
+            told,
+            expect_line("Q01 LOGOUT\r\n"),
+            send("* BYE\r\nQ01 OK bye\r\n"),
+        ],
+        _ => vec![
+            send("+OK fake\r\n"),
+            expect_line("CAPA\r\n"),
+            send("+OK\r\nUSER\r\n.\r\n"),
+            expect_line("USER tim\r\n"),
+            send("+OK\r\n"),
+            expect_line(format!("PASS {LONG_PASSWORD}\r\n")),
+            send("+OK done\r\n"),
+            told,
+            expect_line("QUIT\r\n"),
+            send("+OK bye\r\n"),
+        ],
+    };
+    FakeServer::start(vec![script])
+}
+
+/// IMAP LOGIN and POP3 USER/PASS are built by us alone (no libsasl2 buffers): once the
+/// login is done, the password is only where it must stay for the session (`-w`'s value and
+/// the prompter's copy, kept for later rounds), not in the line that was sent, the outgoing
+/// queue or freed blocks.
+#[test]
+fn no_stray_copies_of_the_password_after_login() {
+    for (name, mech) in [("imtest", "login"), ("pop3test", "user")] {
+        let (authed_tx, authed_rx) = mpsc::channel();
+        let server = login_server(name, authed_tx);
+        let port = server.port().to_string();
+        let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
+        let child = Command::new(Imp::Ours, name)
+            .args(["-p", &port, "-m", mech, "-a", "tim", "-w", LONG_PASSWORD])
+            .arg("127.0.0.1")
+            .stdin(Input::Feed(stdin_rx))
+            .spawn();
+        authed_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("logged in");
+        // The reply is read and the session idles, waiting for stdin.
+        std::thread::sleep(Duration::from_millis(300));
+        let copies = copies_in_memory(child.pid(), LONG_TAIL);
+        drop(stdin_tx);
+        let output = child.wait();
+        server.finish().assert_ok();
+        assert_eq!(copies, 2, "{name}: copies of the password in memory");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains(LONG_PASSWORD),
+            "{}",
+            output.describe()
+        );
+    }
+}
