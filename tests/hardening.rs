@@ -356,3 +356,50 @@ fn no_stray_copies_of_the_password_after_login() {
         );
     }
 }
+
+/// A bearer token goes through our own XOAUTH2 code: after the exchange the token is only
+/// in the options (one copy), and its base64 form, printed and sent, nowhere in memory.
+#[test]
+fn no_stray_copies_of_the_bearer_token_after_xoauth2() {
+    let token = format!("ya29.{LONG_PASSWORD}");
+    let dir = TempDir::new("token");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+    let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>();
+    let server = FakeServer::start(vec![vec![
+        send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] fake\r\n"),
+        run(move |s| {
+            let line = s.read_line()?;
+            s.send(b"A01 OK done\r\n")?;
+            let _ = line_tx.send(line);
+            Ok(())
+        }),
+        expect_line("Q01 LOGOUT\r\n"),
+        send("* BYE\r\nQ01 OK bye\r\n"),
+    ]]);
+    let port = server.port().to_string();
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
+    let child = Command::new(Imp::Ours, "imtest")
+        .args(["-p", &port, "-a", "tim", "--oauth-token-file"])
+        .arg(&token_file)
+        .arg("127.0.0.1")
+        .stdin(Input::Feed(stdin_rx))
+        .spawn();
+    let line = line_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("authenticated");
+    std::thread::sleep(Duration::from_millis(300));
+    let encoded = line
+        .strip_suffix(b"\r\n")
+        .and_then(|l| l.strip_prefix(b"A01 AUTHENTICATE XOAUTH2 "))
+        .expect("the XOAUTH2 line")
+        .to_vec();
+    let encoded_tail = &encoded[encoded.len() - 24..];
+    let raw = copies_in_memory(child.pid(), LONG_TAIL);
+    let base64 = copies_in_memory(child.pid(), encoded_tail);
+    drop(stdin_tx);
+    let output = child.wait();
+    server.finish().assert_ok();
+    assert_eq!(output.code(), 0, "{}", output.describe());
+    assert_eq!((raw, base64), (1, 0), "copies of the token (raw, base64)");
+}
