@@ -28,8 +28,8 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     run_masking(args, &mut |_, _| {})
 }
 
-/// The binary's entry, behind its C `main`: std's usual start-up, then [`run`] over the
-/// process's own argv, where the password argument of `-w`/`--password` is overwritten with
+/// The binary's entry, behind its C `main`: std's usual start-up, the process made
+/// non-dumpable (before any secret is read), then [`run`] over the process's own argv, where the password argument of `-w`/`--password` is overwritten with
 /// `x` once the command line is parsed (so `/proc/PID/cmdline` and `ps` no longer show it).
 ///
 /// # Safety

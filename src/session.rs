@@ -175,10 +175,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
     }
     if tls_required(run) && round.stack.tls().is_none() {
         // Whatever way led here: no credential goes out in clear text.
-        return Err(no_tls(
-            run,
-            "no TLS, so no certificate to verify (--verify)",
-        ));
+        return Err(no_tls(run));
     }
     let code = authenticate(run, &mut round)?;
     report(run, &mut round, code)?;
@@ -287,12 +284,12 @@ fn tls_required(run: &Run) -> bool {
     run.options.extras.no_plaintext_fallback || run.options.extras.verify
 }
 
-/// What a run that must not go on without TLS says when TLS is not up (`why` for `--verify`).
-fn no_tls(run: &Run, why: &str) -> Failure {
+/// What a run that must not go on without TLS says when TLS is not up.
+fn no_tls(run: &Run) -> Failure {
     let message = if run.options.extras.no_plaintext_fallback {
         "no TLS, so no credential is sent (--no-plaintext-fallback)"
     } else {
-        why
+        "no TLS, so no certificate to verify (--verify)"
     };
     Failure::new(message).at(Stage::Tls)
 }
@@ -306,36 +303,11 @@ fn starttls_reply(run: &Run, stack: &mut Stack, exchange: &protocol::StartTls) -
     loop {
         let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
         transcript::server_line(&line);
-        if is_final_reply(exchange, &line) {
+        if exchange.is_final_reply(&line) {
             replies::drain(stack);
             return Ok(line);
         }
     }
-}
-
-/// Whether `line` ends the server's answer to STARTTLS, whatever it says: any tagged line
-/// (IMAP, mupdate), any final numbered line (SMTP, LMTP, NNTP), any HTTP status line, else
-/// the protocol's OK and NO (and ManageSieve's BYE).
-fn is_final_reply(exchange: &protocol::StartTls, line: &[u8]) -> bool {
-    let ok = exchange.ok.as_bytes();
-    if let Some(tag) = exchange
-        .ok
-        .strip_suffix("OK")
-        .filter(|tag| tag.ends_with(' '))
-    {
-        return line.starts_with(tag.as_bytes());
-    }
-    if ok.iter().all(u8::is_ascii_digit) {
-        return line.len() >= 3
-            && line[..3].iter().all(u8::is_ascii_digit)
-            && line.get(3) != Some(&b'-');
-    }
-    if ok.starts_with(b"HTTP/") {
-        return line.starts_with(b"HTTP/");
-    }
-    [exchange.ok, exchange.fail, "BYE"]
-        .iter()
-        .any(|tag| line.starts_with(tag.as_bytes()))
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
@@ -412,10 +384,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         TlsOutcome::EngineFailed => {
             transcript::message("Start TLS engine failed");
             if tls_required(run) {
-                return Err(no_tls(
-                    run,
-                    "no TLS, so no certificate to verify (--verify)",
-                ));
+                return Err(no_tls(run));
             }
         }
         TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),
@@ -574,35 +543,4 @@ fn compress(run: &Run, round: &mut Round) -> Result<()> {
             .map_err(|_| Failure::new("Error compressing data").at(Stage::Protocol))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_final_reply;
-    use crate::protocol;
-
-    fn ends(key: &str, line: &[u8]) -> bool {
-        let exchange = protocol::lookup(key)
-            .and_then(|p| p.starttls)
-            .expect("STARTTLS");
-        is_final_reply(&exchange, line)
-    }
-
-    #[test]
-    fn any_final_reply_ends_the_starttls_wait() {
-        assert!(ends("imap", b"S01 BAD unknown command\r\n"));
-        assert!(ends("imap", b"S01 NO later\r\n"));
-        assert!(!ends("imap", b"* OK still here\r\n"));
-        assert!(ends("pop3", b"-ERR not now\r\n"));
-        assert!(ends("pop3", b"+OK go\r\n"));
-        assert!(!ends("pop3", b"junk\r\n"));
-        assert!(ends("smtp", b"502 5.5.1 unknown\r\n"));
-        assert!(ends("smtp", b"454\r\n"));
-        assert!(!ends("smtp", b"250-PIPELINING\r\n"));
-        assert!(ends("nntp", b"580 no\r\n"));
-        assert!(ends("sieve", b"BYE \"bye\"\r\n"));
-        assert!(!ends("sieve", b"\"IMPLEMENTATION\" \"x\"\r\n"));
-        assert!(ends("http", b"HTTP/1.1 400 Bad Request\r\n"));
-        assert!(ends("mupdate", b"S01 BAD what\r\n"));
-    }
 }
