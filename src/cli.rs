@@ -311,7 +311,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
         // No argv[0] at all: behave like an unknown program name.
         args.push(Vec::new());
     }
-    let split = extras::split(&args, SHORT_OPTIONS, &LONG_OPTIONS);
+    let mut split = extras::split(&args, SHORT_OPTIONS, &LONG_OPTIONS);
     if extras::wants_help(&split) {
         return Err(Stop::HelpExtras);
     }
@@ -329,7 +329,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     };
     let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
     // The copies of argv may hold the password.
-    for arg in &mut args {
+    for arg in args.iter_mut().chain(&mut split.remaining) {
         process::wipe(arg);
     }
     result
