@@ -12,7 +12,7 @@ use crate::secret::Secret;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 /// What `main` does after parsing.
 pub enum Parsed {
@@ -504,9 +504,9 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     })
 }
 
-/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2). Unlike the C tool, a
-/// new file gets mode 0644 at most, and a symbolic link at `path` is refused (not followed:
-/// one planted there would make us overwrite its target).
+/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2). Unlike the C tool, the
+/// file's mode is 0644 at most, and a symbolic link at `path` is refused (not followed: one
+/// planted there would make us overwrite its target).
 fn write_pidfile(path: &[u8]) -> Result<(), Stop> {
     let failed = |e: std::io::Error| match e.raw_os_error() {
         Some(libc::ELOOP) if is_symlink(path) => Stop::Extra(format!(
@@ -526,6 +526,14 @@ fn write_pidfile(path: &[u8]) -> Result<(), Stop> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(OsStr::from_bytes(path))
         .map_err(failed)?;
+    // A regular file that was there with a wider mode is narrowed too (through the open
+    // descriptor; devices such as /dev/null are left alone). Failing that is not an error.
+    if let Ok(meta) = file.metadata() {
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_file() && mode & !0o644 != 0 {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(mode & 0o644));
+        }
+    }
     // Like the C tool, a failed write after a successful open goes unreported.
     let _ = write!(file, "{}", std::process::id());
     Ok(())

@@ -200,6 +200,27 @@ fn socket_and_pid_file_modes_ignore_umask_000() {
     );
 }
 
+/// An existing pid file with a wider mode is narrowed to 0644; /dev/null (not a regular
+/// file) keeps its mode.
+#[test]
+fn existing_pid_file_is_narrowed_to_0644() {
+    let dir = TempDir::new("pidmode");
+    let pidfile = dir.path().join("pid");
+    std::fs::write(&pidfile, "").unwrap();
+    std::fs::set_permissions(&pidfile, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let null_mode = std::fs::metadata("/dev/null").unwrap().permissions().mode();
+    for path in [pidfile.to_str().unwrap(), "/dev/null"] {
+        let out = Command::new(Imp::Ours, "imtest")
+            .args(["-I", path, "-p", "1", "127.0.0.1"])
+            .run();
+        assert_eq!(out.code(), 1, "{}", out.describe());
+    }
+    let mode = std::fs::metadata(&pidfile).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o644, "{mode:o}");
+    let now = std::fs::metadata("/dev/null").unwrap().permissions().mode();
+    assert_eq!(now, null_mode);
+}
+
 #[test]
 fn pid_file_is_not_written_through_a_symlink() {
     let dir = TempDir::new("pidlink");
