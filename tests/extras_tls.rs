@@ -5,6 +5,10 @@
 //!   `sni.example`), `--tls-min`/`--tls-max` (Postfix's TLS-1.3-only listener), `--ciphers`,
 //!   `--ciphersuites`, `--show-cert`, and that without any of them the output is still the C
 //!   tool's, byte for byte (after the differential suite's normalisation);
+//! * `--no-plaintext-fallback`: against fake servers that refuse STARTTLS (IMAP `NO` and
+//!   `BAD`, POP3 `-ERR`, SMTP `454`, NNTP `580`) or whose STARTTLS leaves the TLS engine
+//!   failed, where the server's received bytes show no credential; against the lab, where
+//!   with TLS up (no verification) the output is the C tool's;
 //! * against a fake IMAP server with an in-process libsasl2 server (`tests/support`): `--cb`,
 //!   where the server computes its own binding data (tls-exporter from its side of the TLS
 //!   session, tls-server-end-point from the certificate it serves).
