@@ -1008,6 +1008,89 @@ fn no_plaintext_fallback_with_tls_up_is_the_c_tools_output() {
     }
 }
 
+/// The smtpd process of a Postfix log line.
+fn smtpd_pid(line: &str) -> Option<&str> {
+    line.split("postfix/smtpd[").nth(1)?.split(']').next()
+}
+
+/// The sessions the lab's `SMTP_NOTLS_PORT` listener logged, oldest first: its smtpd
+/// processes are those that warned about the missing certificate, and each session ends with
+/// a `disconnect from` line that lists the commands the server received (`ehlo=1
+/// starttls=0/1 auth=1 ...`). Waits up to 5 s for at least `count`.
+fn notls_sessions(count: usize) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let log = text(&std::fs::read(lab::lab().path("postfix/maillog")).unwrap_or_default());
+        let pids: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("missing.pem"))
+            .filter_map(smtpd_pid)
+            .collect();
+        let sessions: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains(" disconnect from "))
+            .filter(|l| smtpd_pid(l).is_some_and(|pid| pids.contains(&pid)))
+            .map(str::to_owned)
+            .collect();
+        if sessions.len() >= count || start.elapsed() > Duration::from_secs(5) {
+            return sessions;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A real server that refuses STARTTLS: Postfix without its certificate offers STARTTLS and
+/// answers it with 454. The C tool then sends the password in clear text (Postfix logs
+/// `auth=1`); with the option ours stops, and Postfix's record of the session shows no AUTH.
+#[test]
+fn no_plaintext_fallback_against_postfix_refusing_starttls() {
+    let args = with_tim(&[
+        "-t",
+        "",
+        "-p",
+        "{SMTP_NOTLS_PORT}",
+        "-m",
+        "plain",
+        "127.0.0.1",
+    ]);
+    let before = notls_sessions(0).len();
+    let c = run_as(Tool::C, "smtptest", &args);
+    assert!(
+        text(&c.stdout).contains("S: 454 4.7.0 TLS not available due to local problem"),
+        "{}",
+        describe(&c)
+    );
+    assert!(
+        text(&c.stdout).contains("C: AUTH PLAIN "),
+        "{}",
+        describe(&c)
+    );
+    let sessions = notls_sessions(before + 1);
+    assert!(
+        sessions.get(before).is_some_and(|l| l.contains(" auth=1")),
+        "{sessions:?}"
+    );
+
+    let mut with_option = vec!["--no-plaintext-fallback", "--exit-status"];
+    with_option.extend(&args);
+    let o = ours("smtptest", &with_option);
+    assert_eq!(
+        text(&o.stderr),
+        "failure: STARTTLS refused by the server (--no-plaintext-fallback): \
+         454 4.7.0 TLS not available due to local problem\n",
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(o.exit, Exit::Code(3), "{}", describe(&o));
+    assert!(!text(&o.stdout).contains("C: AUTH"), "{}", describe(&o));
+    let sessions = notls_sessions(before + 2);
+    let ours_session = sessions.get(before + 1).map(String::as_str).unwrap_or("");
+    assert!(
+        ours_session.contains(" starttls=0/1") && !ours_session.contains("auth="),
+        "Postfix's record of our session: {ours_session:?}"
+    );
+}
+
 /// Like the other TLS options, it needs `-t` or `-s`.
 #[test]
 fn no_plaintext_fallback_needs_tls() {
