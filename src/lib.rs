@@ -19,6 +19,7 @@ mod prompt;
 mod protocol;
 mod relay;
 mod replies;
+mod secret;
 mod session;
 mod socket_mode;
 mod stress;
@@ -36,11 +37,13 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
 /// `main` takes it from the C runtime and hands it to [`run_process`].
 pub use ffi::process::Argv;
 
-/// The binary's entry, behind its C `main`: std's usual start-up, then [`run`] over the
+/// The binary's entry, behind its C `main`: std's usual start-up, the process made
+/// non-dumpable (before any secret is read), then [`run`] over the
 /// process's own argv, where the password argument of `-w`/`--password` is overwritten with
 /// `x` once the command line is parsed (so `/proc/PID/cmdline` and `ps` no longer show it).
 pub fn run_process(mut argv: Argv) -> i32 {
     ffi::process::start_like_std();
+    ffi::process::forbid_dumps();
     let args = argv.to_vec();
     run_masking(args, &mut |index, offset| argv.mask(index, offset))
 }

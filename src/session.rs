@@ -185,6 +185,10 @@ fn start_round(run: &mut Run) -> Result<Round> {
     if let Some(keyfile) = &options.starttls_keyfile {
         starttls(run, &mut round, keyfile)?;
     }
+    if tls_required(run) && round.stack.tls().is_none() {
+        // Whatever way led here: no credential goes out in clear text.
+        return Err(no_tls(run));
+    }
     let code = authenticate(run, &mut round)?;
     report(run, &mut round, code)?;
     Ok(round)
@@ -286,10 +290,36 @@ fn negotiation_failed(reason: Option<String>) -> Failure {
     .at(Stage::Tls)
 }
 
-/// Whether `--verify` (or `--cafile`/`--capath`) was given: then the session must not go on
-/// without TLS where the C tool would.
+/// Whether `--no-plaintext-fallback` or `--verify` (or `--cafile`/`--capath`) was given: then the
+/// session must not go on without TLS where the C tool would.
 fn tls_required(run: &Run) -> bool {
-    run.options.extras.verify
+    run.options.extras.no_plaintext_fallback || run.options.extras.verify
+}
+
+/// What a run that must not go on without TLS says when TLS is not up.
+fn no_tls(run: &Run) -> Failure {
+    let message = if run.options.extras.no_plaintext_fallback {
+        "no TLS, so no credential is sent (--no-plaintext-fallback)"
+    } else {
+        "no TLS, so no certificate to verify (--verify)"
+    };
+    Failure::new(message).at(Stage::Tls)
+}
+
+/// The answer to STARTTLS. The C tool waits for the protocol's OK or NO line only (an IMAP
+/// `BAD` leaves it waiting for ever); when TLS is required any final reply ends the wait.
+fn starttls_reply(run: &Run, stack: &mut Stack, exchange: &protocol::StartTls) -> Result<Vec<u8>> {
+    if !tls_required(run) {
+        return replies::waitfor(stack, &[exchange.ok, exchange.fail], true);
+    }
+    loop {
+        let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
+        transcript::server_line(&line);
+        if exchange.is_final_reply(&line) {
+            replies::drain(stack);
+            return Ok(line);
+        }
+    }
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
@@ -343,17 +373,15 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         return Ok(());
     }
     replies::command(&mut round.stack, exchange.command.replace("%s", &run.host))?;
-    let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
+    let reply = starttls_reply(run, &mut round.stack, &exchange)?;
     if !starts_with_ci(&reply, exchange.ok) {
         if tls_required(run) {
-            return Err(Failure::bytes(
-                [
-                    b"STARTTLS refused by the server (--verify needs TLS): ",
-                    trim_eol(&reply),
-                ]
-                .concat(),
-                Stage::Tls,
-            ));
+            let why: &[u8] = if run.options.extras.no_plaintext_fallback {
+                b"STARTTLS refused by the server (--no-plaintext-fallback): "
+            } else {
+                b"STARTTLS refused by the server (--verify needs TLS): "
+            };
+            return Err(Failure::bytes([why, trim_eol(&reply)].concat(), Stage::Tls));
         }
         return Ok(());
     }
@@ -368,9 +396,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         TlsOutcome::EngineFailed => {
             transcript::message("Start TLS engine failed");
             if tls_required(run) {
-                return Err(
-                    Failure::new("no TLS, so no certificate to verify (--verify)").at(Stage::Tls),
-                );
+                return Err(no_tls(run));
             }
         }
         TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),

@@ -5,6 +5,7 @@
 //!
 //! It knows nothing about protocols or printing; what to send and show is the caller's job.
 
+use crate::secret::Secret;
 use sasl2_sys::sasl as sys;
 use sasl2_sys::saslutil as util;
 use std::any::Any;
@@ -50,7 +51,7 @@ pub struct PromptRequest<'a> {
 
 /// Answers interactions (implemented by the auth code: `-w`/`-a`/`-u`/`-r`, prompts).
 pub trait Prompter {
-    fn answer(&mut self, request: &PromptRequest) -> Vec<u8>;
+    fn answer(&mut self, request: &PromptRequest) -> Secret;
 }
 
 /// Process-wide client set-up (spec §5.1).
@@ -74,7 +75,7 @@ pub struct StepResult {
     /// The mechanism chosen (start only).
     pub mechanism: Option<String>,
     /// `None` = the library produced no output pointer; `Some(vec![])` = zero-length output.
-    pub output: Option<Vec<u8>>,
+    pub output: Option<Secret>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,12 +189,6 @@ unsafe fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
     // SAFETY: `p` is non-NULL and points to `len` bytes owned by the library (contract above).
     let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) };
     Some(bytes.to_vec())
-}
-
-/// Overwrites a secret before its memory is given back.
-fn wipe(bytes: &mut [u8]) {
-    // SAFETY: `bytes` is a valid, writable slice of exactly `bytes.len()` bytes.
-    unsafe { libc::explicit_bzero(bytes.as_mut_ptr().cast::<c_void>(), bytes.len()) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,14 +377,14 @@ fn encoded_room(len: usize) -> Option<usize> {
 }
 
 /// Base64 of `data` (no line breaks), sized to fit.
-pub fn encode64(data: &[u8]) -> Result<Vec<u8>, Code> {
+pub fn encode64(data: &[u8]) -> Result<Secret, Code> {
     let outmax = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
     encode64_within(data, outmax)
 }
 
 /// Base64 of `data` into a buffer of `outmax` bytes (terminating NUL included), as a C caller
 /// with a fixed buffer would: `SASL_BUFOVER` when it does not fit (the C tool uses 4096).
-pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
+pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Secret, Code> {
     let inlen = c_len(data.len())?;
     // A buffer larger than the result needs changes nothing: allocate no more than that.
     let room = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
@@ -408,7 +403,7 @@ pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
     };
     sasl_done(rc)?;
     out.truncate(outlen as usize);
-    Ok(out)
+    Ok(Secret::new(out))
 }
 
 /// Decodes base64 the C tool's way: the text up to its first NUL (it passes `strlen`), an
@@ -477,7 +472,7 @@ pub struct Conn {
     interact: *mut sys::sasl_interact_t,
     /// Every answer handed to the library, NUL-terminated; kept (and wiped at the end)
     /// because plugins may hold on to the pointers.
-    answers: Vec<Box<[u8]>>,
+    answers: Vec<Secret>,
     /// Property values the library keeps pointers to; never freed before the connection.
     /// Boxed so that their addresses stay put when the vectors grow.
     #[allow(clippy::vec_box)]
@@ -692,15 +687,11 @@ impl Conn {
             });
             // The C tool hands over C strings: the answer ends at its first NUL.
             let text = up_to_nul(&answer);
-            let mut stored = Vec::with_capacity(text.len() + 1);
-            stored.extend_from_slice(text);
-            stored.push(0);
-            let stored = stored.into_boxed_slice();
+            // Its buffer is allocated once and never moves: the library keeps the pointer.
+            let stored = Secret::concat(&[text, b"\0"]);
             entry.result = stored.as_ptr().cast::<c_void>();
             entry.len = c_len(text.len())?;
             self.answers.push(stored);
-            let mut answer = answer;
-            wipe(&mut answer);
             // SAFETY: this entry was not the terminator, so the next one is in the array.
             item = unsafe { item.add(1) };
         }
@@ -711,7 +702,7 @@ impl Conn {
         &mut self,
         prompter: &mut dyn Prompter,
         mut call: impl FnMut(&mut Conn) -> (c_int, *const c_char, c_uint),
-    ) -> (Code, Option<Vec<u8>>) {
+    ) -> (Code, Option<Secret>) {
         loop {
             let (rc, out, outlen) = call(self);
             resume_panic();
@@ -723,7 +714,7 @@ impl Conn {
                 }
                 // SAFETY: the output buffer belongs to the connection and holds `outlen`
                 // bytes until the next call.
-                Ok(_) => return (rc, unsafe { copy_out(out, outlen) }),
+                Ok(_) => return (rc, unsafe { copy_out(out, outlen) }.map(Secret::new)),
                 Err(code) => return (code, None),
             }
         }
@@ -923,9 +914,6 @@ impl Drop for Conn {
         // SAFETY: `raw` came from sasl_client_new and is disposed of exactly once; the library
         // sets it to NULL.
         unsafe { sys::sasl_dispose(&mut self.raw) };
-        for answer in &mut self.answers {
-            wipe(answer);
-        }
     }
 }
 

@@ -47,6 +47,30 @@ pub struct StartTls {
     pub server_resends_capabilities: bool,
 }
 
+impl StartTls {
+    /// Whether `line` ends the server's answer to STARTTLS, whatever it says: any tagged
+    /// line (IMAP, mupdate), any final numbered line (SMTP, LMTP, NNTP), any HTTP status
+    /// line, else the OK and NO lines (and ManageSieve's BYE). The C tool waits for `ok` and
+    /// `fail` only.
+    pub fn is_final_reply(&self, line: &[u8]) -> bool {
+        let ok = self.ok.as_bytes();
+        if let Some(tag) = self.ok.strip_suffix("OK").filter(|tag| tag.ends_with(' ')) {
+            return line.starts_with(tag.as_bytes());
+        }
+        if ok.iter().all(u8::is_ascii_digit) {
+            return line.len() >= 3
+                && line[..3].iter().all(u8::is_ascii_digit)
+                && line.get(3) != Some(&b'-');
+        }
+        if ok.starts_with(b"HTTP/") {
+            return line.starts_with(b"HTTP/");
+        }
+        [self.ok, self.fail, "BYE"]
+            .iter()
+            .any(|tag| line.starts_with(tag.as_bytes()))
+    }
+}
+
 /// How a SASL exchange is framed (spec §6.1).
 #[derive(Debug, Clone, Copy)]
 pub struct SaslFraming {
@@ -549,6 +573,33 @@ pub fn lookup(key: &str) -> Option<&'static Protocol> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_final_reply_ends_the_starttls_wait() {
+        let ends = |key: &str, line: &[u8]| {
+            let exchange = lookup(key).and_then(|p| p.starttls).expect("STARTTLS");
+            exchange.is_final_reply(line)
+        };
+        for (key, line, last) in [
+            ("imap", &b"S01 BAD unknown command\r\n"[..], true),
+            ("imap", b"S01 NO later\r\n", true),
+            ("imap", b"* OK still here\r\n", false),
+            ("pop3", b"-ERR not now\r\n", true),
+            ("pop3", b"+OK go\r\n", true),
+            ("pop3", b"junk\r\n", false),
+            ("smtp", b"502 5.5.1 unknown\r\n", true),
+            ("smtp", b"454\r\n", true),
+            ("smtp", b"250-PIPELINING\r\n", false),
+            ("nntp", b"580 no\r\n", true),
+            ("sieve", b"BYE \"bye\"\r\n", true),
+            ("sieve", b"\"IMPLEMENTATION\" \"x\"\r\n", false),
+            ("http", b"HTTP/1.1 400 Bad Request\r\n", true),
+            ("mupdate", b"S01 BAD what\r\n", true),
+        ] {
+            let shown = String::from_utf8_lossy(line);
+            assert_eq!(ends(key, line), last, "{key}: {shown}");
+        }
+    }
 
     #[test]
     fn program_names_map_to_protocols() {
