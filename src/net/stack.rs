@@ -247,6 +247,37 @@ impl Stack {
         }
     }
 
+    /// `read_line` on a stream the C tool has switched to non-blocking (its `prot_fgets`
+    /// between `prot_NONBLOCK` and `prot_BLOCK`): reads only what arrives without waiting. A
+    /// line without its newline comes back as it is once nothing more is there (an HTTP
+    /// error page without a final newline, the start of a line sent in the same read as a
+    /// STARTTLS reply); `Ok(None)` when nothing at all was there, or at the end of the
+    /// connection with nothing buffered.
+    pub fn read_line_now(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
+        loop {
+            let pending = &self.input[self.consumed..];
+            let limit = pending.len().min(max);
+            if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
+                return Ok(Some(self.consume(pos + 1)));
+            }
+            if pending.len() >= max {
+                return Ok(Some(self.consume(max)));
+            }
+            let more = self.tls_pending().is_some_and(|n| n > 0)
+                || (self.ended.is_none() && sys::readable_now(self.fd()));
+            let filled = if more { self.fill() } else { Err(ReadError::Eof) };
+            match filled {
+                Ok(()) => {}
+                Err(_) if self.buffered() > 0 => {
+                    let n = self.buffered();
+                    return Ok(Some(self.consume(n)));
+                }
+                Err(ReadError::Eof) => return Ok(None),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
     /// Reads whatever is available, at most `max` bytes, waiting only if nothing is.
     pub fn read_chunk(&mut self, max: usize) -> Result<Vec<u8>, ReadError> {
         self.read_chunk_with(max, <[u8]>::to_vec)

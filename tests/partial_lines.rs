@@ -1,0 +1,149 @@
+//! Lines without their newline where the C tool reads without waiting: after a STARTTLS reply
+//! (imtest, pop3test, smtptest), after an IMAP banner (the capability reader with no end
+//! line), in httptest's Basic reply and in its SASL reply headers. The C tool hands back
+//! what it has (`S: * PARTIAL`, its next output glued to it) and carries on; each server
+//! here waits for the client's next step before it goes on, so a client that waits for the
+//! rest of the line never gets there. Ours and the C tool run against the same script and
+//! must agree byte for byte (`support::differ`).
+
+mod support;
+
+use support::certs::certs;
+use support::server::*;
+
+fn same_as_c(name: &str, tool: &str, args: &[&str], stdin: &[u8], script: impl Fn() -> Script) {
+    let args: Vec<std::ffi::OsString> = args.iter().map(std::ffi::OsString::from).collect();
+    support::differ::same_as_c(name, tool, &args, stdin, script);
+}
+
+const STARTTLS_PLAIN: &[&str] = &[
+    "-t",
+    "",
+    "-p",
+    "{PORT}",
+    "-m",
+    "plain",
+    "-a",
+    "tim",
+    "-w",
+    "x",
+    "127.0.0.1",
+];
+
+/// After the handshake: one capability request answered, then the connection ends.
+fn after_handshake(steps: &mut Script, caps: &str) {
+    steps.push(start_tls(&TlsConfig::simple(&certs().server)));
+    steps.push(read_line());
+    steps.push(send(caps));
+    steps.push(pause_ms(100));
+    steps.push(close());
+}
+
+#[test]
+fn imap_starttls_ok_and_a_partial_line_in_one_read() {
+    same_as_c("imap STARTTLS + partial", "imtest", STARTTLS_PLAIN, b"", || {
+        let mut s = vec![
+            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+            expect_line("S01 STARTTLS\r\n"),
+            send("S01 OK begin TLS\r\n* PARTIAL"),
+        ];
+        after_handshake(&mut s, "* CAPABILITY IMAP4rev1\r\nC01 OK done\r\n");
+        s
+    });
+}
+
+#[test]
+fn pop3_stls_ok_and_a_partial_line_in_one_read() {
+    same_as_c("pop3 STLS + partial", "pop3test", STARTTLS_PLAIN, b"", || {
+        let mut s = vec![
+            send("+OK fake ready\r\n"),
+            expect_line("CAPA\r\n"),
+            send("+OK\r\nSTLS\r\nSASL PLAIN\r\n.\r\n"),
+            expect_line("STLS\r\n"),
+            send("+OK begin TLS\r\n* PARTIAL"),
+        ];
+        after_handshake(&mut s, "+OK\r\nSASL PLAIN\r\n.\r\n");
+        s
+    });
+}
+
+#[test]
+fn smtp_starttls_ok_and_a_partial_line_in_one_read() {
+    same_as_c("smtp STARTTLS + partial", "smtptest", STARTTLS_PLAIN, b"", || {
+        let mut s = vec![
+            send("220 fake ESMTP\r\n"),
+            expect_line("EHLO smtptest\r\n"),
+            send("250-fake\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"),
+            expect_line("STARTTLS\r\n"),
+            send("220 go ahead\r\n250-PARTIAL"),
+        ];
+        after_handshake(&mut s, "250-fake\r\n250 AUTH PLAIN\r\n");
+        s
+    });
+}
+
+#[test]
+fn imap_banner_followed_by_a_partial_line() {
+    let args = &["-p", "{PORT}", "-m", "plain", "-a", "tim", "-w", "x", "127.0.0.1"];
+    same_as_c("imap banner + partial", "imtest", args, b"", || {
+        vec![
+            send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n* PART"),
+            expect_line("A01 AUTHENTICATE PLAIN\r\n"),
+            send("+ \r\n"),
+            read_line(),
+            send("A01 OK done\r\n"),
+            expect_line("Q01 LOGOUT\r\n"),
+            send("Q01 OK bye\r\n"),
+            close(),
+        ]
+    });
+}
+
+/// An OPTIONS request of httptest (`extra` header lines before the empty line).
+fn http_request(extra: usize) -> Vec<Step> {
+    (0..4 + extra).map(|_| read_line()).collect()
+}
+
+/// A 401 page that ends without a newline, as Cyrus httpd sends them; then the request the
+/// user typed is answered and the server closes.
+fn unauthorised_then_typed_request(steps: &mut Script) {
+    steps.push(send(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html\r\nContent-Length: 22\r\n\r\n\
+         <html>No way.</html>",
+    ));
+    steps.push(expect_line("GET / HTTP/1.1\r\n"));
+    steps.push(read_line());
+    steps.push(send(
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    ));
+    steps.push(close());
+}
+
+#[test]
+fn http_basic_401_page_without_final_newline() {
+    let args = &["-p", "{PORT}", "-m", "basic", "-a", "tim", "-w", "x", "127.0.0.1"];
+    same_as_c("http basic 401", "httptest", args, b"GET / HTTP/1.1\n\n", || {
+        let mut s = http_request(0);
+        s.push(send(
+            "HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n",
+        ));
+        s.extend(http_request(1));
+        unauthorised_then_typed_request(&mut s);
+        s
+    });
+}
+
+#[test]
+fn http_sasl_401_page_without_final_newline() {
+    let args = &["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"];
+    same_as_c("http SASL 401", "httptest", args, b"GET / HTTP/1.1\n\n", || {
+        let mut s = http_request(0);
+        s.push(send(
+            "HTTP/1.1 200 OK\r\nWWW-Authenticate: Digest realm=\"x\",nonce=\"abc\",qop=\"auth\"\r\n\
+             Content-Length: 0\r\n\r\n",
+        ));
+        s.extend(http_request(1));
+        unauthorised_then_typed_request(&mut s);
+        s
+    });
+}
