@@ -553,7 +553,7 @@ fn split_sasl_option(arg: &[u8]) -> (Vec<u8>, Vec<u8>) {
 /// glibc `atoi`: `(int) strtol(s, NULL, 10)` — leading white space, an optional sign, decimal
 /// digits up to the first other byte; no digits gives 0; out of `long` range saturates, and the
 /// `long` is then truncated to its low 32 bits.
-fn atoi(s: &[u8]) -> i32 {
+pub(crate) fn atoi(s: &[u8]) -> i32 {
     let mut rest = s;
     while let [b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r', tail @ ..] = rest {
         rest = tail;

@@ -272,7 +272,9 @@ fn imap_line(literal: &mut usize, line: &[u8], stack: &mut Stack) -> Piped {
                 i -= 1;
             }
             if line[i] == b'{' {
-                *literal = crate::auth::parse_leading_number(&line[i + 1..]);
+                // The C tool's `int` from atoi; one that overflowed to a negative size
+                // (where the C tool would write a negative length) counts as no literal.
+                *literal = usize::try_from(crate::cli::atoi(&line[i + 1..])).unwrap_or(0);
             }
         }
         if is_logout(line) {

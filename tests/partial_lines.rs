@@ -5,6 +5,9 @@
 //! here waits for the client's next step before it goes on, so a client that waits for the
 //! rest of the line never gets there. Ours and the C tool run against the same script and
 //! must agree byte for byte (`support::differ`).
+//!
+//! Also numbers read from the server the C way: sivtest's `{n}` literal sizes go through
+//! `atoi` into an `unsigned` (overflow and signs included).
 
 mod support;
 
@@ -146,4 +149,43 @@ fn http_sasl_401_page_without_final_newline() {
         unauthorised_then_typed_request(&mut s);
         s
     });
+}
+
+/// sivtest `-i -m plain`: the server answers AUTHENTICATE with a literal header `header`, a
+/// challenge line, then takes whatever the client sends next and ends the session.
+fn sieve_literal(name: &str, header: &'static str) {
+    let args = &["-i", "-p", "{PORT}", "-m", "plain", "-a", "tim", "-w", "x", "127.0.0.1"];
+    same_as_c(name, "sivtest", args, b"", move || {
+        vec![
+            send("\"IMPLEMENTATION\" \"fake\"\r\n\"SASL\" \"PLAIN\"\r\nOK\r\n"),
+            expect_line("AUTHENTICATE \"PLAIN\"\r\n"),
+            send(header),
+            send("AAAAAAAA\r\n"),
+            read_line(),
+            send("NO \"cancelled\"\r\n"),
+            read_line(),
+            send("OK \"bye\"\r\n"),
+            close(),
+        ]
+    });
+}
+
+#[test]
+fn sieve_literal_size_wraps_to_zero() {
+    sieve_literal("{4294967296}", "{4294967296}\r\n");
+}
+
+#[test]
+fn sieve_literal_size_negative() {
+    sieve_literal("{-5}", "{-5}\r\n");
+}
+
+#[test]
+fn sieve_literal_size_beyond_long() {
+    sieve_literal("{99999999999999999999}", "{99999999999999999999}\r\n");
+}
+
+#[test]
+fn sieve_literal_size_with_space_and_sign() {
+    sieve_literal("{ +8}", "{ +8}\r\n");
 }
