@@ -316,7 +316,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     }
     let parsed = {
         let mut getopt = Getopt::new(&split.remaining, SHORT_OPTIONS, &LONG_OPTIONS);
-        collect(&mut getopt, basename(&args[0]), daemonize).map(|mut collected| {
+        collect(&mut getopt, daemonize).map(|mut collected| {
             // Password positions back in the caller's argv.
             for (index, _) in &mut collected.password_argv {
                 *index = split.original_index[*index];
@@ -335,7 +335,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
 }
 
 /// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors and `-X` act at once.
-fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collected, Stop> {
+fn collect(getopt: &mut Getopt, daemonize: fn()) -> Result<Collected, Stop> {
     let mut c = Collected::default();
     while let Some(found) = getopt.next_option() {
         let arg = found.argument.unwrap_or_default();

@@ -533,15 +533,22 @@ impl Stack {
         self.flush()
     }
 
-    /// Ends the connection: TLS close_notify (not waited for), then the socket closes
-    /// when the stack is dropped.
+    /// Ends the connection as the C tool does at the end of a session: the socket is closed
+    /// without a TLS close_notify of our own (the C tool sends one only between `-n`
+    /// rounds, see [`Stack::close_between_rounds`]).
     pub fn close(&mut self) {
-        if let Transport::Tls(tls) = &mut self.transport {
-            crate::tls::Engine::shutdown(tls);
-        }
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// Between `-n` rounds: TLS close_notify (not waited for), so the session can be taken
+    /// again, then the socket is closed.
+    pub fn close_between_rounds(&mut self) {
+        if let Transport::Tls(tls) = &mut self.transport {
+            crate::tls::Engine::shutdown(tls);
+        }
+        self.close();
     }
 }
 
