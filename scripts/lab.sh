@@ -96,6 +96,9 @@ CYRUS_ADMIN=cyrus
 CYRUS_ADMIN_PASS=cyruspass
 OTP_USER=otpuser
 OTP_PASS=otppass
+# One OTP user per test that uses OTP (a user is locked while an exchange is under way, and
+# the library re-initialises the sequence after 9 logins); the last two are admins.
+OTP_USERS=(otpuser otpimap otppop3 otpnntp otpsieve otplmtp otpmupdate otpsync)
 
 cyrus_tree() {
   local version
@@ -625,7 +628,7 @@ defaultpartition: default
 partition-default: $c/spool
 sievedir: $c/sieve
 servername: lab.example
-admins: $CYRUS_ADMIN
+admins: $CYRUS_ADMIN otpmupdate otpsync
 allowplaintext: yes
 allowapop: yes
 sasl_pwcheck_method: auxprop
@@ -637,6 +640,7 @@ tls_server_key: $c/server.key
 tls_client_ca_file: $dir/ca.pem
 delete_mode: immediate
 expunge_mode: immediate
+failedloginpause: 0
 autocreate_quota: 0
 lmtpsocket: $c/lib/socket/lmtp
 idlesocket: $c/lib/socket/idle
@@ -662,7 +666,7 @@ SERVICES {
   nntps cmd="$ub/nntpd -s $conf" listen="$at:$NNTPS_PORT" prefork=0
   http cmd="$ub/httpd $conf" listen="$at:$HTTP_PORT" prefork=0
   https cmd="$ub/httpd -s $conf" listen="$at:$HTTPS_PORT" prefork=0
-  mupdate cmd="$ub/mupdate -m $conf" listen="$at:$MUPDATE_PORT" prefork=1
+  mupdate cmd="$ub/mupdate -m $conf" listen="$at:$MUPDATE_PORT" prefork=1 maxchild=1
   syncserver cmd="$ub/sync_server $conf" listen="$at:$SYNC_PORT" prefork=0
 }
 EVENTS {
@@ -675,7 +679,7 @@ CONF
   rm -f "$c/sasldb2"
   local pair
   for pair in tim:tanstaaftanstaaf bob:secret "$CYRUS_ADMIN:$CYRUS_ADMIN_PASS" \
-    "$OTP_USER:$OTP_PASS"; do
+    "${OTP_USERS[@]/%/:$OTP_PASS}"; do
     printf '%s' "${pair#*:}" | saslpasswd2 -f "$c/sasldb2" -u lab.example -p -c "${pair%%:*}"
   done
   chown -R cyrus:mail "$c"
@@ -689,7 +693,36 @@ start_cyrus() {
   wait_ready "$CYRUS_IMAP_PORT:* OK" "$CYRUS_POP3_PORT:+OK" "$CYRUS_LMTP_PORT:220 " \
     "$CYRUS_SIEVE_PORT:\"IMPLEMENTATION\"" "$NNTP_PORT:20" "$MUPDATE_PORT:* AUTH" \
     "$SYNC_PORT:* SASL" "$HTTP_PORT" "$HTTPS_PORT" "$CYRUS_IMAPS_PORT" "$CYRUS_POP3S_PORT" \
-    "$NNTPS_PORT"
+    "$NNTPS_PORT" || return 1
+  # Every user's INBOX now (created at the first login), and tim's and bob's DAV collections
+  # (created at the first HTTP login), not by whichever tests log in first: httpd drops the
+  # connection of a user without an INBOX once SCRAM succeeds, and fails assertions when two
+  # first logins of a user run at once.
+  python3 - "$CYRUS_IMAP_PORT" "$HTTP_PORT" tim:tanstaaftanstaaf bob:secret \
+    "${OTP_USERS[@]/%/:$OTP_PASS}" <<'PY'
+import base64, socket, sys
+port, http_port = int(sys.argv[1]), int(sys.argv[2])
+for pair in sys.argv[3:]:
+    user, password = pair.split(":", 1)
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(f"a LOGIN {user} {password}\r\nb LOGOUT\r\n".encode())
+        while True:
+            line = f.readline()
+            if not line or line.startswith(b"a "):
+                break
+        if not line.startswith(b"a OK"):
+            sys.exit(f"lab: Cyrus login of {user} failed: {line!r}")
+for pair in sys.argv[3:5]:
+    creds = base64.b64encode(pair.encode()).decode()
+    with socket.create_connection(("127.0.0.1", http_port), 10) as s:
+        s.sendall(f"OPTIONS * HTTP/1.1\r\nHost: lab.example\r\nAuthorization: Basic {creds}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        reply = s.makefile("rb").read()
+        if not reply.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"lab: Cyrus HTTP login of {pair.split(':')[0]} failed: {reply[:80]!r}")
+PY
 }
 
 start_all() {

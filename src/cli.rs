@@ -934,10 +934,7 @@ Usage: x [options] hostname
             stop(&["cyrus-imtest", "--version", "-n", "0"]),
             version("cyrus-imtest")
         );
-        assert_eq!(
-            stop(&["imtest", "-n", "0", "--version"]),
-            version("imtest")
-        );
+        assert_eq!(stop(&["imtest", "-n", "0", "--version"]), version("imtest"));
         assert_eq!(options(&["imtest", "-w", "--version", "h"]).host, b"h");
         // `-V` is not in the C option string; `--version=1` is not spelled as ours.
         for bad in ["-V", "--version=1"] {

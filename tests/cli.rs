@@ -532,7 +532,10 @@ fn version_is_ours_only() {
             status: Some(0),
         };
         assert_eq!(got, expected, "{name}");
-        assert_eq!(run(&scratch.link("ours", name), &["h", "--version"]), expected);
+        assert_eq!(
+            run(&scratch.link("ours", name), &["h", "--version"]),
+            expected
+        );
     }
     let ours = run(&scratch.link("ours", "imtest"), &["-V"]);
     assert_eq!(ours.stderr, format!("{ARGV0}: invalid option -- 'V'\n"));

@@ -44,50 +44,78 @@ fn after_handshake(steps: &mut Script, caps: &str) {
 
 #[test]
 fn imap_starttls_ok_and_a_partial_line_in_one_read() {
-    same_as_c("imap STARTTLS + partial", "imtest", STARTTLS_PLAIN, b"", || {
-        let mut s = vec![
-            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
-            expect_line("S01 STARTTLS\r\n"),
-            send("S01 OK begin TLS\r\n* PARTIAL"),
-        ];
-        after_handshake(&mut s, "* CAPABILITY IMAP4rev1\r\nC01 OK done\r\n");
-        s
-    });
+    same_as_c(
+        "imap STARTTLS + partial",
+        "imtest",
+        STARTTLS_PLAIN,
+        b"",
+        || {
+            let mut s = vec![
+                send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+                expect_line("S01 STARTTLS\r\n"),
+                send("S01 OK begin TLS\r\n* PARTIAL"),
+            ];
+            after_handshake(&mut s, "* CAPABILITY IMAP4rev1\r\nC01 OK done\r\n");
+            s
+        },
+    );
 }
 
 #[test]
 fn pop3_stls_ok_and_a_partial_line_in_one_read() {
-    same_as_c("pop3 STLS + partial", "pop3test", STARTTLS_PLAIN, b"", || {
-        let mut s = vec![
-            send("+OK fake ready\r\n"),
-            expect_line("CAPA\r\n"),
-            send("+OK\r\nSTLS\r\nSASL PLAIN\r\n.\r\n"),
-            expect_line("STLS\r\n"),
-            send("+OK begin TLS\r\n* PARTIAL"),
-        ];
-        after_handshake(&mut s, "+OK\r\nSASL PLAIN\r\n.\r\n");
-        s
-    });
+    same_as_c(
+        "pop3 STLS + partial",
+        "pop3test",
+        STARTTLS_PLAIN,
+        b"",
+        || {
+            let mut s = vec![
+                send("+OK fake ready\r\n"),
+                expect_line("CAPA\r\n"),
+                send("+OK\r\nSTLS\r\nSASL PLAIN\r\n.\r\n"),
+                expect_line("STLS\r\n"),
+                send("+OK begin TLS\r\n* PARTIAL"),
+            ];
+            after_handshake(&mut s, "+OK\r\nSASL PLAIN\r\n.\r\n");
+            s
+        },
+    );
 }
 
 #[test]
 fn smtp_starttls_ok_and_a_partial_line_in_one_read() {
-    same_as_c("smtp STARTTLS + partial", "smtptest", STARTTLS_PLAIN, b"", || {
-        let mut s = vec![
-            send("220 fake ESMTP\r\n"),
-            expect_line("EHLO smtptest\r\n"),
-            send("250-fake\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"),
-            expect_line("STARTTLS\r\n"),
-            send("220 go ahead\r\n250-PARTIAL"),
-        ];
-        after_handshake(&mut s, "250-fake\r\n250 AUTH PLAIN\r\n");
-        s
-    });
+    same_as_c(
+        "smtp STARTTLS + partial",
+        "smtptest",
+        STARTTLS_PLAIN,
+        b"",
+        || {
+            let mut s = vec![
+                send("220 fake ESMTP\r\n"),
+                expect_line("EHLO smtptest\r\n"),
+                send("250-fake\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"),
+                expect_line("STARTTLS\r\n"),
+                send("220 go ahead\r\n250-PARTIAL"),
+            ];
+            after_handshake(&mut s, "250-fake\r\n250 AUTH PLAIN\r\n");
+            s
+        },
+    );
 }
 
 #[test]
 fn imap_banner_followed_by_a_partial_line() {
-    let args = &["-p", "{PORT}", "-m", "plain", "-a", "tim", "-w", "x", "127.0.0.1"];
+    let args = &[
+        "-p",
+        "{PORT}",
+        "-m",
+        "plain",
+        "-a",
+        "tim",
+        "-w",
+        "x",
+        "127.0.0.1",
+    ];
     same_as_c("imap banner + partial", "imtest", args, b"", || {
         vec![
             send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n* PART"),
@@ -124,37 +152,70 @@ fn unauthorised_then_typed_request(steps: &mut Script) {
 
 #[test]
 fn http_basic_401_page_without_final_newline() {
-    let args = &["-p", "{PORT}", "-m", "basic", "-a", "tim", "-w", "x", "127.0.0.1"];
-    same_as_c("http basic 401", "httptest", args, b"GET / HTTP/1.1\n\n", || {
-        let mut s = http_request(0);
-        s.push(send(
+    let args = &[
+        "-p",
+        "{PORT}",
+        "-m",
+        "basic",
+        "-a",
+        "tim",
+        "-w",
+        "x",
+        "127.0.0.1",
+    ];
+    same_as_c(
+        "http basic 401",
+        "httptest",
+        args,
+        b"GET / HTTP/1.1\n\n",
+        || {
+            let mut s = http_request(0);
+            s.push(send(
             "HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n",
         ));
-        s.extend(http_request(1));
-        unauthorised_then_typed_request(&mut s);
-        s
-    });
+            s.extend(http_request(1));
+            unauthorised_then_typed_request(&mut s);
+            s
+        },
+    );
 }
 
 #[test]
 fn http_sasl_401_page_without_final_newline() {
     let args = &["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"];
-    same_as_c("http SASL 401", "httptest", args, b"GET / HTTP/1.1\n\n", || {
-        let mut s = http_request(0);
-        s.push(send(
+    same_as_c(
+        "http SASL 401",
+        "httptest",
+        args,
+        b"GET / HTTP/1.1\n\n",
+        || {
+            let mut s = http_request(0);
+            s.push(send(
             "HTTP/1.1 200 OK\r\nWWW-Authenticate: Digest realm=\"x\",nonce=\"abc\",qop=\"auth\"\r\n\
              Content-Length: 0\r\n\r\n",
         ));
-        s.extend(http_request(1));
-        unauthorised_then_typed_request(&mut s);
-        s
-    });
+            s.extend(http_request(1));
+            unauthorised_then_typed_request(&mut s);
+            s
+        },
+    );
 }
 
 /// sivtest `-i -m plain`: the server answers AUTHENTICATE with a literal header `header`, a
 /// challenge line, then takes whatever the client sends next and ends the session.
 fn sieve_literal(name: &str, header: &'static str) {
-    let args = &["-i", "-p", "{PORT}", "-m", "plain", "-a", "tim", "-w", "x", "127.0.0.1"];
+    let args = &[
+        "-i",
+        "-p",
+        "{PORT}",
+        "-m",
+        "plain",
+        "-a",
+        "tim",
+        "-w",
+        "x",
+        "127.0.0.1",
+    ];
     same_as_c(name, "sivtest", args, b"", move || {
         vec![
             send("\"IMPLEMENTATION\" \"fake\"\r\n\"SASL\" \"PLAIN\"\r\nOK\r\n"),

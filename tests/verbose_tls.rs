@@ -29,7 +29,11 @@ fn trace_after(stdout: &[u8], from: &str) -> Vec<String> {
             (Some(_), Some(paren))
                 if line.starts_with("read from ") || line.starts_with("write to ") =>
             {
-                let verb = if line.starts_with("read") { "read from" } else { "write to" };
+                let verb = if line.starts_with("read") {
+                    "read from"
+                } else {
+                    "write to"
+                };
                 format!("{verb} <bio> <buf>{}", &line[paren..])
             }
             _ => line.to_owned(),
@@ -43,11 +47,13 @@ fn trace_after(stdout: &[u8], from: &str) -> Vec<String> {
 fn no_close_notify_of_our_own_after_the_session() {
     let lab = lab::lab();
     let port = lab.port("IMAPS_PORT").to_string();
-    let args: Vec<String> = ["-v", "-s", "-p", &port, "-a", TIM.0, "-w", TIM.1, "-m", "plain"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain(["127.0.0.1".to_owned()])
-        .collect();
+    let args: Vec<String> = [
+        "-v", "-s", "-p", &port, "-a", TIM.0, "-w", TIM.1, "-m", "plain",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["127.0.0.1".to_owned()])
+    .collect();
     let run = |tool| lab::run(tool, "imtest", &args, b"a1 NOOP\n", Duration::from_secs(10));
     let (c, ours) = (run(Tool::C), run(Tool::Ours));
     let c_tail = trace_after(&c.stdout, "Q01 OK");

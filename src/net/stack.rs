@@ -265,7 +265,11 @@ impl Stack {
             }
             let more = self.tls_pending().is_some_and(|n| n > 0)
                 || (self.ended.is_none() && sys::readable_now(self.fd()));
-            let filled = if more { self.fill() } else { Err(ReadError::Eof) };
+            let filled = if more {
+                self.fill()
+            } else {
+                Err(ReadError::Eof)
+            };
             match filled {
                 Ok(()) => {}
                 Err(_) if self.buffered() > 0 => {
