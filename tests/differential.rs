@@ -872,21 +872,10 @@ fn cyrus_cases() -> Vec<Case> {
             "scram-sha-1",
             "scram-sha-256",
         ] {
-            let m = if mech.is_empty() {
-                String::new()
-            } else {
-                format!(" -m {mech}")
-            };
-            let name = format!(
-                "nntp/{mode}/{}",
-                if mech.is_empty() {
-                    "default-mech"
-                } else {
-                    mech
-                }
+            let prefix = format!("nntp/{mode}");
+            cases.push(
+                mech_case(&prefix, "nntptest", port, &format!("{tls}{TIM}"), mech).stdin("LIST\n"),
             );
-            cases
-                .push(Case::new(name, "nntptest", port, &format!("{tls}{TIM}{m}")).stdin("LIST\n"));
         }
     }
     cases.extend([
@@ -949,20 +938,9 @@ fn cyrus_cases() -> Vec<Case> {
         ("implicit-tls", "-s ", "HTTPS_PORT"),
     ] {
         for mech in ["", "basic", "digest", "scram-sha-256", "scram-sha-1"] {
-            let m = if mech.is_empty() {
-                String::new()
-            } else {
-                format!(" -m {mech}")
-            };
-            let name = format!(
-                "http/{mode}/{}",
-                if mech.is_empty() {
-                    "default-mech"
-                } else {
-                    mech
-                }
-            );
-            let case = Case::new(name, "httptest", port, &format!("{tls}{TIM}{m}")).stdin(GET);
+            let prefix = format!("http/{mode}");
+            let case =
+                mech_case(&prefix, "httptest", port, &format!("{tls}{TIM}"), mech).stdin(GET);
             cases.push(if mech == "scram-sha-1" {
                 case.differs(scram_sha1_fix, http_scram_sha1_logs_in)
             } else {
@@ -1057,20 +1035,8 @@ fn cyrus_cases() -> Vec<Case> {
             "scram-sha-1",
             "scram-sha-256",
         ] {
-            let m = if mech.is_empty() {
-                String::new()
-            } else {
-                format!(" -m {mech}")
-            };
-            let name = format!(
-                "{label}/plaintext/{}",
-                if mech.is_empty() {
-                    "default-mech"
-                } else {
-                    mech
-                }
-            );
-            cases.push(Case::new(name, tool, port, &format!("{ADMIN}{m}")).stdin(stdin));
+            let prefix = format!("{label}/plaintext");
+            cases.push(mech_case(&prefix, tool, port, ADMIN, mech).stdin(stdin));
         }
         // STARTTLS for synctest only: the 3.6.1 mupdate master exits at the end of about
         // every other session that used STARTTLS (the Cyrus master restarts it), taking the
@@ -1283,6 +1249,20 @@ fn cyrus_cases() -> Vec<Case> {
         ),
     ]);
     cases
+}
+
+/// `<prefix>/<mech>` (`default-mech` for none): `args`, then `-m <mech>` if there is one.
+fn mech_case(prefix: &str, tool: &'static str, port: &'static str, args: &str, mech: &str) -> Case {
+    let (name, m) = match mech {
+        "" => ("default-mech", String::new()),
+        mech => (mech, format!(" -m {mech}")),
+    };
+    Case::new(
+        format!("{prefix}/{name}"),
+        tool,
+        port,
+        &format!("{args}{m}"),
+    )
 }
 
 /// A user who is not an admin of the mupdate master or sync_server.

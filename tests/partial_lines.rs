@@ -14,24 +14,17 @@ mod support;
 use support::certs::certs;
 use support::server::*;
 
-fn same_as_c(name: &str, tool: &str, args: &[&str], stdin: &[u8], script: impl Fn() -> Script) {
-    let args: Vec<std::ffi::OsString> = args.iter().map(std::ffi::OsString::from).collect();
+/// `args`: whitespace-separated, `''` an empty argument; the server is `127.0.0.1`.
+fn same_as_c(name: &str, tool: &str, args: &str, stdin: &[u8], script: impl Fn() -> Script) {
+    let args: Vec<std::ffi::OsString> = args
+        .split_whitespace()
+        .chain(["127.0.0.1"])
+        .map(|a| std::ffi::OsString::from(if a == "''" { "" } else { a }))
+        .collect();
     support::differ::same_as_c(name, tool, &args, stdin, script);
 }
 
-const STARTTLS_PLAIN: &[&str] = &[
-    "-t",
-    "",
-    "-p",
-    "{PORT}",
-    "-m",
-    "plain",
-    "-a",
-    "tim",
-    "-w",
-    "x",
-    "127.0.0.1",
-];
+const STARTTLS_PLAIN: &str = "-t '' -p {PORT} -m plain -a tim -w x";
 
 /// After the handshake: one capability request answered, then the connection ends.
 fn after_handshake(steps: &mut Script, caps: &str) {
@@ -105,17 +98,7 @@ fn smtp_starttls_ok_and_a_partial_line_in_one_read() {
 
 #[test]
 fn imap_banner_followed_by_a_partial_line() {
-    let args = &[
-        "-p",
-        "{PORT}",
-        "-m",
-        "plain",
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "127.0.0.1",
-    ];
+    let args = "-p {PORT} -m plain -a tim -w x";
     same_as_c("imap banner + partial", "imtest", args, b"", || {
         vec![
             send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake ready\r\n* PART"),
@@ -152,17 +135,7 @@ fn unauthorised_then_typed_request(steps: &mut Script) {
 
 #[test]
 fn http_basic_401_page_without_final_newline() {
-    let args = &[
-        "-p",
-        "{PORT}",
-        "-m",
-        "basic",
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "127.0.0.1",
-    ];
+    let args = "-p {PORT} -m basic -a tim -w x";
     same_as_c(
         "http basic 401",
         "httptest",
@@ -182,7 +155,7 @@ fn http_basic_401_page_without_final_newline() {
 
 #[test]
 fn http_sasl_401_page_without_final_newline() {
-    let args = &["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"];
+    let args = "-p {PORT} -a tim -w x";
     same_as_c(
         "http SASL 401",
         "httptest",
@@ -204,18 +177,7 @@ fn http_sasl_401_page_without_final_newline() {
 /// sivtest `-i -m plain`: the server answers AUTHENTICATE with a literal header `header`, a
 /// challenge line, then takes whatever the client sends next and ends the session.
 fn sieve_literal(name: &str, header: &'static str) {
-    let args = &[
-        "-i",
-        "-p",
-        "{PORT}",
-        "-m",
-        "plain",
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "127.0.0.1",
-    ];
+    let args = "-i -p {PORT} -m plain -a tim -w x";
     same_as_c(name, "sivtest", args, b"", move || {
         vec![
             send("\"IMPLEMENTATION\" \"fake\"\r\n\"SASL\" \"PLAIN\"\r\nOK\r\n"),

@@ -227,13 +227,8 @@ impl Stack {
     /// like prot_fgets. At EOF a partial line is returned; `Ok(None)` = nothing left.
     pub fn read_line(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
         loop {
-            let pending = &self.input[self.consumed..];
-            let limit = pending.len().min(max);
-            if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
-                return Ok(Some(self.consume(pos + 1)));
-            }
-            if pending.len() >= max {
-                return Ok(Some(self.consume(max)));
+            if let Some(line) = self.buffered_line(max) {
+                return Ok(Some(line));
             }
             match self.fill() {
                 Ok(()) => {}
@@ -255,13 +250,8 @@ impl Stack {
     /// connection with nothing buffered.
     pub fn read_line_now(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
         loop {
-            let pending = &self.input[self.consumed..];
-            let limit = pending.len().min(max);
-            if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
-                return Ok(Some(self.consume(pos + 1)));
-            }
-            if pending.len() >= max {
-                return Ok(Some(self.consume(max)));
+            if let Some(line) = self.buffered_line(max) {
+                return Ok(Some(line));
             }
             let more = self.tls_pending().is_some_and(|n| n > 0)
                 || (self.ended.is_none() && sys::readable_now(self.fd()));
@@ -280,6 +270,16 @@ impl Stack {
                 Err(err) => return Err(err),
             }
         }
+    }
+
+    /// A whole line (to its `\n`) or `max` bytes, if the buffer holds that much.
+    fn buffered_line(&mut self, max: usize) -> Option<Vec<u8>> {
+        let pending = &self.input[self.consumed..];
+        let limit = pending.len().min(max);
+        if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
+            return Some(self.consume(pos + 1));
+        }
+        (pending.len() >= max).then(|| self.consume(max))
     }
 
     /// Reads whatever is available, at most `max` bytes, waiting only if nothing is.
