@@ -212,3 +212,43 @@ fn sieve_literal_size_beyond_long() {
 fn sieve_literal_size_with_space_and_sign() {
     sieve_literal("{ +8}", "{ +8}\r\n");
 }
+
+/// With `--read-timeout` (ours only) the partial line after the STARTTLS reply is not
+/// mistaken for a silent server: the session goes on as without the option.
+#[test]
+fn read_timeout_does_not_fire_on_a_partial_line_that_was_answered() {
+    let server = FakeServer::start(vec![{
+        let mut s = vec![
+            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+            expect_line("S01 STARTTLS\r\n"),
+            send("S01 OK begin TLS\r\n* PARTIAL"),
+        ];
+        after_handshake(&mut s, "* CAPABILITY IMAP4rev1\r\nC01 OK done\r\n");
+        s
+    }]);
+    let port = server.port().to_string();
+    let out = support::run::Command::new(support::run::Imp::Ours, "imtest")
+        .args([
+            "--read-timeout",
+            "2",
+            "-t",
+            "",
+            "-p",
+            &port,
+            "-m",
+            "plain",
+            "-a",
+            "tim",
+            "-w",
+            "x",
+            "127.0.0.1",
+        ])
+        .stdin_bytes(b"")
+        .run();
+    server.finish();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("S: * PARTIAL"), "{stdout}");
+    assert!(stdout.contains("C: C01 CAPABILITY"), "{stdout}");
+    assert!(!stderr.contains("no data from the server"), "{stderr}");
+}
