@@ -14,14 +14,16 @@ mod support;
 use support::certs::certs;
 use support::server::*;
 
-/// `args`: whitespace-separated, `''` an empty argument; the server is `127.0.0.1`.
-fn same_as_c(name: &str, tool: &str, args: &str, stdin: &[u8], script: impl Fn() -> Script) {
-    let args: Vec<std::ffi::OsString> = args
-        .split_whitespace()
+/// `args`: whitespace-separated, `''` an empty argument; the server `127.0.0.1` is added.
+fn argv(args: &str) -> Vec<std::ffi::OsString> {
+    args.split_whitespace()
         .chain(["127.0.0.1"])
         .map(|a| std::ffi::OsString::from(if a == "''" { "" } else { a }))
-        .collect();
-    support::differ::same_as_c(name, tool, &args, stdin, script);
+        .collect()
+}
+
+fn same_as_c(name: &str, tool: &str, args: &str, stdin: &[u8], script: impl Fn() -> Script) {
+    support::differ::same_as_c(name, tool, &argv(args), stdin, script);
 }
 
 const STARTTLS_PLAIN: &str = "-t '' -p {PORT} -m plain -a tim -w x";
@@ -133,44 +135,35 @@ fn unauthorised_then_typed_request(steps: &mut Script) {
     steps.push(close());
 }
 
+/// httptest `args` against a server whose OPTIONS reply offers `offer` (a header line), and
+/// whose answer to the login is the 401 page.
+fn http_401(name: &str, args: &str, offer: &'static str) {
+    same_as_c(name, "httptest", args, b"GET / HTTP/1.1\n\n", || {
+        let mut s = http_request(0);
+        s.push(send(format!(
+            "HTTP/1.1 200 OK\r\n{offer}\r\nContent-Length: 0\r\n\r\n"
+        )));
+        s.extend(http_request(1));
+        unauthorised_then_typed_request(&mut s);
+        s
+    });
+}
+
 #[test]
 fn http_basic_401_page_without_final_newline() {
-    let args = "-p {PORT} -m basic -a tim -w x";
-    same_as_c(
+    http_401(
         "http basic 401",
-        "httptest",
-        args,
-        b"GET / HTTP/1.1\n\n",
-        || {
-            let mut s = http_request(0);
-            s.push(send(
-            "HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n",
-        ));
-            s.extend(http_request(1));
-            unauthorised_then_typed_request(&mut s);
-            s
-        },
+        "-p {PORT} -m basic -a tim -w x",
+        "WWW-Authenticate: Basic realm=\"x\"",
     );
 }
 
 #[test]
 fn http_sasl_401_page_without_final_newline() {
-    let args = "-p {PORT} -a tim -w x";
-    same_as_c(
+    http_401(
         "http SASL 401",
-        "httptest",
-        args,
-        b"GET / HTTP/1.1\n\n",
-        || {
-            let mut s = http_request(0);
-            s.push(send(
-            "HTTP/1.1 200 OK\r\nWWW-Authenticate: Digest realm=\"x\",nonce=\"abc\",qop=\"auth\"\r\n\
-             Content-Length: 0\r\n\r\n",
-        ));
-            s.extend(http_request(1));
-            unauthorised_then_typed_request(&mut s);
-            s
-        },
+        "-p {PORT} -a tim -w x",
+        "WWW-Authenticate: Digest realm=\"x\",nonce=\"abc\",qop=\"auth\"",
     );
 }
 
@@ -228,21 +221,9 @@ fn read_timeout_does_not_fire_on_a_partial_line_that_was_answered() {
     }]);
     let port = server.port().to_string();
     let out = support::run::Command::new(support::run::Imp::Ours, "imtest")
-        .args([
-            "--read-timeout",
-            "2",
-            "-t",
-            "",
-            "-p",
-            &port,
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
+        .args(argv(&format!(
+            "--read-timeout 2 -t '' -p {port} -m plain -a tim -w x"
+        )))
         .stdin_bytes(b"")
         .run();
     server.finish();
