@@ -157,7 +157,8 @@ fn register_cleanup() {
     });
 }
 
-/// The lab, started on first use (≈ 5 s with Cyrus); panics with the script's output if it cannot start.
+/// The lab, started on first use (≈ 5 s with Cyrus); panics with the script's output if it
+/// cannot start.
 pub fn lab() -> &'static Lab {
     static LAB: OnceLock<Result<Lab, String>> = OnceLock::new();
     match LAB.get_or_init(start_lab) {
