@@ -329,7 +329,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
     // The copies of argv may hold the password.
     for arg in args.iter_mut().chain(&mut split.remaining) {
-        process::wipe(arg);
+        crate::ffi::memory::wipe(arg);
     }
     result
 }

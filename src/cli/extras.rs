@@ -499,7 +499,7 @@ fn read_all(mut file: std::fs::File) -> std::io::Result<Secret> {
             Err(e) => break Err(e),
         }
     };
-    crate::ffi::process::wipe(&mut chunk);
+    crate::ffi::memory::wipe(&mut chunk);
     result.map(|()| bytes)
 }
 
@@ -514,7 +514,7 @@ fn read_first_line_fd(fd: i32) -> std::io::Result<Secret> {
             break;
         }
     }
-    crate::ffi::process::wipe(&mut byte);
+    crate::ffi::memory::wipe(&mut byte);
     Ok(bytes)
 }
 

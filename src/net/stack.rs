@@ -6,7 +6,7 @@
 //! [`ReadError::TimedOut`].
 
 use super::socket::{self, Socket};
-use crate::ffi::process::wipe;
+use crate::ffi::memory::wipe;
 use crate::ffi::sasl;
 use crate::ffi::sys;
 use crate::ffi::zlib::{Deflate, Inflate};

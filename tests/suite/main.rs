@@ -19,6 +19,7 @@ mod exchanges;
 mod imap;
 mod mechanism;
 mod mechanisms;
+mod partial_lines;
 mod sasl_math;
 mod valgrind;
 
@@ -55,6 +56,7 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(exchanges::trials());
     tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
+    tests.extend(partial_lines::trials_all());
     tests
 }
 

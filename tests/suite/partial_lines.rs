@@ -4,26 +4,49 @@
 //! what it has (`S: * PARTIAL`, its next output glued to it) and carries on; each server
 //! here waits for the client's next step before it goes on, so a client that waits for the
 //! rest of the line never gets there. Ours and the C tool run against the same script and
-//! must agree byte for byte (`support::differ`).
+//! must agree byte for byte (the engine's same-as-C judgement).
 //!
 //! Also numbers read from the server the C way: sivtest's `{n}` literal sizes go through
 //! `atoi` into an `unsigned` (overflow and signs included).
 
-mod support;
-
-use support::certs::certs;
-use support::server::*;
+use crate::engine::{rust_test, trials, Case, Expect};
+use crate::support::certs::certs;
+use crate::support::server::*;
+use libtest_mimic::Trial;
 
 /// `args`: whitespace-separated, `''` an empty argument; the server `127.0.0.1` is added.
-fn argv(args: &str) -> Vec<std::ffi::OsString> {
+fn argv(args: &str) -> Vec<String> {
     args.split_whitespace()
         .chain(["127.0.0.1"])
-        .map(|a| std::ffi::OsString::from(if a == "''" { "" } else { a }))
+        .map(|a| {
+            if a == "''" {
+                String::new()
+            } else {
+                a.to_string()
+            }
+        })
         .collect()
 }
 
-fn same_as_c(name: &str, tool: &str, args: &str, stdin: &[u8], script: impl Fn() -> Script) {
-    support::differ::same_as_c(name, tool, &argv(args), stdin, script);
+/// One same-as-C case, listed as `partial-lines/<name>`.
+fn same_as_c(
+    name: &str,
+    tool: &'static str,
+    args: &str,
+    stdin: &'static [u8],
+    script: impl Fn() -> Script + Clone + Send + Sync + 'static,
+) -> Vec<Trial> {
+    let argv = argv(args);
+    let title = name.to_string();
+    trials(&format!("partial-lines/{name}"), Expect::Same, move || {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let script = script.clone();
+        Case::new(&title, tool)
+            .args(&words)
+            .stdin(stdin)
+            .server(move || vec![script()])
+            .expect(Expect::Same)
+    })
 }
 
 const STARTTLS_PLAIN: &str = "-t '' -p {PORT} -m plain -a tim -w x";
@@ -37,8 +60,7 @@ fn after_handshake(steps: &mut Script, caps: &str) {
     steps.push(close());
 }
 
-#[test]
-fn imap_starttls_ok_and_a_partial_line_in_one_read() {
+fn imap_starttls_ok_and_a_partial_line_in_one_read() -> Vec<Trial> {
     same_as_c(
         "imap STARTTLS + partial",
         "imtest",
@@ -53,11 +75,10 @@ fn imap_starttls_ok_and_a_partial_line_in_one_read() {
             after_handshake(&mut s, "* CAPABILITY IMAP4rev1\r\nC01 OK done\r\n");
             s
         },
-    );
+    )
 }
 
-#[test]
-fn pop3_stls_ok_and_a_partial_line_in_one_read() {
+fn pop3_stls_ok_and_a_partial_line_in_one_read() -> Vec<Trial> {
     same_as_c(
         "pop3 STLS + partial",
         "pop3test",
@@ -74,11 +95,10 @@ fn pop3_stls_ok_and_a_partial_line_in_one_read() {
             after_handshake(&mut s, "+OK\r\nSASL PLAIN\r\n.\r\n");
             s
         },
-    );
+    )
 }
 
-#[test]
-fn smtp_starttls_ok_and_a_partial_line_in_one_read() {
+fn smtp_starttls_ok_and_a_partial_line_in_one_read() -> Vec<Trial> {
     same_as_c(
         "smtp STARTTLS + partial",
         "smtptest",
@@ -95,11 +115,10 @@ fn smtp_starttls_ok_and_a_partial_line_in_one_read() {
             after_handshake(&mut s, "250-fake\r\n250 AUTH PLAIN\r\n");
             s
         },
-    );
+    )
 }
 
-#[test]
-fn imap_banner_followed_by_a_partial_line() {
+fn imap_banner_followed_by_a_partial_line() -> Vec<Trial> {
     let args = "-p {PORT} -m plain -a tim -w x";
     same_as_c("imap banner + partial", "imtest", args, b"", || {
         vec![
@@ -112,7 +131,7 @@ fn imap_banner_followed_by_a_partial_line() {
             send("Q01 OK bye\r\n"),
             close(),
         ]
-    });
+    })
 }
 
 /// An OPTIONS request of httptest (`extra` header lines before the empty line).
@@ -137,8 +156,8 @@ fn unauthorised_then_typed_request(steps: &mut Script) {
 
 /// httptest `args` against a server whose OPTIONS reply offers `offer` (a header line), and
 /// whose answer to the login is the 401 page.
-fn http_401(name: &str, args: &str, offer: &'static str) {
-    same_as_c(name, "httptest", args, b"GET / HTTP/1.1\n\n", || {
+fn http_401(name: &str, args: &str, offer: &'static str) -> Vec<Trial> {
+    same_as_c(name, "httptest", args, b"GET / HTTP/1.1\n\n", move || {
         let mut s = http_request(0);
         s.push(send(format!(
             "HTTP/1.1 200 OK\r\n{offer}\r\nContent-Length: 0\r\n\r\n"
@@ -146,30 +165,28 @@ fn http_401(name: &str, args: &str, offer: &'static str) {
         s.extend(http_request(1));
         unauthorised_then_typed_request(&mut s);
         s
-    });
+    })
 }
 
-#[test]
-fn http_basic_401_page_without_final_newline() {
+fn http_basic_401_page_without_final_newline() -> Vec<Trial> {
     http_401(
         "http basic 401",
         "-p {PORT} -m basic -a tim -w x",
         "WWW-Authenticate: Basic realm=\"x\"",
-    );
+    )
 }
 
-#[test]
-fn http_sasl_401_page_without_final_newline() {
+fn http_sasl_401_page_without_final_newline() -> Vec<Trial> {
     http_401(
         "http SASL 401",
         "-p {PORT} -a tim -w x",
         "WWW-Authenticate: Digest realm=\"x\",nonce=\"abc\",qop=\"auth\"",
-    );
+    )
 }
 
 /// sivtest `-i -m plain`: the server answers AUTHENTICATE with a literal header `header`, a
 /// challenge line, then takes whatever the client sends next and ends the session.
-fn sieve_literal(name: &str, header: &'static str) {
+fn sieve_literal(name: &str, header: &'static str) -> Vec<Trial> {
     let args = "-i -p {PORT} -m plain -a tim -w x";
     same_as_c(name, "sivtest", args, b"", move || {
         vec![
@@ -183,32 +200,27 @@ fn sieve_literal(name: &str, header: &'static str) {
             send("OK \"bye\"\r\n"),
             close(),
         ]
-    });
+    })
 }
 
-#[test]
-fn sieve_literal_size_wraps_to_zero() {
-    sieve_literal("{4294967296}", "{4294967296}\r\n");
+fn sieve_literal_size_wraps_to_zero() -> Vec<Trial> {
+    sieve_literal("{4294967296}", "{4294967296}\r\n")
 }
 
-#[test]
-fn sieve_literal_size_negative() {
-    sieve_literal("{-5}", "{-5}\r\n");
+fn sieve_literal_size_negative() -> Vec<Trial> {
+    sieve_literal("{-5}", "{-5}\r\n")
 }
 
-#[test]
-fn sieve_literal_size_beyond_long() {
-    sieve_literal("{99999999999999999999}", "{99999999999999999999}\r\n");
+fn sieve_literal_size_beyond_long() -> Vec<Trial> {
+    sieve_literal("{99999999999999999999}", "{99999999999999999999}\r\n")
 }
 
-#[test]
-fn sieve_literal_size_with_space_and_sign() {
-    sieve_literal("{ +8}", "{ +8}\r\n");
+fn sieve_literal_size_with_space_and_sign() -> Vec<Trial> {
+    sieve_literal("{ +8}", "{ +8}\r\n")
 }
 
 /// With `--read-timeout` (ours only) the partial line after the STARTTLS reply is not
 /// mistaken for a silent server: the session goes on as without the option.
-#[test]
 fn read_timeout_does_not_fire_on_a_partial_line_that_was_answered() {
     let server = FakeServer::start(vec![{
         let mut s = vec![
@@ -220,7 +232,7 @@ fn read_timeout_does_not_fire_on_a_partial_line_that_was_answered() {
         s
     }]);
     let port = server.port().to_string();
-    let out = support::run::Command::new(support::run::Imp::Ours, "imtest")
+    let out = crate::support::run::Command::new(crate::support::run::Imp::Ours, "imtest")
         .args(argv(&format!(
             "--read-timeout 2 -t '' -p {port} -m plain -a tim -w x"
         )))
@@ -232,4 +244,24 @@ fn read_timeout_does_not_fire_on_a_partial_line_that_was_answered() {
     assert!(stdout.contains("S: * PARTIAL"), "{stdout}");
     assert!(stdout.contains("C: C01 CAPABILITY"), "{stdout}");
     assert!(!stderr.contains("no data from the server"), "{stderr}");
+}
+
+/// Every case of this module.
+pub fn trials_all() -> Vec<Trial> {
+    let mut t = Vec::new();
+    t.extend(imap_starttls_ok_and_a_partial_line_in_one_read());
+    t.extend(pop3_stls_ok_and_a_partial_line_in_one_read());
+    t.extend(smtp_starttls_ok_and_a_partial_line_in_one_read());
+    t.extend(imap_banner_followed_by_a_partial_line());
+    t.extend(http_basic_401_page_without_final_newline());
+    t.extend(http_sasl_401_page_without_final_newline());
+    t.extend(sieve_literal_size_wraps_to_zero());
+    t.extend(sieve_literal_size_negative());
+    t.extend(sieve_literal_size_beyond_long());
+    t.extend(sieve_literal_size_with_space_and_sign());
+    t.push(rust_test(
+        "partial-lines/read_timeout_does_not_fire_on_a_partial_line_that_was_answered",
+        read_timeout_does_not_fire_on_a_partial_line_that_was_answered,
+    ));
+    t
 }
