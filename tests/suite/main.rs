@@ -6,7 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-// The real-server lab (Dovecot, Postfix), shared with the binaries not yet in the suite.
+// The real-server lab (Dovecot, Postfix, Cyrus), shared with the binaries not yet in the suite.
 #[path = "../lab/mod.rs"]
 #[allow(unused_imports)]
 mod lab;
@@ -14,9 +14,11 @@ mod lab;
 mod bad_input;
 mod casefile;
 mod compress;
+mod deviations;
 mod engine;
 mod exchanges;
 mod imap;
+mod lab_matrix;
 mod mechanism;
 mod mechanisms;
 mod partial_lines;
@@ -57,6 +59,7 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
     tests.extend(partial_lines::trials_all());
+    tests.extend(lab_matrix::trials());
     tests
 }
 
