@@ -109,6 +109,8 @@ pub struct CaseFile {
     /// `server: lab`: the lab's real servers instead of a script (`c-args:`, `server-log:`,
     /// `serial:`).
     lab: Option<LabRun>,
+    /// `env: NAME=VALUE` lines.
+    env: Vec<(String, String)>,
 }
 
 /// An expected output: a `|` block in the spec's notation, or one escaped string (exact).
@@ -365,6 +367,12 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             "stdout" => case.stdout = Some(Text::Exact(unescape(value).map_err(err)?)),
             "stderr" => case.stderr = Some(Text::Exact(unescape(value).map_err(err)?)),
             "deviation" => case.deviations.push((value.to_string(), Vec::new())),
+            "env" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| err("env: NAME=VALUE".into()))?;
+                case.env.push((k.to_string(), v.to_string()));
+            }
             "server" if value == "lab" => case.lab = Some(LabRun::default()),
             "c-args" | "server-log" | "serial" if case.lab.is_none() => {
                 return Err(err(format!("`{key}:` needs `server: lab` before it")));
@@ -439,11 +447,8 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             other => return Err(err(format!("unknown key {other:?}"))),
         }
     }
-    if case.tool.is_empty() || (case.connections.is_empty() && case.lab.is_none()) {
-        return Err(format!(
-            "{}: needs `tool:` and `script:` (or `server: lab`)",
-            path.display()
-        ));
+    if case.tool.is_empty() {
+        return Err(format!("{}: needs `tool:`", path.display()));
     }
     if case.lab.is_some() && !text.lines().any(|l| l.trim() == "normalise: lab") {
         return Err(format!(
@@ -578,6 +583,9 @@ impl CaseFile {
                     .map(|ops| steps(ops, &db, &mut made))
                     .collect()
             });
+        for (k, v) in &self.env {
+            case = case.env(k, v);
+        }
         if let Some(lab) = &self.lab {
             case = case.lab(lab.clone());
         }

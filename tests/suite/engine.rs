@@ -270,6 +270,8 @@ pub struct Case {
     checks: Vec<ObsFn>,
     deviations: Vec<Deviation>,
     lab: Option<LabRun>,
+    /// Environment variables of both runs.
+    env: Vec<(String, String)>,
 }
 
 /// The login name of the user running the tests (the C tool's default `-a`).
@@ -308,6 +310,7 @@ impl Case {
             checks: Vec::new(),
             deviations: Vec::new(),
             lab: None,
+            env: Vec::new(),
         }
     }
 
@@ -319,6 +322,12 @@ impl Case {
     /// Arguments as bytes (they need not be UTF-8).
     pub fn arg_bytes(mut self, args: Vec<Vec<u8>>) -> Case {
         self.args = args;
+        self
+    }
+
+    /// An environment variable of both runs.
+    pub fn env(mut self, key: &str, value: &str) -> Case {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -494,6 +503,9 @@ impl Case {
         if let Some(t) = self.timeout {
             cmd = cmd.timeout(t);
         }
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
         let out = match self.lab {
             Some(_) => {
                 let _slot = crate::lab::take_slot();
@@ -505,11 +517,7 @@ impl Case {
         feed.lock().unwrap().take();
         let report = match server {
             Some(server) => server.finish(),
-            None => ServerReport {
-                conns: Vec::new(),
-                error: None,
-                expected_conns: 0,
-            },
+            None => ServerReport::default(),
         };
         let mut obs = Observation {
             imp,
@@ -771,6 +779,9 @@ impl Case {
         }
         if c.outcome() == o.outcome() {
             p.push("a deviation is declared, but ours is the C tool's run".into());
+        }
+        if c.received() != o.received() {
+            p.push("the server received other bytes from ours than from the C tool".into());
         }
         for judge in self.deviations.iter().filter_map(|d| d.judge) {
             if let Err(e) = judge(&c.outcome(), &o.outcome()) {

@@ -13,6 +13,7 @@ mod lab;
 
 mod bad_input;
 mod casefile;
+mod cli;
 mod compress;
 mod deviations;
 mod engine;
@@ -60,6 +61,7 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(valgrind::trials());
     tests.extend(partial_lines::trials_all());
     tests.extend(lab_matrix::trials());
+    tests.extend(cli::trials());
     tests
 }
 
