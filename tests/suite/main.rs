@@ -25,6 +25,7 @@ mod mechanisms;
 mod partial_lines;
 mod sasl_math;
 mod valgrind;
+mod verbose_tls;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -62,6 +63,7 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(partial_lines::trials_all());
     tests.extend(lab_matrix::trials());
     tests.extend(cli::trials());
+    tests.extend(verbose_tls::trials());
     tests
 }
 

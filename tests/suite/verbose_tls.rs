@@ -3,13 +3,11 @@
 //! failed read is dumped. Each check runs the C tool and ours and compares the part in
 //! question with addresses and bytes masked.
 
-mod lab;
-mod support;
-
-use lab::{Tool, TIM};
-use std::time::Duration;
-use support::run::{Command, Imp};
-use support::server::*;
+use crate::engine::rust_test;
+use crate::lab::{self, TIM};
+use crate::support::run::{Command, Imp, Output};
+use crate::support::server::*;
+use libtest_mimic::Trial;
 
 /// The trace's record headers (`read from <bio> [<buf>] (n bytes => r (0xR))`) with the
 /// addresses masked, and the other non-dump lines (normalised as in the differential tests),
@@ -43,19 +41,17 @@ fn trace_after(stdout: &[u8], from: &str) -> Vec<String> {
     kept
 }
 
-#[test]
 fn no_close_notify_of_our_own_after_the_session() {
-    let lab = lab::lab();
-    let port = lab.port("IMAPS_PORT").to_string();
-    let args: Vec<String> = [
-        "-v", "-s", "-p", &port, "-a", TIM.0, "-w", TIM.1, "-m", "plain",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(["127.0.0.1".to_owned()])
-    .collect();
-    let run = |tool| lab::run(tool, "imtest", &args, b"a1 NOOP\n", Duration::from_secs(10));
-    let (c, ours) = (run(Tool::C), run(Tool::Ours));
+    let port = lab::lab().port("IMAPS_PORT").to_string();
+    let run = |imp| -> Output {
+        let _slot = lab::take_slot();
+        Command::new(imp, "imtest")
+            .args(["-v", "-s", "-p", &port, "-a", TIM.0, "-w", TIM.1])
+            .args(["-m", "plain", "127.0.0.1"])
+            .stdin_bytes(b"a1 NOOP\n")
+            .run()
+    };
+    let (c, ours) = (run(Imp::Oracle), run(Imp::Ours));
     let c_tail = trace_after(&c.stdout, "Q01 OK");
     let ours_tail = trace_after(&ours.stdout, "Q01 OK");
     assert!(
@@ -69,11 +65,10 @@ fn no_close_notify_of_our_own_after_the_session() {
     assert_eq!(ours_tail, c_tail);
 }
 
-#[test]
 fn read_error_dump_prints_the_result_as_a_long() {
     let run = |imp| {
         let server = FakeServer::start(vec![vec![
-            start_tls(&TlsConfig::simple(&support::certs::certs().server)),
+            start_tls(&TlsConfig::simple(&crate::support::certs::certs().server)),
             pause_ms(100),
             run(|s| {
                 s.reset();
@@ -101,4 +96,17 @@ fn read_error_dump_prints_the_result_as_a_long() {
     );
     assert_eq!(ours.stderr, c.stderr);
     assert_eq!(ours.code(), c.code());
+}
+
+pub fn trials() -> Vec<Trial> {
+    vec![
+        rust_test(
+            "verbose-tls/no_close_notify_of_our_own_after_the_session",
+            no_close_notify_of_our_own_after_the_session,
+        ),
+        rust_test(
+            "verbose-tls/read_error_dump_prints_the_result_as_a_long",
+            read_error_dump_prints_the_result_as_a_long,
+        ),
+    ]
 }
