@@ -119,17 +119,15 @@ fn show(line: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// Self-tests, listed by the suite as `lab::<file>::<name>`.
+pub mod self_tests {
     use super::unified;
 
-    #[test]
-    fn equal_is_empty() {
+    pub fn equal_is_empty() {
         assert_eq!(unified("a", "b", "x\ny\n", "x\ny\n", 3), "");
     }
 
-    #[test]
-    fn one_change_with_context() {
+    pub fn one_change_with_context() {
         let old = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
         let new = "1\n2\n3\n4\nfive\r\n6\n7\n8\n9\n";
         assert_eq!(
@@ -138,8 +136,7 @@ mod tests {
         );
     }
 
-    #[test]
-    fn insertions_deletions_and_separate_hunks() {
+    pub fn insertions_deletions_and_separate_hunks() {
         let old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n";
         let new = "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk";
         let d = unified("C", "ours", old, new, 1);

@@ -322,7 +322,8 @@ struct Slots {
     freed: Condvar,
 }
 
-struct SlotGuard(&'static Slots);
+/// One of the [`max_jobs`] places, held while a tool runs against the lab.
+pub struct SlotGuard(&'static Slots);
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
@@ -331,7 +332,8 @@ impl Drop for SlotGuard {
     }
 }
 
-fn take_slot() -> SlotGuard {
+/// Waits for one of the [`max_jobs`] places.
+pub fn take_slot() -> SlotGuard {
     static SLOTS: Slots = Slots {
         used: Mutex::new(0),
         freed: Condvar::new(),

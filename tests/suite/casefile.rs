@@ -3,7 +3,7 @@
 //! `tests/README.md`. `CASE_BLESS=1` writes the C tool's exit status and stderr into the
 //! same-as-C cases that are run.
 
-use crate::engine::{trials, Case, Expect};
+use crate::engine::{trials, Case, Expect, LabRun};
 use crate::mechanism::{authenticated, imap_tail, mask_sasl, AuthView};
 use crate::support::certs::certs;
 use crate::support::run::Imp;
@@ -74,7 +74,10 @@ enum Identity {
 #[derive(Debug, Clone)]
 enum Edit {
     Stdout(Vec<u8>, Vec<u8>),
+    Stderr(Vec<u8>, Vec<u8>),
     Status(i32),
+    /// A judgement in Rust (`deviations.rs`), by name.
+    Judge(String),
 }
 
 /// A parsed case file.
@@ -103,6 +106,11 @@ pub struct CaseFile {
     authenticated: Option<(String, u32)>,
     /// One list of operations per connection.
     connections: Vec<Vec<Op>>,
+    /// `server: lab`: the lab's real servers instead of a script (`c-args:`, `server-log:`,
+    /// `serial:`).
+    lab: Option<LabRun>,
+    /// `env: NAME=VALUE` lines.
+    env: Vec<(String, String)>,
 }
 
 /// An expected output: a `|` block in the spec's notation, or one escaped string (exact).
@@ -359,6 +367,25 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             "stdout" => case.stdout = Some(Text::Exact(unescape(value).map_err(err)?)),
             "stderr" => case.stderr = Some(Text::Exact(unescape(value).map_err(err)?)),
             "deviation" => case.deviations.push((value.to_string(), Vec::new())),
+            "env" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .ok_or_else(|| err("env: NAME=VALUE".into()))?;
+                case.env.push((k.to_string(), v.to_string()));
+            }
+            "server" if value == "lab" => case.lab = Some(LabRun::default()),
+            "c-args" | "server-log" | "serial" if case.lab.is_none() => {
+                return Err(err(format!("`{key}:` needs `server: lab` before it")));
+            }
+            "c-args" => case.lab.as_mut().unwrap().c_args = Some(byte_words(value).map_err(err)?),
+            "server-log" => {
+                let w = words(value).map_err(err)?;
+                let [file, needle] = w.as_slice() else {
+                    return Err(err("server-log: FILE \"TEXT\"".into()));
+                };
+                case.lab.as_mut().unwrap().server_log = Some((file.clone(), needle.clone()));
+            }
+            "serial" => case.lab.as_mut().unwrap().serial = true,
             "deviate" => {
                 let edit = match value.split_once(char::is_whitespace) {
                     Some(("stdout", rest)) => {
@@ -368,7 +395,19 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                         };
                         Edit::Stdout(from.clone(), to.clone())
                     }
+                    Some(("stderr", rest)) => {
+                        let w = byte_words(rest).map_err(err)?;
+                        let [from, to] = w.as_slice() else {
+                            return Err(err("deviate: stderr \"FROM\" \"TO\"".into()));
+                        };
+                        Edit::Stderr(from.clone(), to.clone())
+                    }
                     Some(("exit", rest)) => Edit::Status(number(rest.trim())? as i32),
+                    Some(("judge", name)) => {
+                        crate::deviations::by_name(name.trim())
+                            .ok_or_else(|| err(format!("no judgement {name:?}")))?;
+                        Edit::Judge(name.trim().to_string())
+                    }
                     _ => return Err(err(format!("unknown deviation edit {value:?}"))),
                 };
                 case.deviations
@@ -390,6 +429,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             }
             "normalise" => match value {
                 "mask-base64" => case.mask_base64 = true,
+                "lab" if case.lab.is_some() => {}
                 other => return Err(err(format!("unknown normalisation {other:?}"))),
             },
             "authenticated" => {
@@ -407,8 +447,14 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             other => return Err(err(format!("unknown key {other:?}"))),
         }
     }
-    if case.tool.is_empty() || case.connections.is_empty() {
-        return Err(format!("{}: needs `tool:` and `script:`", path.display()));
+    if case.tool.is_empty() {
+        return Err(format!("{}: needs `tool:`", path.display()));
+    }
+    if case.lab.is_some() && !text.lines().any(|l| l.trim() == "normalise: lab") {
+        return Err(format!(
+            "{}: a lab case says `normalise: lab`",
+            path.display()
+        ));
     }
     if case.expect.is_none() {
         let text = case.stdout.is_some() || case.wire.is_some();
@@ -537,6 +583,12 @@ impl CaseFile {
                     .map(|ops| steps(ops, &db, &mut made))
                     .collect()
             });
+        for (k, v) in &self.env {
+            case = case.env(k, v);
+        }
+        if let Some(lab) = &self.lab {
+            case = case.lab(lab.clone());
+        }
         if self.mask_base64 {
             case = case.normalise(mask_sasl);
         }
@@ -570,12 +622,19 @@ impl CaseFile {
             case = case.wire(w);
         }
         for (why, edits) in &self.deviations {
+            if let [Edit::Judge(name)] = edits.as_slice() {
+                let judge = crate::deviations::by_name(name).expect("checked when parsed");
+                case = case.deviation_judged(why, judge);
+                continue;
+            }
             let edits = edits.clone();
             case = case.deviation(why, move |o| {
                 for e in &edits {
                     match e {
                         Edit::Stdout(from, to) => o.replace_stdout(from, to),
+                        Edit::Stderr(from, to) => o.replace_stderr(from, to),
                         Edit::Status(code) => o.status = *code,
+                        Edit::Judge(_) => panic!("`deviate: judge` stands alone"),
                     }
                 }
             });
@@ -661,6 +720,13 @@ pub fn all_trials() -> Vec<Trial> {
         if expect == Expect::Text || expect == Expect::Mechanism {
             out.extend(trials(&name, expect, move || file.case()));
         } else {
+            let file = Arc::new(file);
+            if file.lab.is_some() {
+                let f = file.clone();
+                out.push(Trial::test(format!("{name}::c-stable"), move || {
+                    f.case().check_c_stable()
+                }));
+            }
             out.push(Trial::test(name, move || {
                 file.check_recorded()?;
                 file.case().check_same()

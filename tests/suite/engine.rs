@@ -14,7 +14,13 @@
 //!   server's view of the authentication, stdout lines in order and the exit status hold for
 //!   both tools, and ours prints the C tool's stdout (payloads masked) and stderr.
 //!
-//! Placeholders (`{PORT}`, `{DIR}`, `{USER}`, `{CERT:name}`) are filled in [`fill_vars`] only.
+//! A case can also run against the real servers of the lab (`scripts/lab.sh`, started once
+//! per test run on first use) instead of a scripted one: [`Case::lab`]; then the lab's
+//! normalisation (`crate::lab::normalise`) makes the runs comparable, and the case's
+//! `::c-stable` test shows that the C tool run twice compares equal after it.
+//!
+//! Placeholders (`{PORT}`, `{DIR}`, `{USER}`, `{CERT:name}`, `{LAB:NAME_PORT}`, `{LABDIR}`)
+//! are filled in [`fill_vars`] only.
 
 use crate::mechanism::{self, AuthView};
 use crate::support::run::{Command, Imp, Input, Output};
@@ -25,6 +31,7 @@ use libtest_mimic::{Failed, Trial};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::sync::mpsc::{channel, Sender};
+use std::sync::MutexGuard;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -135,9 +142,22 @@ pub fn fill_bytes(data: &[u8]) -> Vec<u8> {
 }
 
 /// [`fill`] on bytes (arguments need not be UTF-8); `{CERT:name}` is the PEM file of a client
-/// certificate with CN `name` (for `-t`).
+/// certificate with CN `name` (for `-t`); `{LAB:NAME}` the lab's port `NAME` (its `ports`
+/// file) and `{LABDIR}` the lab's directory (either starts the lab on first use).
 pub fn fill_vars(data: &[u8], vars: &Vars) -> Vec<u8> {
     let mut t = replace(data, b"{USER}", current_user().as_bytes());
+    while let Some(at) = t.windows(5).position(|w| w == b"{LAB:") {
+        let Some(len) = t[at..].iter().position(|&b| b == b'}') else {
+            break;
+        };
+        let name = String::from_utf8_lossy(&t[at + 5..at + len]).into_owned();
+        let port = crate::lab::lab().port(&name).to_string();
+        t.splice(at..=at + len, port.bytes());
+    }
+    if t.windows(8).any(|w| w == b"{LABDIR}") {
+        let dir = crate::lab::lab().dir.to_string_lossy().into_owned();
+        t = replace(&t, b"{LABDIR}", dir.as_bytes());
+    }
     while let Some(at) = t.windows(6).position(|w| w == b"{CERT:") {
         let Some(len) = t[at..].iter().position(|&b| b == b'}') else {
             break;
@@ -172,23 +192,50 @@ impl Outcome {
     /// Replaces the first occurrence of `from` in stdout by `to` (an empty `from` appends);
     /// panics when it is not there (a deviation that no longer applies must be noticed).
     pub fn replace_stdout(&mut self, from: &[u8], to: &[u8]) {
-        if from.is_empty() {
-            self.stdout.extend_from_slice(to);
-            return;
-        }
-        let at = self
-            .stdout
-            .windows(from.len())
-            .position(|w| w == from)
-            .unwrap_or_else(|| {
-                panic!(
-                    "deviation: {:?} not found in stdout {:?}",
-                    show(from),
-                    show(&self.stdout)
-                )
-            });
-        self.stdout.splice(at..at + from.len(), to.iter().copied());
+        replace_once(&mut self.stdout, "stdout", from, to);
     }
+
+    /// [`Outcome::replace_stdout`] for stderr.
+    pub fn replace_stderr(&mut self, from: &[u8], to: &[u8]) {
+        replace_once(&mut self.stderr, "stderr", from, to);
+    }
+}
+
+fn replace_once(data: &mut Vec<u8>, what: &str, from: &[u8], to: &[u8]) {
+    if from.is_empty() {
+        data.extend_from_slice(to);
+        return;
+    }
+    let at = data
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| {
+            panic!(
+                "deviation: {:?} not found in {what} {:?}",
+                show(from),
+                show(data)
+            )
+        });
+    data.splice(at..at + from.len(), to.iter().copied());
+}
+
+/// A case against the lab's real servers (see the module doc).
+#[derive(Debug, Default, Clone)]
+pub struct LabRun {
+    /// The C tool's arguments instead of the case's (it lacks an option ours has, e.g. `-H`:
+    /// it then talks to the listener where the server sees the same session).
+    pub c_args: Option<Vec<Vec<u8>>>,
+    /// After our run, this text must show in this lab file (a server log) within 2 s.
+    pub server_log: Option<(String, String)>,
+    /// Runs alone among the serial cases (the reason is the case file's).
+    pub serial: bool,
+}
+
+/// Held while a serial lab case runs.
+fn serial_guard(lab: Option<&LabRun>) -> Option<MutexGuard<'static, ()>> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    lab.filter(|l| l.serial)
+        .map(|_| SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// A deliberate difference from the C 3.6 tool: `apply` turns the C tool's outcome (and the
@@ -196,6 +243,8 @@ impl Outcome {
 struct Deviation {
     why: String,
     apply: OutcomeFn,
+    /// Judges the C tool's run and ours instead of an edit (`deviations.rs`).
+    judge: Option<crate::deviations::Judge>,
 }
 
 /// One case (see the module doc).
@@ -220,6 +269,9 @@ pub struct Case {
     normalise: Vec<ObsFn>,
     checks: Vec<ObsFn>,
     deviations: Vec<Deviation>,
+    lab: Option<LabRun>,
+    /// Environment variables of both runs.
+    env: Vec<(String, String)>,
 }
 
 /// The login name of the user running the tests (the C tool's default `-a`).
@@ -257,6 +309,8 @@ impl Case {
             normalise: Vec::new(),
             checks: Vec::new(),
             deviations: Vec::new(),
+            lab: None,
+            env: Vec::new(),
         }
     }
 
@@ -268,6 +322,12 @@ impl Case {
     /// Arguments as bytes (they need not be UTF-8).
     pub fn arg_bytes(mut self, args: Vec<Vec<u8>>) -> Case {
         self.args = args;
+        self
+    }
+
+    /// An environment variable of both runs.
+    pub fn env(mut self, key: &str, value: &str) -> Case {
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -369,8 +429,28 @@ impl Case {
         self.deviations.push(Deviation {
             why: why.to_string(),
             apply: Box::new(apply),
+            judge: None,
         });
         self
+    }
+
+    /// Declares a deliberate difference that `judge` accepts (same-as-C cases only).
+    pub fn deviation_judged(mut self, why: &str, judge: crate::deviations::Judge) -> Case {
+        self.deviations.push(Deviation {
+            why: why.to_string(),
+            apply: Box::new(|_| {}),
+            judge: Some(judge),
+        });
+        self
+    }
+
+    /// Runs against the lab instead of a scripted server, normalised the lab's way.
+    pub fn lab(mut self, lab: LabRun) -> Case {
+        self.lab = Some(lab);
+        self.normalise(|o| {
+            o.stdout = crate::lab::normalise::normalise(&o.stdout).into_bytes();
+            o.stderr = crate::lab::normalise::normalise(&o.stderr).into_bytes();
+        })
     }
 
     /// Adds an extra assertion on each raw observation (e.g. about discarded bytes).
@@ -387,13 +467,26 @@ impl Case {
         }
         let (tx, rx) = channel();
         let feed: Feed = Arc::new(Mutex::new(Some(tx)));
-        let server = FakeServer::start((self.scripts)(&feed));
+        let server = match self.lab {
+            None => Some(FakeServer::start((self.scripts)(&feed))),
+            Some(_) => None,
+        };
         let vars = Vars {
-            port: server.port().to_string(),
+            port: server
+                .as_ref()
+                .map_or(String::new(), |s| s.port().to_string()),
             dir: dir.path().to_string_lossy().into_owned(),
         };
-        let args: Vec<OsString> = self
-            .args
+        let args = match (&self.lab, imp) {
+            (
+                Some(LabRun {
+                    c_args: Some(c), ..
+                }),
+                Imp::Oracle,
+            ) => c,
+            _ => &self.args,
+        };
+        let args: Vec<OsString> = args
             .iter()
             .map(|a| OsString::from_vec(fill_vars(a, &vars)))
             .collect();
@@ -410,10 +503,22 @@ impl Case {
         if let Some(t) = self.timeout {
             cmd = cmd.timeout(t);
         }
-        let out = cmd.run_raw();
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
+        let out = match self.lab {
+            Some(_) => {
+                let _slot = crate::lab::take_slot();
+                cmd.run_raw()
+            }
+            None => cmd.run_raw(),
+        };
         // Whatever happened, the feed must not keep stdin open.
         feed.lock().unwrap().take();
-        let report = server.finish();
+        let report = match server {
+            Some(server) => server.finish(),
+            None => ServerReport::default(),
+        };
         let mut obs = Observation {
             imp,
             stdout: out.stdout.clone(),
@@ -425,6 +530,10 @@ impl Case {
         // What differs between the two runs of a case by construction.
         obs.replace_all(vars.port.as_bytes(), b"PORT");
         obs.replace_all(vars.dir.as_bytes(), b"{DIR}");
+        if self.lab.is_some() {
+            let lab_dir = crate::lab::lab().dir.to_string_lossy().into_owned();
+            obs.replace_all(lab_dir.as_bytes(), b"{LABDIR}");
+        }
         for c in &self.checks {
             c(&mut obs);
         }
@@ -555,13 +664,39 @@ impl Case {
 
     /// Same-as-C: runs both tools and compares them (and the recorded status/stderr).
     pub fn check_same(&self) -> Result<(), Failed> {
+        let guard = serial_guard(self.lab.as_ref());
         let c = self.observe(Imp::Oracle);
         let o = self.observe(Imp::Ours);
-        let p = self.same_problems(&c, &o);
+        drop(guard);
+        let mut p = self.same_problems(&c, &o);
+        if let Some((file, needle)) = self.lab.as_ref().and_then(|l| l.server_log.as_ref()) {
+            let lab = crate::lab::lab();
+            if !lab.wait_for_log(file, needle, Duration::from_secs(2)) {
+                p.push(format!("{file} does not show {needle:?} after our run"));
+            }
+        }
         self.fail("ours differs from the C tool", p, &o)
     }
 
+    /// The harness itself: the C tool run twice compares equal (after the normalisation), so
+    /// every difference between C and ours is real.
+    pub fn check_c_stable(&self) -> Result<(), Failed> {
+        let guard = serial_guard(self.lab.as_ref());
+        let first = self.observe(Imp::Oracle);
+        let second = self.observe(Imp::Oracle);
+        drop(guard);
+        let p = outcome_problems(
+            &first.outcome(),
+            &second.outcome(),
+            "exit status: first {}, second {}",
+        );
+        self.fail("the C tool differs from itself", p, &second)
+    }
+
     fn same_problems(&self, c: &Observation, o: &Observation) -> Vec<String> {
+        if !self.deviations.is_empty() {
+            return self.deviation_problems(c, o);
+        }
         let mut p = Vec::new();
         let mut differ = |what: &str, a: &[u8], b: &[u8]| {
             if a != b {
@@ -610,19 +745,58 @@ impl Case {
         if cc != oc {
             p.push(format!("exit status differs: C {cc} ours {oc}"));
         }
-        if self.recorded_status && oc != self.expected.status {
+        p.extend(self.recorded_problems(c));
+        p
+    }
+
+    /// The C tool's run against the recorded `exit:` and `stderr:` (ours is held to the C
+    /// tool's run).
+    fn recorded_problems(&self, c: &Observation) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.recorded_status && c.out.code() != self.expected.status {
             p.push(format!(
-                "exit status {oc} is not the recorded {}",
+                "the C tool's exit status {} is not the recorded {}",
+                c.out.code(),
                 self.expected.status
             ));
         }
-        if self.recorded_stderr && o.stderr != self.expected.stderr {
+        if self.recorded_stderr && c.stderr != self.expected.stderr {
             p.push(format!(
-                "stderr {} is not the recorded {}",
-                shorten(&o.stderr),
+                "the C tool's stderr {} is not the recorded {}",
+                shorten(&c.stderr),
                 shorten(&self.expected.stderr)
             ));
         }
+        p
+    }
+
+    /// A declared deviation from the C tool: ours must be the C tool's run as the deviation
+    /// edits it (so the difference is the declared one and nothing else).
+    fn deviation_problems(&self, c: &Observation, o: &Observation) -> Vec<String> {
+        let mut p = self.recorded_problems(c);
+        if c.out.timed_out || o.out.timed_out {
+            p.push("a tool timed out".into());
+        }
+        if c.outcome() == o.outcome() {
+            p.push("a deviation is declared, but ours is the C tool's run".into());
+        }
+        if c.received() != o.received() {
+            p.push("the server received other bytes from ours than from the C tool".into());
+        }
+        for judge in self.deviations.iter().filter_map(|d| d.judge) {
+            if let Err(e) = judge(&c.outcome(), &o.outcome()) {
+                p.push(format!("not the declared difference: {e}"));
+            }
+        }
+        if self.deviations.iter().any(|d| d.judge.is_some()) {
+            return p;
+        }
+        let want = self.deviated(c.outcome());
+        p.extend(
+            outcome_problems(&want, &o.outcome(), "exit status: C deviated {}, ours {}")
+                .into_iter()
+                .map(|s| format!("vs the C tool's run, deviated: {s}")),
+        );
         p
     }
 

@@ -6,22 +6,26 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-// The real-server lab (Dovecot, Postfix), shared with the binaries not yet in the suite.
+// The real-server lab (Dovecot, Postfix, Cyrus), shared with the binaries not yet in the suite.
 #[path = "../lab/mod.rs"]
 #[allow(unused_imports)]
 mod lab;
 
 mod bad_input;
 mod casefile;
+mod cli;
 mod compress;
+mod deviations;
 mod engine;
 mod exchanges;
 mod imap;
+mod lab_matrix;
 mod mechanism;
 mod mechanisms;
 mod partial_lines;
 mod sasl_math;
 mod valgrind;
+mod verbose_tls;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -57,6 +61,9 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
     tests.extend(partial_lines::trials_all());
+    tests.extend(lab_matrix::trials());
+    tests.extend(cli::trials());
+    tests.extend(verbose_tls::trials());
     tests
 }
 

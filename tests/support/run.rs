@@ -70,7 +70,7 @@ pub enum Input {
 /// A command to run; build with [`Command::new`].
 pub struct Command {
     imp: Imp,
-    name: String,
+    name: OsString,
     args: Vec<OsString>,
     stdin: Input,
     timeout: Duration,
@@ -118,10 +118,10 @@ impl Output {
 
 impl Command {
     /// `imp` invoked as `name` (e.g. `imtest`, `pop3test`).
-    pub fn new(imp: Imp, name: &str) -> Command {
+    pub fn new(imp: Imp, name: impl AsRef<OsStr>) -> Command {
         Command {
             imp,
-            name: name.to_string(),
+            name: name.as_ref().to_os_string(),
             args: Vec::new(),
             stdin: Input::Bytes(Vec::new()),
             timeout: RUN_TIMEOUT,
@@ -194,7 +194,7 @@ impl Command {
     }
 
     fn prepare(&self, dir: &TempDir) -> std::process::Command {
-        let link = dir.join(&self.name);
+        let link = dir.path().join(&self.name);
         std::os::unix::fs::symlink(self.imp.binary(), &link)
             .unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
         let mut cmd = match self.wrapper.split_first() {

@@ -1,0 +1,226 @@
+//! The command line where a case file cannot say it (the rest is `tests/cases/cli/`): bytes
+//! that are not UTF-8 in the program name, ours-only options whose C counterpart prints
+//! something else entirely, spellings compared among themselves, and `-X`'s daemon.
+
+use crate::engine::rust_test;
+use crate::support::run::{Command, Imp, Input};
+use crate::support::tmp::TempDir;
+use libtest_mimic::Trial;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The program names.
+const NAMES: [&str; 9] = [
+    "imtest",
+    "smtptest",
+    "lmtptest",
+    "pop3test",
+    "sivtest",
+    "nntptest",
+    "mupdatetest",
+    "httptest",
+    "synctest",
+];
+
+/// Stdout, stderr (as text, bytes that are not UTF-8 as `\xNN`) and the exit status.
+type Run = (String, String, i32);
+
+fn run(imp: Imp, name: impl AsRef<OsStr>, args: &[&OsStr]) -> Run {
+    let out = Command::new(imp, name).args(args).stdin(Input::Null).run();
+    (
+        crate::lab::normalise::readable(&out.stdout),
+        crate::lab::normalise::readable(&out.stderr),
+        out.code(),
+    )
+}
+
+fn ours(args: &[&str]) -> Run {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    run(Imp::Ours, "imtest", &args)
+}
+
+/// Program names and arguments that are not UTF-8 pass through byte for byte.
+fn non_utf8_bytes_match_c() {
+    let dir = TempDir::new("cli");
+    let pidfile = dir.path().join(OsStr::from_bytes(b"no\xfedir/pid"));
+    let name = OsStr::from_bytes(b"x\xff");
+    let usage_args = [
+        OsStr::new("-P"),
+        OsStr::new("pop3"),
+        OsStr::from_bytes(b"-\xe9"),
+    ];
+    let pid_args = [
+        OsStr::new("-I"),
+        pidfile.as_os_str(),
+        OsStr::from_bytes(b"h\xfe"),
+        OsStr::new("-P"),
+        OsStr::new("imap"),
+    ];
+    let side = |imp| (run(imp, name, &usage_args), run(imp, name, &pid_args));
+    let (c, o) = (side(Imp::Oracle), side(Imp::Ours));
+    assert_eq!(o.1, c.1);
+    assert_eq!((&o.0 .1, o.0 .2), (&c.0 .1, c.0 .2));
+    assert_eq!(o.0 .0, with_haproxy_lines(&c.0 .0));
+    assert!(o.0 .0.starts_with("Usage: x\\xff [options] hostname\n"));
+    assert_eq!(o.0 .1, "x\\xff: invalid option -- '\\xe9'\n");
+    let shown = crate::lab::normalise::readable(dir.path().as_os_str().as_bytes());
+    assert_eq!(
+        o.1 .1.replace(&shown, "<dir>"),
+        "could not open <dir>/no\\xfedir/pid for writing\nerror: No such file or directory\n"
+    );
+}
+
+/// The C usage text with master's `-H` lines before `-c` (ours, for the protocols with -H).
+fn with_haproxy_lines(usage: &str) -> String {
+    const C_LINE: &str = "  -c       : enable challenge prompt callbacks\n";
+    const H_LINES: &str =
+        "  -H ip    : Enable the HAProxy protocol and send the specified client IP \
+address in a v1 header
+             If the address is \"unknown\", a v1 header with UNKNOWN protocol will be sent
+             If the address is \"local\", a v2 header with LOCAL command will be sent
+";
+    assert!(usage.contains(C_LINE), "not a usage text: {usage}");
+    usage.replacen(C_LINE, &format!("{H_LINES}{C_LINE}"), 1)
+}
+
+/// The long forms of the failures found while parsing: the C tool's message, no usage.
+fn long_forms_of_parse_time_failures() {
+    for (args, stderr) in [
+        (
+            &["--reauth-attempts=0"][..],
+            "failure: number of auth attempts must be > 0\n\n",
+        ),
+        (
+            &["--input-filename=a", "--output-socket", "b"],
+            "failure: cannot pipe a file when using unix domain socket output\n",
+        ),
+        (&["--protocol=bogus"], "failure: unknown protocol\n\n"),
+        (
+            &["--prot=lmtp", "--require-tls"],
+            "failure: protocol cannot be SSL-wrapped\n\n",
+        ),
+        (
+            &["--pidfile=/nonexistent/dir/pid", "127.0.0.1"],
+            "could not open /nonexistent/dir/pid for writing\nerror: No such file or directory\n",
+        ),
+    ] {
+        let got = ours(args);
+        assert_eq!((got.1.as_str(), got.2), (stderr, 1), "{args:?}");
+    }
+}
+
+/// `--version` is ours alone (no C tool has it): `<name> (imtest-rs) <version>`, status 0, for
+/// every name; `-V` stays an invalid option exactly as in the C tool.
+fn version_is_ours_only() {
+    for name in NAMES {
+        let expected = (
+            format!("{name} (imtest-rs) {}\n", env!("CARGO_PKG_VERSION")),
+            String::new(),
+            0,
+        );
+        for args in [&["--version"][..], &["h", "--version"]] {
+            let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+            assert_eq!(run(Imp::Ours, name, &args), expected, "{name}");
+        }
+    }
+    let (o, c) = (
+        ours(&["-V"]),
+        run(Imp::Oracle, "imtest", &[OsStr::new("-V")]),
+    );
+    assert_eq!(o.1, "imtest: invalid option -- 'V'\n");
+    assert_eq!(o, (with_haproxy_lines(&c.0), c.1, c.2));
+}
+
+/// `--port=1` is `-p 1` in every spelling (compared on our side only: these would connect).
+fn long_port_behaves_like_short_port() {
+    let reference = ours(&["-p", "1", "127.0.0.1"]);
+    for args in [
+        &["--port=1", "127.0.0.1"][..],
+        &["--port", "1", "127.0.0.1"],
+        &["--po=1", "127.0.0.1"],
+        &["127.0.0.1", "--port=1"],
+        &["-p1", "127.0.0.1"],
+    ] {
+        assert_eq!(ours(args), reference, "{args:?}");
+    }
+}
+
+/// Waits for a pid file to hold a complete PID (the daemon writes it after forking).
+fn read_pidfile(path: &Path) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if !text.is_empty() {
+                return text;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "pid file {} never written",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `-X`: the command returns 0 at once with nothing printed after it; the pid file records the
+/// daemon, not the process we started. A complaint printed before -X is seen; the usage
+/// after it goes nowhere.
+fn daemon_mode_matches_c() {
+    let dir = TempDir::new("cli");
+    let mut outcomes = Vec::new();
+    for (imp, side) in [(Imp::Ours, "ours"), (Imp::Oracle, "c")] {
+        let pidfile = dir.path().join(format!("pid-{side}"));
+        let socket = dir.path().join(format!("sock-{side}"));
+        let args = [
+            OsStr::new("-X"),
+            socket.as_os_str(),
+            OsStr::new("-I"),
+            pidfile.as_os_str(),
+            OsStr::new("-p"),
+            OsStr::new("1"),
+            OsStr::new("127.0.0.1"),
+        ];
+        let outcome = run(imp, "imtest", &args);
+        let pid = read_pidfile(&pidfile);
+        assert!(
+            pid.bytes().all(|b| b.is_ascii_digit()),
+            "{side}: pid file {pid:?}"
+        );
+        outcomes.push(outcome);
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0], (String::new(), String::new(), 0));
+    let args: Vec<&OsStr> = ["-Z", "-X", "/nonexistent/s", "-h"]
+        .iter()
+        .map(OsStr::new)
+        .collect();
+    let (o, c) = (
+        run(Imp::Ours, "imtest", &args),
+        run(Imp::Oracle, "imtest", &args),
+    );
+    assert_eq!(o, c);
+    assert_eq!(
+        o,
+        (String::new(), "imtest: invalid option -- 'Z'\n".into(), 0)
+    );
+}
+
+pub fn trials() -> Vec<Trial> {
+    let tests: [(&str, fn()); 5] = [
+        ("cli/non_utf8_bytes_match_c", non_utf8_bytes_match_c),
+        (
+            "cli/long_forms_of_parse_time_failures",
+            long_forms_of_parse_time_failures,
+        ),
+        ("cli/version_is_ours_only", version_is_ours_only),
+        (
+            "cli/long_port_behaves_like_short_port",
+            long_port_behaves_like_short_port,
+        ),
+        ("cli/daemon_mode_matches_c", daemon_mode_matches_c),
+    ];
+    tests.into_iter().map(|(n, f)| rust_test(n, f)).collect()
+}
