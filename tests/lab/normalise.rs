@@ -167,7 +167,7 @@ fn digest_pairs(text: &str) -> Vec<(&str, &str)> {
 /// Standard-alphabet base64 with padding, nothing else allowed.
 fn base64_strict(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
-    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
         return None;
     }
     let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
