@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# A buildd-like check of the source package in dist/ (make dist), in a clean Debian 13
+# (trixie) chroot:
+#   1. a minbase chroot from debootstrap, kept pristine in CACHE between runs (a fresh copy
+#      each run; downloaded .debs are kept in CACHE too);
+#   2. the build dependencies from the .dsc, then dpkg-buildpackage in a network namespace
+#      with only loopback, HOME=/nonexistent;
+#   3. trixie's lintian on the .changes: no error or warning tags;
+#   4. next to the C tools: cyrus-clients + cyrus-murder installed and checksummed, ours
+#      installed beside them, the switch package installed (real STARTTLS + SCRAM session
+#      through /usr/lib/cyrus/bin/imtest against a Dovecot in the chroot), removed again,
+#      and the C tools' files compared with the checksums taken before;
+#   5. the autopkgtest (debian/tests) with autopkgtest's null runner inside the chroot.
+# Every chroot command runs in its own mount and PID namespace: /proc, /dev and /sys go
+# away with it, and so does any daemon it started.
+#
+#   scripts/buildd-check.sh [DIST_DIR]       (root; needs debootstrap, util-linux, iproute2)
+# Environment: BUILDD_CACHE (/var/cache/imtest-rs-buildd), BUILDD_MIRROR (the Debian
+# mirror apt uses here, else http://deb.debian.org/debian), BUILDD_KEEP=1 keeps the work
+# directory for a look afterwards.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+dist=$(cd "${1:-$top/dist}" && pwd)
+suite=trixie
+cache=${BUILDD_CACHE:-/var/cache/imtest-rs-buildd}
+arch=$(dpkg --print-architecture)
+base=$cache/$suite-$arch-minbase.tar
+dsc=$(ls "$dist"/imtest-rs_*.dsc | tail -n1)
+
+say() { printf '\n=== buildd-check: %s (%ds)\n' "$*" "$SECONDS"; }
+die() { echo "buildd-check: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (debootstrap, chroot, namespaces)"
+[ -f "$dsc" ] || die "no .dsc in $dist: run make dist"
+for tool in debootstrap unshare ip; do
+  command -v "$tool" >/dev/null || die "$tool missing (make deps installs it)"
+done
+
+mirror=${BUILDD_MIRROR:-}
+if [ -z "$mirror" ]; then
+  # The Debian mirror apt already uses (deb822 or one-line sources), else the CDN.
+  mirror=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+    /etc/apt/sources.list.d/*.list | grep -oE 'https?://[^ ]+/debian/?( |$)' |
+    grep -v -- '-security' | head -n1 | tr -d ' ' || true)
+  mirror=${mirror:-http://deb.debian.org/debian}
+fi
+
+mkdir -p "$cache/archives/partial"
+exec 8>"$cache/lock"
+flock 8 # one run at a time uses the cache
+
+work=$(mktemp -d /var/tmp/imtest-buildd.XXXXXX)
+root=$work/root
+cleanup() {
+  local rc=$?
+  # Mounts live in the namespaces only; this is a last guard before deleting the tree.
+  if findmnt -rn -o TARGET | grep -qF "$work/"; then
+    findmnt -rn -o TARGET | grep -F "$work/" | sort -r | xargs -r -n1 umount -l || true
+  fi
+  if [ "${BUILDD_KEEP:-}" = 1 ]; then
+    echo "buildd-check: work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Runs a command in the chroot, in new mount and PID namespaces (and with --offline a
+# network namespace that has only loopback). Everything it starts dies with it.
+run() {
+  local net=()
+  if [ "$1" = --offline ]; then
+    net=(--net)
+    shift
+  fi
+  unshare --mount --pid --fork --kill-child "${net[@]}" -- /bin/bash -c '
+    set -e
+    root=$1 archives=$2 offline=$3
+    shift 3
+    mount -t proc proc "$root/proc"
+    mount -t sysfs sysfs "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount --bind "$archives" "$root/var/cache/apt/archives"
+    if [ "$offline" = 1 ]; then ip link set lo up; fi
+    exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+      HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive TERM=dumb "$@"
+  ' buildd-run "$root" "$cache/archives" "$([ ${#net[@]} -gt 0 ] && echo 1 || echo 0)" "$@"
+}
+apt_get() { run apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
+
+if [ ! -f "$base" ]; then
+  say "debootstrap --variant=minbase $suite from $mirror (cached in $base)"
+  staging=$work/debootstrap
+  debootstrap --variant=minbase --arch="$arch" "$suite" "$staging" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+  tar -C "$staging" --numeric-owner -cf "$base.tmp" .
+  mv "$base.tmp" "$base"
+  rm -rf "$staging"
+fi
+
+say "fresh copy of the pristine $suite base"
+mkdir -p "$root"
+tar -C "$root" --numeric-owner -xf "$base"
+cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# As on a buildd: no recommends, no daemons started by maintainer scripts, no fsync.
+cat >"$root/etc/apt/apt.conf.d/90buildd" <<'EOF'
+APT::Install-Recommends "false";
+APT::Keep-Downloaded-Packages "true";
+Acquire::Languages "none";
+EOF
+echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/buildd-unsafe-io"
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+mkdir -p "$root/build"
+cp "$dsc" "$root/build/"
+for f in $(sed -n '/^Files:/,/^[^ ]/s/^ [0-9a-f]* [0-9]* //p' "$dsc"); do
+  cp "$dist/$f" "$root/build/"
+done
+dsc_name=$(basename "$dsc")
+
+say "apt-get update; build dependencies from $dsc_name"
+apt_get update >/dev/null
+apt_get install --no-install-recommends build-essential fakeroot dpkg-dev >/dev/null
+run sh -c "cd /build && dpkg-source -x $dsc_name src >/dev/null"
+apt_get build-dep --no-install-recommends "./build/$dsc_name" >/dev/null
+run sh -c 'rustc --version; cargo --version'
+
+say "dpkg-buildpackage, offline (loopback only), HOME=/nonexistent"
+run --offline /bin/sh -c '
+  set -e
+  cd /build/src
+  ip_links=$(ls /sys/class/net)
+  echo "network interfaces: $ip_links"
+  HOME=/nonexistent DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -sa \
+    >/build/build.log 2>&1 || { tail -n 60 /build/build.log; exit 1; }
+  grep -E "^(dpkg-deb: building|   Compiling imtest|    Finished|test result)" /build/build.log
+'
+changes=$(cd "$root/build" && ls imtest-rs_*_"$arch".changes)
+
+say "lintian on $changes"
+apt_get install --no-install-recommends lintian >/dev/null
+run --offline lintian --fail-on error,warning --display-info --tag-display-limit 0 \
+  "/build/$changes" || die "lintian reports errors or warnings"
+
+say "cyrus-clients + cyrus-murder, then ours next to them"
+apt_get install --no-install-recommends cyrus-clients cyrus-murder dovecot-imapd \
+  dovecot-pop3d openssl libsasl2-modules autopkgtest >/dev/null
+sums() {
+  # Every file of the two packages, with its checksum (diversions: what is really on disk).
+  run sh -c 'dpkg -L cyrus-clients cyrus-murder | sort -u | while read -r f; do
+    [ -f "$f" ] && [ ! -L "$f" ] && sha256sum "$f"; done'
+}
+sums >"$work/sums.before"
+grep -c . "$work/sums.before" | sed 's/^/files checksummed: /'
+debs=$(cd "$root/build" && ls imtest-rs_*_"$arch".deb)
+names_deb=$(cd "$root/build" && ls imtest-rs-cyrus-names_*_all.deb)
+run --offline dpkg -i "/build/$debs"
+run sh -c 'dpkg -s cyrus-clients cyrus-murder imtest-rs | grep -E "^(Package|Status):"'
+run --offline /build/src/debian/tests/session
+
+say "switch: $names_deb (/usr/lib/cyrus/bin and cyrus-*(1) run ours)"
+run --offline dpkg -i "/build/$names_deb"
+run --offline sh -c 'set -e
+  dpkg-divert --list imtest-rs-cyrus-names | sort
+  readlink -f /usr/lib/cyrus/bin/imtest /usr/lib/cyrus/bin/mupdatetest \
+    /usr/share/man/man1/cyrus-imtest.1.gz
+  /usr/lib/cyrus/bin/mupdatetest --version
+  /build/src/debian/tests/session /usr/lib/cyrus/bin'
+
+say "switch back: remove $names_deb, compare the C tools' files"
+run --offline dpkg -r imtest-rs-cyrus-names
+[ -z "$(run dpkg-divert --list imtest-rs-cyrus-names)" ] || die "diversions left"
+sums >"$work/sums.after"
+diff -u "$work/sums.before" "$work/sums.after" || die "the C tools' files changed"
+run sh -c 'dpkg --verify cyrus-clients cyrus-murder' || die "dpkg --verify"
+echo "cyrus-clients and cyrus-murder: every file as before"
+[ ! -L "$root/usr/lib/cyrus/bin/imtest" ] || die "/usr/lib/cyrus/bin/imtest is still a link"
+
+say "autopkgtest (null runner, inside the chroot)"
+run autopkgtest "/build/$changes" -- null
+
+say "all passed"
