@@ -113,6 +113,7 @@ Acquire::Languages "none";
 EOF
 echo force-unsafe-io >"$root/etc/dpkg/dpkg.cfg.d/buildd-unsafe-io"
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+echo 'man-db man-db/auto-update boolean false' | chroot "$root" debconf-set-selections
 chmod 755 "$root/usr/sbin/policy-rc.d"
 mkdir -p "$root/build"
 cp "$dsc" "$root/build/"
@@ -142,12 +143,18 @@ changes=$(cd "$root/build" && ls imtest-rs_*_"$arch".changes)
 
 say "lintian on $changes"
 apt_get install --no-install-recommends lintian >/dev/null
-run --offline lintian --fail-on error,warning --display-info --tag-display-limit 0 \
+run --offline setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent lintian --fail-on error,warning --display-info --tag-display-limit 0 \
   "/build/$changes" || die "lintian reports errors or warnings"
 
 say "cyrus-clients + cyrus-murder, then ours next to them"
-apt_get install --no-install-recommends cyrus-clients cyrus-murder dovecot-imapd \
-  dovecot-pop3d openssl libsasl2-modules autopkgtest >/dev/null
+# cyrus-murder needs cyrus-imapd and cyrus-pop3d, which conflict with dovecot-imapd and
+# dovecot-pop3d: Dovecot's IMAP and POP3 programs are unpacked beside, not installed.
+apt_get install --no-install-recommends cyrus-clients cyrus-murder dovecot-core openssl \
+  libsasl2-modules >/dev/null
+run sh -c 'set -e; mkdir -p /srv/dovecot-debs /srv/dovecot; cd /srv/dovecot-debs
+  apt-get download -q dovecot-imapd dovecot-pop3d >/dev/null
+  for deb in *.deb; do dpkg -x "$deb" /srv/dovecot/; done'
+services=/srv/dovecot/usr/lib/dovecot
 sums() {
   # Every file of the two packages, with its checksum (diversions: what is really on disk).
   run sh -c 'dpkg -L cyrus-clients cyrus-murder | sort -u | while read -r f; do
@@ -159,7 +166,7 @@ debs=$(cd "$root/build" && ls imtest-rs_*_"$arch".deb)
 names_deb=$(cd "$root/build" && ls imtest-rs-cyrus-names_*_all.deb)
 run --offline dpkg -i "/build/$debs"
 run sh -c 'dpkg -s cyrus-clients cyrus-murder imtest-rs | grep -E "^(Package|Status):"'
-run --offline /build/src/debian/tests/session
+run --offline env DOVECOT_SERVICES=$services /build/src/debian/tests/session
 
 say "switch: $names_deb (/usr/lib/cyrus/bin and cyrus-*(1) run ours)"
 run --offline dpkg -i "/build/$names_deb"
@@ -168,7 +175,7 @@ run --offline sh -c 'set -e
   readlink -f /usr/lib/cyrus/bin/imtest /usr/lib/cyrus/bin/mupdatetest \
     /usr/share/man/man1/cyrus-imtest.1.gz
   /usr/lib/cyrus/bin/mupdatetest --version
-  /build/src/debian/tests/session /usr/lib/cyrus/bin'
+  DOVECOT_SERVICES='"$services"' /build/src/debian/tests/session /usr/lib/cyrus/bin'
 
 say "switch back: remove $names_deb, compare the C tools' files"
 run --offline dpkg -r imtest-rs-cyrus-names
@@ -180,6 +187,9 @@ echo "cyrus-clients and cyrus-murder: every file as before"
 [ ! -L "$root/usr/lib/cyrus/bin/imtest" ] || die "/usr/lib/cyrus/bin/imtest is still a link"
 
 say "autopkgtest (null runner, inside the chroot)"
+# Its dependencies (dovecot-imapd, dovecot-pop3d) conflict with cyrus-murder's servers.
+apt_get purge cyrus-murder cyrus-imapd cyrus-pop3d >/dev/null
+apt_get install --no-install-recommends autopkgtest >/dev/null
 run autopkgtest "/build/$changes" -- null
 
 say "all passed"
