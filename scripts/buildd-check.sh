@@ -89,7 +89,11 @@ run() {
       HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive TERM=dumb "$@"
   ' buildd-run "$root" "$cache/archives" "$([ ${#net[@]} -gt 0 ] && echo 1 || echo 0)" "$@"
 }
-apt_get() { run apt-get -q -y -o Dpkg::Use-Pty=0 "$@"; }
+# apt-get's output goes to a log, shown when it fails.
+apt_get() {
+  run apt-get -q -y -o Dpkg::Use-Pty=0 "$@" >"$work/apt.log" 2>&1 ||
+    { tail -n 40 "$work/apt.log" >&2; die "apt-get $* failed"; }
+}
 
 if [ ! -f "$base" ]; then
   say "debootstrap --variant=minbase $suite from $mirror (cached in $base)"
@@ -123,10 +127,10 @@ done
 dsc_name=$(basename "$dsc")
 
 say "apt-get update; build dependencies from $dsc_name"
-apt_get update >/dev/null
-apt_get install --no-install-recommends build-essential fakeroot dpkg-dev >/dev/null
+apt_get update
+apt_get install --no-install-recommends build-essential fakeroot dpkg-dev
 run sh -c "cd /build && dpkg-source -x $dsc_name src >/dev/null"
-apt_get build-dep --no-install-recommends "./build/$dsc_name" >/dev/null
+apt_get build-dep --no-install-recommends "./build/$dsc_name"
 run sh -c 'rustc --version; cargo --version'
 
 say "dpkg-buildpackage, offline (loopback only), HOME=/nonexistent"
@@ -142,7 +146,7 @@ run --offline /bin/sh -c '
 changes=$(cd "$root/build" && ls imtest-rs_*_"$arch".changes)
 
 say "lintian on $changes"
-apt_get install --no-install-recommends lintian >/dev/null
+apt_get install --no-install-recommends lintian
 run --offline setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent lintian --fail-on error,warning --display-info --tag-display-limit 0 \
   "/build/$changes" || die "lintian reports errors or warnings"
 
@@ -150,9 +154,9 @@ say "cyrus-clients + cyrus-murder, then ours next to them"
 # cyrus-murder needs cyrus-imapd and cyrus-pop3d, which conflict with dovecot-imapd and
 # dovecot-pop3d: Dovecot's IMAP and POP3 programs are unpacked beside, not installed.
 apt_get install --no-install-recommends cyrus-clients cyrus-murder dovecot-core openssl \
-  libsasl2-modules >/dev/null
+  libsasl2-modules
 run sh -c 'set -e; mkdir -p /srv/dovecot-debs /srv/dovecot; cd /srv/dovecot-debs
-  apt-get download -q dovecot-imapd dovecot-pop3d >/dev/null
+  apt-get download -q -o APT::Sandbox::User=root dovecot-imapd dovecot-pop3d >/dev/null
   for deb in *.deb; do dpkg -x "$deb" /srv/dovecot/; done'
 services=/srv/dovecot/usr/lib/dovecot
 sums() {
@@ -165,6 +169,8 @@ grep -c . "$work/sums.before" | sed 's/^/files checksummed: /'
 debs=$(cd "$root/build" && ls imtest-rs_*_"$arch".deb)
 names_deb=$(cd "$root/build" && ls imtest-rs-cyrus-names_*_all.deb)
 run --offline dpkg -i "/build/$debs"
+# --remap-path-prefix: the build directory is nowhere in the binary.
+! grep -aq /build/src "$root/usr/lib/imtest-rs/bin/imtest" || die "build path in the binary"
 run sh -c 'dpkg -s cyrus-clients cyrus-murder imtest-rs | grep -E "^(Package|Status):"'
 run --offline env DOVECOT_SERVICES=$services /build/src/debian/tests/session
 
@@ -188,8 +194,8 @@ echo "cyrus-clients and cyrus-murder: every file as before"
 
 say "autopkgtest (null runner, inside the chroot)"
 # Its dependencies (dovecot-imapd, dovecot-pop3d) conflict with cyrus-murder's servers.
-apt_get purge cyrus-murder cyrus-imapd cyrus-pop3d >/dev/null
-apt_get install --no-install-recommends autopkgtest >/dev/null
+apt_get purge cyrus-murder cyrus-imapd cyrus-pop3d
+apt_get install --no-install-recommends autopkgtest
 run autopkgtest "/build/$changes" -- null
 
 say "all passed"
