@@ -3,8 +3,8 @@
 # (trixie) chroot:
 #   1. a minbase chroot from debootstrap, kept pristine in CACHE between runs (a fresh copy
 #      each run; downloaded .debs are kept in CACHE too);
-#   2. the build dependencies from the .dsc, then dpkg-buildpackage in a network namespace
-#      with only loopback, HOME=/nonexistent;
+#   2. the build dependencies from the .dsc, then dpkg-buildpackage as an unprivileged user
+#      in a network namespace with only loopback, HOME=/nonexistent;
 #   3. trixie's lintian on the .changes: no error or warning tags;
 #   4. next to the C tools: cyrus-clients + cyrus-murder installed and checksummed, ours
 #      installed beside them, the switch package installed (real STARTTLS + SCRAM session
@@ -19,6 +19,7 @@
 # mirror apt uses here, else http://deb.debian.org/debian), BUILDD_KEEP=1 keeps the work
 # directory for a look afterwards.
 set -euo pipefail
+{ # The whole script is read before it runs (so that editing it cannot change a running check).
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 dist=$(cd "${1:-$top/dist}" && pwd)
@@ -52,8 +53,15 @@ flock 8 # one run at a time uses the cache
 
 work=$(mktemp -d /var/tmp/imtest-buildd.XXXXXX)
 root=$work/root
+child=
 cleanup() {
   local rc=$?
+  # A namespace still running (the check was interrupted): its init process dies with
+  # unshare (--kill-child), and every process in the namespace with it.
+  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
   # Mounts live in the namespaces only; this is a last guard before deleting the tree.
   if findmnt -rn -o TARGET | grep -qF "$work/"; then
     findmnt -rn -o TARGET | grep -F "$work/" | sort -r | xargs -r -n1 umount -l || true
@@ -69,7 +77,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # Runs a command in the chroot, in new mount and PID namespaces (and with --offline a
-# network namespace that has only loopback). Everything it starts dies with it.
+# network namespace that has only loopback). Everything it starts dies with it: the
+# namespace's init is a root shell that waits for the command (an init that changed its
+# user would lose unshare's kill-on-parent-death signal). unshare runs in the background so
+# that a signal to this script is handled at once.
 run() {
   local net=()
   if [ "$1" = --offline ]; then
@@ -85,14 +96,25 @@ run() {
     mount --rbind /dev "$root/dev"
     mount --bind "$archives" "$root/var/cache/apt/archives"
     if [ "$offline" = 1 ]; then ip link set lo up; fi
-    exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive TERM=dumb "$@"
-  ' buildd-run "$root" "$cache/archives" "$([ ${#net[@]} -gt 0 ] && echo 1 || echo 0)" "$@"
+  ' buildd-run "$root" "$cache/archives" "$([ ${#net[@]} -gt 0 ] && echo 1 || echo 0)" "$@" &
+  child=$!
+  local rc=0
+  wait "$child" || rc=$?
+  child=
+  return $rc
 }
 # apt-get's output goes to a log, shown when it fails.
 apt_get() {
   run apt-get -q -y -o Dpkg::Use-Pty=0 "$@" >"$work/apt.log" 2>&1 ||
     { tail -n 40 "$work/apt.log" >&2; die "apt-get $* failed"; }
+}
+# dpkg likewise; the lines that say what it did are shown.
+dpkg_do() {
+  run --offline dpkg "$@" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; die "dpkg $* failed"; }
+  grep -E "^(Setting up|Removing) " "$work/dpkg.log" | grep -v "^Removing 'diversion" || true
+  grep -c "diversion of" "$work/dpkg.log" | sed 's/$/ diversion(s) added or removed/'
 }
 
 if [ ! -f "$base" ]; then
@@ -133,12 +155,12 @@ run sh -c "cd /build && dpkg-source -x $dsc_name src >/dev/null"
 apt_get build-dep --no-install-recommends "./build/$dsc_name"
 run sh -c 'rustc --version; cargo --version'
 
-say "dpkg-buildpackage, offline (loopback only), HOME=/nonexistent"
-run --offline /bin/sh -c '
+say "dpkg-buildpackage as an unprivileged user, offline (loopback only), HOME=/nonexistent"
+run sh -c 'useradd --system --no-create-home --home-dir /nonexistent builder && chown -R builder: /build'
+run --offline setpriv --reuid=builder --regid=builder --init-groups /bin/sh -c '
   set -e
   cd /build/src
-  ip_links=$(ls /sys/class/net)
-  echo "network interfaces: $ip_links"
+  echo "network interfaces: $(ls /sys/class/net)"
   HOME=/nonexistent DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -sa \
     >/build/build.log 2>&1 || { tail -n 60 /build/build.log; exit 1; }
   grep -E "^(dpkg-deb: building|   Compiling imtest|    Finished|test result)" /build/build.log
@@ -147,7 +169,7 @@ changes=$(cd "$root/build" && ls imtest-rs_*_"$arch".changes)
 
 say "lintian on $changes"
 apt_get install --no-install-recommends lintian
-run --offline setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/nonexistent lintian --fail-on error,warning --display-info --tag-display-limit 0 \
+run --offline setpriv --reuid=builder --regid=builder --init-groups env HOME=/nonexistent lintian --fail-on error,warning --display-info --tag-display-limit 0 \
   "/build/$changes" || die "lintian reports errors or warnings"
 
 say "cyrus-clients + cyrus-murder, then ours next to them"
@@ -168,14 +190,14 @@ sums >"$work/sums.before"
 grep -c . "$work/sums.before" | sed 's/^/files checksummed: /'
 debs=$(cd "$root/build" && ls imtest-rs_*_"$arch".deb)
 names_deb=$(cd "$root/build" && ls imtest-rs-cyrus-names_*_all.deb)
-run --offline dpkg -i "/build/$debs"
+dpkg_do -i "/build/$debs"
 # --remap-path-prefix: the build directory is nowhere in the binary.
 ! grep -aq /build/src "$root/usr/lib/imtest-rs/bin/imtest" || die "build path in the binary"
 run sh -c 'dpkg -s cyrus-clients cyrus-murder imtest-rs | grep -E "^(Package|Status):"'
 run --offline env DOVECOT_SERVICES=$services /build/src/debian/tests/session
 
 say "switch: $names_deb (/usr/lib/cyrus/bin and cyrus-*(1) run ours)"
-run --offline dpkg -i "/build/$names_deb"
+dpkg_do -i "/build/$names_deb"
 run --offline sh -c 'set -e
   dpkg-divert --list imtest-rs-cyrus-names | sort
   readlink -f /usr/lib/cyrus/bin/imtest /usr/lib/cyrus/bin/mupdatetest \
@@ -184,7 +206,7 @@ run --offline sh -c 'set -e
   DOVECOT_SERVICES='"$services"' /build/src/debian/tests/session /usr/lib/cyrus/bin'
 
 say "switch back: remove $names_deb, compare the C tools' files"
-run --offline dpkg -r imtest-rs-cyrus-names
+dpkg_do -r imtest-rs-cyrus-names
 [ -z "$(run dpkg-divert --list imtest-rs-cyrus-names)" ] || die "diversions left"
 sums >"$work/sums.after"
 diff -u "$work/sums.before" "$work/sums.after" || die "the C tools' files changed"
@@ -196,6 +218,10 @@ say "autopkgtest (null runner, inside the chroot)"
 # Its dependencies (dovecot-imapd, dovecot-pop3d) conflict with cyrus-murder's servers.
 apt_get purge cyrus-murder cyrus-imapd cyrus-pop3d
 apt_get install --no-install-recommends autopkgtest
-run autopkgtest "/build/$changes" -- null
+run autopkgtest "/build/$changes" -- null >"$work/autopkgtest.log" 2>&1 ||
+  { cat "$work/autopkgtest.log" >&2; die "autopkgtest failed"; }
+sed -n '/@@@@ summary/,$p' "$work/autopkgtest.log" | grep -E '^[a-z0-9-]+ +(PASS|FAIL|SKIP)'
 
 say "all passed"
+exit 0
+}
