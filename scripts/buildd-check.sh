@@ -114,7 +114,7 @@ apt_get() {
 dpkg_do() {
   run --offline dpkg "$@" >"$work/dpkg.log" 2>&1 || { cat "$work/dpkg.log" >&2; die "dpkg $* failed"; }
   grep -E "^(Setting up|Removing) " "$work/dpkg.log" | grep -v "^Removing 'diversion" || true
-  grep -c "diversion of" "$work/dpkg.log" | sed 's/$/ diversion(s) added or removed/'
+  echo "$(grep -c "diversion of" "$work/dpkg.log" || true) diversions added or removed"
 }
 
 if [ ! -f "$base" ]; then
