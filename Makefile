@@ -66,7 +66,7 @@ fuzz-smoke:
 demo: release
 	@./scripts/demo.sh
 
-# Ours against the C tool on a throw-away Dovecot; writes bench/RESULTS.md (issue 8).
+# Ours against the C tool on a throw-away Dovecot; writes bench/RESULTS.md.
 bench: release
 	@BENCH_OURS=$(BIN) ./bench/run.sh
 

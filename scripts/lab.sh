@@ -25,6 +25,7 @@
 #             SMTP_HAPROXY_PORT (smtpd_upstream_proxy_protocol=haproxy)
 #             SMTPS_TLS13_PORT (implicit TLS, TLS 1.3 only)
 #             SMTPS_WRONGHOST_PORT (implicit TLS, certificate for wrong.example)
+#             SMTP_NOTLS_PORT (STARTTLS offered, refused with 454: its certificate is missing)
 #
 # Users (passwd-file, {PLAIN}): tim / tanstaaftanstaaf, bob / secret; master user
 # master / masterpass (SASL authzid, or `user*master` as the login name). Mechanisms: PLAIN
@@ -87,7 +88,7 @@ REALMS="lab.example other.example"
 PORT_NAMES=(IMAP_PORT IMAPS_PORT IMAP_HAPROXY_PORT IMAPS_HAPROXY_PORT POP3_PORT POP3S_PORT
   POP3_HAPROXY_PORT SIEVE_PORT SIEVE_HAPROXY_PORT LMTP_PORT SUBMISSION_PORT SUBMISSIONS_PORT
   AUTH_PORT SMTP_PORT SMTPS_PORT SMTP_SUBMISSION_PORT SMTP_HAPROXY_PORT SMTPS_TLS13_PORT
-  SMTPS_WRONGHOST_PORT)
+  SMTPS_WRONGHOST_PORT SMTP_NOTLS_PORT)
 
 # --- process helpers (only processes started for this DIR, by pid / session id) -----------
 
@@ -516,6 +517,9 @@ CONF
   -o smtpd_tls_wrappermode=yes
   -o smtpd_tls_cert_file=$dir/wrong.pem
   -o smtpd_tls_key_file=$dir/wrong.key
+127.0.0.1:$SMTP_NOTLS_PORT inet n - n - - smtpd
+  -o smtpd_tls_cert_file=$dir/missing.pem
+  -o smtpd_tls_key_file=$dir/missing.key
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -10,6 +10,7 @@ use crate::net::stack::{Stack, SASL_LINE_MAX};
 use crate::oauth;
 use crate::protocol::{SaslFraming, SuccessData};
 use crate::replies;
+use crate::secret::Secret;
 use crate::transcript::{self, c_str};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -73,8 +74,8 @@ pub fn exchange(attempt: &mut Attempt, framing: &SaslFraming, mechlist: &[u8]) -
     attempt.stack.write(command.as_bytes());
 
     let mut literal_mode = framing.quoted;
-    let mut pending_initial: Option<Vec<u8>> = None;
-    let mut response: Option<Vec<u8>> = None;
+    let mut pending_initial: Option<Secret> = None;
+    let mut response: Option<Secret> = None;
     // With no initial response (or one too long for the line) nothing follows the
     // mechanism name on the command line.
     let mut skip_body = false;
@@ -209,7 +210,7 @@ pub fn advertised_exchange(
 /// nothing gets a `C: ` prefix.
 fn send_response(
     stack: &mut Stack,
-    response: Option<Vec<u8>>,
+    response: Option<Secret>,
     on_command_line: bool,
     literal_mode: bool,
     base64_room: Option<usize>,
@@ -232,7 +233,7 @@ fn send_response(
             } else {
                 b"C: "
             };
-            transcript::out(&[prefix, &encoded].concat());
+            transcript::out(&Secret::concat(&[prefix, &encoded]));
             stack.write(&encoded);
         }
         _ if literal_mode => {

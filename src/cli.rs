@@ -6,11 +6,13 @@ mod extras;
 
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
-use crate::options::{Extras, Family, HaProxy, Options, Output, Password};
+use crate::options::{Extras, Family, HaProxy, Options, Output};
 use crate::protocol::{self, Kind, Protocol};
+use crate::secret::Secret;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 /// What `main` does after parsing.
 pub enum Parsed {
@@ -149,7 +151,7 @@ struct Collected {
     port: Vec<u8>,
     authzid: Option<Vec<u8>>,
     authname: Option<Vec<u8>>,
-    password: Option<Password>,
+    password: Option<Secret>,
     /// Where every `-w` argument sits in argv (index, byte offset), to be masked.
     password_argv: Vec<(usize, usize)>,
     mechanism: Option<Vec<u8>>,
@@ -291,15 +293,13 @@ fn report(stop: &Stop) {
     }
 }
 
-/// Writes and flushes; a closed or broken stdout (e.g. after `-X`) is not an error here.
+/// The usage text and the other answers go to stdout; a closed stdout is not an error here.
 fn write_stdout(bytes: &[u8]) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(bytes);
-    let _ = out.flush();
+    crate::transcript::out(bytes);
 }
 
 fn write_stderr(bytes: &[u8]) {
-    let _ = std::io::stderr().lock().write_all(bytes);
+    crate::transcript::err(bytes);
 }
 
 /// The whole parse; `daemonize` is what `-X` does the moment it is seen.
@@ -309,7 +309,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
         // No argv[0] at all: behave like an unknown program name.
         args.push(Vec::new());
     }
-    let split = extras::split(&args, SHORT_OPTIONS, &LONG_OPTIONS);
+    let mut split = extras::split(&args, SHORT_OPTIONS, &LONG_OPTIONS);
     if extras::wants_help(&split) {
         return Err(Stop::HelpExtras);
     }
@@ -327,7 +327,7 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     };
     let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
     // The copies of argv may hold the password.
-    for arg in &mut args {
+    for arg in args.iter_mut().chain(&mut split.remaining) {
         process::wipe(arg);
     }
     result
@@ -353,7 +353,7 @@ fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collecte
             b'u' => c.authzid = Some(arg),
             b'a' => c.authname = Some(arg),
             b'w' => {
-                c.password = Some(Password::new(arg));
+                c.password = Some(Secret::new(arg));
                 c.password_argv.extend(found.argument_at);
             }
             b'm' => c.mechanism = Some(arg),
@@ -502,16 +502,43 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     })
 }
 
-/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2).
+/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2). Unlike the C tool, the
+/// file's mode is 0644 at most, and a symbolic link at `path` is refused (not followed: one
+/// planted there would make us overwrite its target).
 fn write_pidfile(path: &[u8]) -> Result<(), Stop> {
-    let failed = |e: std::io::Error| Stop::PidFile {
-        path: path.to_vec(),
-        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    let failed = |e: std::io::Error| match e.raw_os_error() {
+        Some(libc::ELOOP) if is_symlink(path) => Stop::Extra(format!(
+            "-I: {} is a symbolic link; not writing the pid file through it",
+            lossy(path)
+        )),
+        errno => Stop::PidFile {
+            path: path.to_vec(),
+            errno: errno.unwrap_or(libc::EIO),
+        },
     };
-    let mut file = std::fs::File::create(OsStr::from_bytes(path)).map_err(failed)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(OsStr::from_bytes(path))
+        .map_err(failed)?;
+    // A regular file that was there with a wider mode is narrowed too (through the open
+    // descriptor; devices such as /dev/null are left alone). Failing that is not an error.
+    if let Ok(meta) = file.metadata() {
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_file() && mode & !0o644 != 0 {
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(mode & 0o644));
+        }
+    }
     // Like the C tool, a failed write after a successful open goes unreported.
     let _ = write!(file, "{}", std::process::id());
     Ok(())
+}
+
+fn is_symlink(path: &[u8]) -> bool {
+    std::fs::symlink_metadata(OsStr::from_bytes(path)).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// The text after the last `/` of argv[0].

@@ -1,11 +1,16 @@
 //! imtest and its siblings as a library: the whole tool behind [`run`], plus [`parsers`], a
 //! small door to the functions that read server data, for the fuzz targets. The binary
-//! (`src/main.rs`) only calls [`run`].
+//! (`src/main.rs`) only calls [`run_process`].
+//!
+//! `unsafe` is allowed in `src/ffi/` alone (the thin wrappers around C libraries) and in the
+//! binary's C `main`; the compiler holds the rest of the crate to that.
+#![deny(unsafe_code)]
 
 mod auth;
 mod capabilities;
 mod cli;
 mod error;
+#[allow(unsafe_code)]
 mod ffi;
 mod net;
 mod oauth;
@@ -14,6 +19,7 @@ mod prompt;
 mod protocol;
 mod relay;
 mod replies;
+mod secret;
 mod session;
 mod socket_mode;
 mod stress;
@@ -27,17 +33,17 @@ pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
     run_masking(args, &mut |_, _| {})
 }
 
-/// The binary's entry, behind its C `main`: std's usual start-up, then [`run`] over the
+/// The process's own argv (its strings are what `/proc/PID/cmdline` shows); the binary's C
+/// `main` takes it from the C runtime and hands it to [`run_process`].
+pub use ffi::process::Argv;
+
+/// The binary's entry, behind its C `main`: std's usual start-up, the process made
+/// non-dumpable (before any secret is read), then [`run`] over the
 /// process's own argv, where the password argument of `-w`/`--password` is overwritten with
 /// `x` once the command line is parsed (so `/proc/PID/cmdline` and `ps` no longer show it).
-///
-/// # Safety
-/// `argc` and `argv` must be exactly what the C runtime passed to `main`, and nothing else
-/// may write to the argv strings while this runs.
-pub unsafe fn c_main(argc: std::ffi::c_int, argv: *const *mut std::ffi::c_char) -> i32 {
+pub fn run_process(mut argv: Argv) -> i32 {
     ffi::process::start_like_std();
-    // SAFETY: forwarded from this function's contract.
-    let mut argv = unsafe { ffi::process::Argv::from_c_main(argc, argv) };
+    ffi::process::forbid_dumps();
     let args = argv.to_vec();
     run_masking(args, &mut |index, offset| argv.mask(index, offset))
 }
@@ -51,16 +57,45 @@ fn run_masking(args: Vec<std::ffi::OsString>, mask: &mut dyn FnMut(usize, usize)
             for &(index, offset) in &options.password_argv {
                 mask(index, offset);
             }
-            match session::run(&options) {
-                Ok(code) => code,
-                Err(failure) => {
-                    transcript::err(&failure.line());
-                    if options.extras.exit_status {
-                        failure.stage.exit_code()
-                    } else {
-                        1
-                    }
-                }
+            let outcome = session::run(&options).and_then(|connected| {
+                let code = after_login(&options, connected.stack)?;
+                Ok((code, connected.auth_failed))
+            });
+            exit_status(&options, outcome)
+        }
+    }
+}
+
+/// What follows the last round: the stress test (`-z`), socket mode (`-x`/`-X`), or the
+/// relay of the terminal or the `-f` file.
+fn after_login(options: &options::Options, mut stack: net::stack::Stack) -> error::Result<i32> {
+    if options.stress {
+        return stress::run(&mut stack);
+    }
+    match &options.output {
+        options::Output::Terminal => relay::run(options, stack, None),
+        options::Output::File(path) => relay::run(options, stack, Some(path)),
+        options::Output::Socket { path, .. } => {
+            let logout = options.protocol.logout.map(|l| l.command);
+            socket_mode::run(options.protocol.kind, logout, stack, path)
+        }
+    }
+}
+
+/// The exit status of a session: its own code, or the one fatal error printed as the C
+/// tool's `failure: ...` line (status 1). With `--exit-status`, each failure says its stage,
+/// and a failed authentication the C tool would carry on after still shows in the status.
+fn exit_status(options: &options::Options, outcome: error::Result<(i32, bool)>) -> i32 {
+    let exit_status = options.extras.exit_status;
+    match outcome {
+        Ok((0, true)) if exit_status => error::Stage::Auth.exit_code(),
+        Ok((code, _)) => code,
+        Err(failure) => {
+            transcript::err(&failure.line());
+            if exit_status {
+                failure.stage.exit_code()
+            } else {
+                1
             }
         }
     }

@@ -5,8 +5,8 @@
 //! drive libsasl2, so framing and transcript are those of every other mechanism.
 
 use crate::ffi::sasl::{self, StepResult};
-use crate::options::Password;
 use crate::protocol::{Kind as Protocol, Protocol as Table};
+use crate::secret::Secret;
 
 /// The two mechanisms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,11 +86,11 @@ pub struct Credentials<'a> {
 }
 
 /// The client's first message.
-pub fn initial_response(kind: Kind, credentials: &Credentials) -> Password {
-    let bearer = [b"auth=Bearer ", credentials.token, b"\x01\x01"].concat();
-    let message = match kind {
+pub fn initial_response(kind: Kind, credentials: &Credentials) -> Secret {
+    let bearer = Secret::concat(&[b"auth=Bearer ", credentials.token, b"\x01\x01"]);
+    match kind {
         // Google's form: user=<name>^Aauth=Bearer <token>^A^A.
-        Kind::XOAuth2 => [b"user=", credentials.authname, b"\x01", &bearer].concat(),
+        Kind::XOAuth2 => Secret::concat(&[b"user=", credentials.authname, b"\x01", &bearer]),
         // RFC 7628 §3.1: GS2 header with the authorization identity, then key/value pairs.
         Kind::OAuthBearer => {
             let user = credentials
@@ -102,17 +102,15 @@ pub fn initial_response(kind: Kind, credentials: &Credentials) -> Password {
                 0 => format!("\x01host={}\x01", credentials.host),
                 port => format!("\x01host={}\x01port={port}\x01", credentials.host),
             };
-            [
+            Secret::concat(&[
                 b"n,a=",
                 saslname(user).as_slice(),
                 b",",
                 pairs.as_bytes(),
                 &bearer,
-            ]
-            .concat()
+            ])
         }
-    };
-    Password::new(message)
+    }
 }
 
 /// RFC 5801 `saslname`: `,` and `=` escaped as `=2C` and `=3D`.
@@ -142,7 +140,7 @@ enum State {
 /// One exchange of one of the two mechanisms.
 pub struct Mechanism {
     kind: Kind,
-    initial: Password,
+    initial: Secret,
     state: State,
 }
 
@@ -159,7 +157,7 @@ impl Mechanism {
     pub fn start(&mut self, want_initial_response: bool) -> StepResult {
         let output = if want_initial_response {
             self.state = State::Sent;
-            Some(self.initial.to_vec())
+            Some(self.initial.clone())
         } else {
             None
         };
@@ -179,13 +177,13 @@ impl Mechanism {
         let (code, output) = match self.state {
             State::Fresh => {
                 self.state = State::Sent;
-                (sasl::SASL_CONTINUE, Some(self.initial.to_vec()))
+                (sasl::SASL_CONTINUE, Some(self.initial.clone()))
             }
             State::Sent => {
                 self.state = State::Answered;
                 let dummy = match self.kind {
-                    Kind::OAuthBearer => vec![0x01],
-                    Kind::XOAuth2 => Vec::new(),
+                    Kind::OAuthBearer => Secret::new(vec![0x01]),
+                    Kind::XOAuth2 => Secret::default(),
                 };
                 (sasl::SASL_CONTINUE, Some(dummy))
             }

@@ -1,8 +1,8 @@
 //! What the command line asked for, after parsing (spec §2.2). Filled in by `cli`,
 //! read by everything else; no behaviour lives here.
 
-use crate::ffi::process::wipe;
 use crate::protocol::Protocol;
+use crate::secret::Secret;
 use std::path::PathBuf;
 
 /// `-H`: which HAProxy header to send first on every connection (spec §3.3).
@@ -45,7 +45,7 @@ pub struct Options {
     /// `-u`.
     pub authzid: Option<Vec<u8>>,
     /// `-w`, as given (bytes: a password need not be UTF-8); wiped when dropped.
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
     /// Where each `-w` argument sits in the process's argv: (index, byte offset), for masking.
     pub password_argv: Vec<(usize, usize)>,
     /// `-r`.
@@ -129,7 +129,7 @@ pub struct Extras {
     /// `--cb TYPE`; `None` = the C tool's tls-unique.
     pub channel_binding: Option<ChannelBinding>,
     /// `--oauth-token-file FILE` / `--oauth-token-fd N`: the bearer token, read at start.
-    pub oauth_token: Option<Password>,
+    pub oauth_token: Option<Secret>,
     /// `-4`/`-6` (`--ipv4`/`--ipv6`).
     pub family: Option<Family>,
     /// `--connect-timeout SECONDS`.
@@ -150,6 +150,9 @@ pub struct Extras {
     pub haproxy_tlvs: Vec<(u8, Vec<u8>)>,
     /// `--exit-status`: distinct exit codes per failure stage (`error::Stage`).
     pub exit_status: bool,
+    /// `--no-plaintext-fallback`: no credential is sent unless TLS is up (STARTTLS refused, or its
+    /// engine failing, ends the run); the certificate need not verify.
+    pub no_plaintext_fallback: bool,
 }
 
 impl Extras {
@@ -167,41 +170,9 @@ impl Extras {
             (self.show_cert, "--show-cert"),
             (self.tls_resume, "--tls-resume"),
             (self.channel_binding.is_some(), "--cb"),
+            (self.no_plaintext_fallback, "--no-plaintext-fallback"),
         ]
         .into_iter()
         .find_map(|(given, name)| given.then_some(name))
-    }
-}
-
-/// Password bytes that are wiped when dropped (prompt answers, argv copies).
-#[derive(Default, Clone, PartialEq, Eq)]
-pub struct Password(Vec<u8>);
-
-impl Password {
-    pub fn new(bytes: Vec<u8>) -> Password {
-        Password(bytes)
-    }
-
-    pub fn as_slice(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for Password {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(..)")
-    }
-}
-
-impl Drop for Password {
-    fn drop(&mut self) {
-        wipe(&mut self.0);
     }
 }

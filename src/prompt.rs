@@ -5,12 +5,9 @@
 //! Printing of protocol lines and the exchange itself live elsewhere; this only talks to the
 //! user.
 
-// Used once the authentication code calls it.
-
 use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
 use crate::ffi::{term, user};
-use crate::options::Password;
-use std::io::Write;
+use crate::secret::Secret;
 
 /// Longest echo answer read: the C tool reads with `fgets` into 1023 bytes.
 const ECHO_LINE_MAX: usize = 1022;
@@ -25,7 +22,7 @@ pub struct CliPrompter {
     /// `-u`.
     pub authzid: Option<Vec<u8>>,
     /// `-w` (bytes, wiped when dropped).
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
     /// `-r`.
     pub realm: Option<Vec<u8>>,
 }
@@ -35,42 +32,40 @@ trait Console {
     /// Writes `text` to stdout at once.
     fn show(&mut self, text: &[u8]);
     /// A no-echo read (glibc `getpass("")`).
-    fn read_hidden(&mut self) -> Vec<u8>;
+    fn read_hidden(&mut self) -> Secret;
     /// One raw line from stdin, at most `max` bytes, newline included if read.
-    fn read_line(&mut self, max: usize) -> Vec<u8>;
+    fn read_line(&mut self, max: usize) -> Secret;
 }
 
 struct Terminal;
 
 impl Console for Terminal {
     fn show(&mut self, text: &[u8]) {
-        let mut out = std::io::stdout().lock();
         // Like the C tool's printf, output errors are not reported.
-        let _ = out.write_all(text);
-        let _ = out.flush();
+        crate::transcript::out(text);
     }
 
-    fn read_hidden(&mut self) -> Vec<u8> {
+    fn read_hidden(&mut self) -> Secret {
         term::getpass()
     }
 
-    fn read_line(&mut self, max: usize) -> Vec<u8> {
+    fn read_line(&mut self, max: usize) -> Secret {
         term::read_echo_line(max)
     }
 }
 
 /// The C tool's echo answer: the line as a C string with its last character dropped
 /// (meant to be the newline; at end of input without one a real character goes).
-fn echo_answer(mut line: Vec<u8>) -> Vec<u8> {
+fn echo_answer(mut line: Secret) -> Secret {
     if let Some(nul) = line.iter().position(|&b| b == 0) {
         line.truncate(nul);
     }
-    line.pop();
+    line.truncate(line.len().saturating_sub(1));
     line
 }
 
 impl CliPrompter {
-    fn respond(&self, request: &PromptRequest, console: &mut dyn Console) -> Vec<u8> {
+    fn respond(&self, request: &PromptRequest, console: &mut dyn Console) -> Secret {
         let given: Option<&[u8]> = match request.kind {
             PromptKind::Pass => self.password.as_deref(),
             PromptKind::User => Some(self.authzid.as_deref().unwrap_or_default()),
@@ -79,7 +74,7 @@ impl CliPrompter {
             PromptKind::EchoPrompt | PromptKind::NoEchoPrompt => None,
         };
         if let Some(value) = given {
-            return value.to_vec();
+            return Secret::concat(&[value]);
         }
         let challenge_prompt = matches!(
             request.kind,
@@ -97,13 +92,13 @@ impl CliPrompter {
 }
 
 impl Prompter for CliPrompter {
-    fn answer(&mut self, request: &PromptRequest) -> Vec<u8> {
+    fn answer(&mut self, request: &PromptRequest) -> Secret {
         self.respond(request, &mut Terminal)
     }
 }
 
 /// A request that did not come from libsasl2 (the C tool's own LOGIN/USER/APOP/...).
-pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Vec<u8> {
+pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Secret {
     prompter.answer(&PromptRequest {
         kind,
         challenge: None,
@@ -112,8 +107,8 @@ pub fn ask(prompter: &mut dyn Prompter, kind: PromptKind, prompt: &str) -> Vec<u
 }
 
 /// `-w`, or `Please enter your password: ` and a no-echo read (wiped when dropped).
-pub fn password(prompter: &mut dyn Prompter) -> Password {
-    Password::new(ask(prompter, PromptKind::Pass, PASSWORD_PROMPT))
+pub fn password(prompter: &mut dyn Prompter) -> Secret {
+    ask(prompter, PromptKind::Pass, PASSWORD_PROMPT)
 }
 
 /// The current user's login name (`getpwuid(getuid())`), the default `-a`; empty when the

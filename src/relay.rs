@@ -8,11 +8,11 @@
 use crate::error::{Failure, Result};
 use crate::ffi::sys;
 use crate::net::stack::{ReadError, Stack};
-use crate::options::Output;
-use crate::session::{Round, Run};
+use crate::options::Options;
 use crate::transcript;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 /// Server data is printed in pieces of at most this size, each cut at a NUL like the C
 /// tool's `printf("%s")` of a 2047-byte read.
@@ -30,13 +30,10 @@ enum Local {
     Closed,
 }
 
-pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
-    if run.options.stress {
-        return crate::stress::run(&mut round.stack);
-    }
-    let local = match &run.options.output {
-        Output::Terminal => Local::Stdin(LineSplitter::default()),
-        Output::File(path) => match std::fs::File::open(path) {
+/// Relays the terminal, or sends the `-f` file, to the server until the server closes.
+pub fn run(options: &Options, stack: Stack, file: Option<&Path>) -> Result<i32> {
+    let local = match file {
+        Some(path) => match std::fs::File::open(path) {
             Ok(file) => Local::File(file),
             Err(err) => {
                 let text = format!(":{}\n", sys::io_error_text(&err));
@@ -45,17 +42,15 @@ pub fn run(run: &mut Run, mut round: Round) -> Result<i32> {
                 return Ok(1);
             }
         },
-        Output::Socket { path, .. } => {
-            let logout = run.protocol.logout.map(|l| l.command);
-            return crate::socket_mode::run(run.protocol.kind, logout, round.stack, path);
-        }
+        None => Local::Stdin(LineSplitter::default()),
     };
+    let protocol = options.protocol;
     Relay {
-        logout: run.protocol.logout.map(|l| l.command),
-        unauthenticate: run.protocol.unauthenticate,
+        logout: protocol.logout.map(|l| l.command),
+        unauthenticate: protocol.unauthenticate,
         unauthenticated: false,
-        verbose: run.options.verbose,
-        stack: round.stack,
+        verbose: options.verbose,
+        stack,
         local,
         local_buf: Vec::new(),
         wire: Vec::new(),
@@ -208,9 +203,6 @@ impl Relay {
         Ok(())
     }
 
-    /// Prints what the server sent; `Some(exit status)` when the connection ended.
-    /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
-    /// anything else is printed: the same bytes in far fewer write(2) calls.
     /// Whether server text is still buffered; with `-v` over TLS, an empty buffer shows
     /// `SSL_pending=<n>` as the C tool prints it.
     fn more_buffered(&mut self) -> bool {
@@ -229,6 +221,9 @@ impl Relay {
         }
     }
 
+    /// Prints what the server sent; `Some(exit status)` when the connection ended.
+    /// The pieces (each cut at a NUL) are gathered and written to stdout at once, before
+    /// anything else is printed: the same bytes in far fewer write(2) calls.
     fn relay_server(&mut self) -> Result<Option<i32>> {
         self.printed.clear();
         let ended = loop {

@@ -13,7 +13,6 @@ use crate::oauth;
 use crate::options::Options;
 use crate::prompt::CliPrompter;
 use crate::protocol::{self, Kind, Protocol};
-use crate::relay;
 use crate::replies;
 use crate::tls;
 use crate::transcript;
@@ -53,7 +52,22 @@ pub struct Round {
     pub external_ssf: u32,
 }
 
-pub fn run(options: &Options) -> Result<i32> {
+/// The longest `ip;port` text handed to libsasl2: the C tool formats each address into a
+/// fixed buffer and gives up on a text of 59 characters or more, ending the run with
+/// `failure: SASL initialization` (spec §3.1).
+const SASL_ADDRESS_MAX: usize = 58;
+
+/// What the rounds leave for the part after login.
+pub struct Connected {
+    /// The last round's connection stack, with whatever layers it negotiated.
+    pub stack: Stack,
+    /// Some round's authentication failed (for `--exit-status`).
+    pub auth_failed: bool,
+}
+
+/// Every round of the session (`-n`), then COMPRESS (`-q`): the connection is left ready for
+/// the relay, socket mode or stress test.
+pub fn run(options: &Options) -> Result<Connected> {
     let protocol = options.protocol;
     sasl::client_init(ClientConfig {
         challenge_prompts: options.challenge_prompts,
@@ -93,12 +107,10 @@ pub fn run(options: &Options) -> Result<i32> {
     if options.compress {
         compress(&run, &mut round)?;
     }
-    let code = relay::run(&mut run, round)?;
-    if options.extras.exit_status && run.auth_failed && code == 0 {
-        // The C tool carries on after a failed authentication; the status still says so.
-        return Ok(Stage::Auth.exit_code());
-    }
-    Ok(code)
+    Ok(Connected {
+        stack: round.stack,
+        auth_failed: run.auth_failed,
+    })
 }
 
 fn start_round(run: &mut Run) -> Result<Round> {
@@ -113,7 +125,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
         .ends
         .map(|(local, remote)| (ip_semicolon_port(&local), ip_semicolon_port(&remote)));
     if let Some((local, remote)) = &addresses {
-        if local.len() >= 59 || remote.len() >= 59 {
+        if local.len() > SASL_ADDRESS_MAX || remote.len() > SASL_ADDRESS_MAX {
             return Err(Failure::new("SASL initialization"));
         }
     }
@@ -172,6 +184,10 @@ fn start_round(run: &mut Run) -> Result<Round> {
     round.caps = read_greeting(run, &mut round)?;
     if let Some(keyfile) = &options.starttls_keyfile {
         starttls(run, &mut round, keyfile)?;
+    }
+    if tls_required(run) && round.stack.tls().is_none() {
+        // Whatever way led here: no credential goes out in clear text.
+        return Err(no_tls(run));
     }
     let code = authenticate(run, &mut round)?;
     report(run, &mut round, code)?;
@@ -274,10 +290,36 @@ fn negotiation_failed(reason: Option<String>) -> Failure {
     .at(Stage::Tls)
 }
 
-/// Whether `--verify` (or `--cafile`/`--capath`) was given: then the session must not go on
-/// without TLS where the C tool would.
+/// Whether `--no-plaintext-fallback` or `--verify` (or `--cafile`/`--capath`) was given: then the
+/// session must not go on without TLS where the C tool would.
 fn tls_required(run: &Run) -> bool {
-    run.options.extras.verify
+    run.options.extras.no_plaintext_fallback || run.options.extras.verify
+}
+
+/// What a run that must not go on without TLS says when TLS is not up.
+fn no_tls(run: &Run) -> Failure {
+    let message = if run.options.extras.no_plaintext_fallback {
+        "no TLS, so no credential is sent (--no-plaintext-fallback)"
+    } else {
+        "no TLS, so no certificate to verify (--verify)"
+    };
+    Failure::new(message).at(Stage::Tls)
+}
+
+/// The answer to STARTTLS. The C tool waits for the protocol's OK or NO line only (an IMAP
+/// `BAD` leaves it waiting for ever); when TLS is required any final reply ends the wait.
+fn starttls_reply(run: &Run, stack: &mut Stack, exchange: &protocol::StartTls) -> Result<Vec<u8>> {
+    if !tls_required(run) {
+        return replies::waitfor(stack, &[exchange.ok, exchange.fail], true);
+    }
+    loop {
+        let line = replies::line(stack, crate::net::stack::LINE_MAX)?;
+        transcript::server_line(&line);
+        if exchange.is_final_reply(&line) {
+            replies::drain(stack);
+            return Ok(line);
+        }
+    }
 }
 
 /// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
@@ -331,17 +373,15 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         return Ok(());
     }
     replies::command(&mut round.stack, exchange.command.replace("%s", &run.host))?;
-    let reply = replies::waitfor(&mut round.stack, &[exchange.ok, exchange.fail], true)?;
+    let reply = starttls_reply(run, &mut round.stack, &exchange)?;
     if !starts_with_ci(&reply, exchange.ok) {
         if tls_required(run) {
-            return Err(Failure::bytes(
-                [
-                    b"STARTTLS refused by the server (--verify needs TLS): ",
-                    trim_eol(&reply),
-                ]
-                .concat(),
-                Stage::Tls,
-            ));
+            let why: &[u8] = if run.options.extras.no_plaintext_fallback {
+                b"STARTTLS refused by the server (--no-plaintext-fallback): "
+            } else {
+                b"STARTTLS refused by the server (--verify needs TLS): "
+            };
+            return Err(Failure::bytes([why, trim_eol(&reply)].concat(), Stage::Tls));
         }
         return Ok(());
     }
@@ -356,9 +396,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
         TlsOutcome::EngineFailed => {
             transcript::message("Start TLS engine failed");
             if tls_required(run) {
-                return Err(
-                    Failure::new("no TLS, so no certificate to verify (--verify)").at(Stage::Tls),
-                );
+                return Err(no_tls(run));
             }
         }
         TlsOutcome::HandshakeFailed(reason) => return Err(negotiation_failed(reason)),

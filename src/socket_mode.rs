@@ -6,7 +6,7 @@
 
 use crate::capabilities::starts_with_ci;
 use crate::error::{Failure, Result};
-use crate::ffi::sys;
+use crate::ffi::{process, sys};
 use crate::net::stack::{ReadError, Stack};
 use crate::protocol::Kind;
 use crate::replies;
@@ -48,8 +48,9 @@ enum ClientEnd {
 
 pub fn run(kind: Kind, logout: Option<&str>, mut stack: Stack, path: &Path) -> Result<i32> {
     let _ = std::fs::remove_file(path);
-    let listener =
-        UnixListener::bind(path).map_err(|_| Failure::new("could not bind output socket"))?;
+    // Owner-only (0600) whatever the umask: whoever can connect drives the session.
+    let listener = process::with_umask(0o177, || UnixListener::bind(path))
+        .map_err(|_| Failure::new("could not bind output socket"))?;
     let inode = std::fs::metadata(path)
         .map_err(|_| Failure::new("could not stat output socket"))?
         .ino();

@@ -530,28 +530,8 @@ fn line(text: &str) {
 
 /// Every TLS message goes to stdout at once (unbuffered in the C tool); write errors are
 /// ignored as `printf` ignores them.
-#[cfg(not(test))]
 fn out(bytes: &[u8]) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(bytes);
-    let _ = stdout.flush();
-}
-
-#[cfg(test)]
-thread_local! {
-    static CAPTURED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// In tests the lines are collected per thread so that each test sees its own output.
-#[cfg(test)]
-fn out(bytes: &[u8]) {
-    CAPTURED.with(|c| c.borrow_mut().extend_from_slice(bytes));
-}
-
-#[cfg(test)]
-fn take_output() -> String {
-    CAPTURED.with(|c| String::from_utf8_lossy(&std::mem::take(&mut *c.borrow_mut())).into_owned())
+    crate::transcript::out(bytes);
 }
 
 #[cfg(test)]

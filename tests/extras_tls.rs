@@ -5,6 +5,10 @@
 //!   `sni.example`), `--tls-min`/`--tls-max` (Postfix's TLS-1.3-only listener), `--ciphers`,
 //!   `--ciphersuites`, `--show-cert`, and that without any of them the output is still the C
 //!   tool's, byte for byte (after the differential suite's normalisation);
+//! * `--no-plaintext-fallback`: against fake servers that refuse STARTTLS (IMAP `NO` and
+//!   `BAD`, POP3 `-ERR`, SMTP `454`, NNTP `580`) or whose STARTTLS leaves the TLS engine
+//!   failed, where the server's received bytes show no credential; against the lab, where
+//!   with TLS up (no verification) the output is the C tool's;
 //! * against a fake IMAP server with an in-process libsasl2 server (`tests/support`): `--cb`,
 //!   where the server computes its own binding data (tls-exporter from its side of the TLS
 //!   session, tls-server-end-point from the certificate it serves).
@@ -769,6 +773,335 @@ fn starttls_refused_is_a_failure_under_verify() {
         "{}",
         out.describe()
     );
+}
+
+// --- --no-plaintext-fallback ------------------------------------------------------------------
+
+const SECRET: &str = "s3cr3t-Pw";
+
+/// A server that offers STARTTLS as `name` speaks it and answers it with `refusal`, then
+/// records whatever else comes until the client closes.
+fn refusing(name: &str, refusal: &'static str) -> FakeServer {
+    let before: Vec<support::server::Step> = match name {
+        "imtest" => vec![
+            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+            expect_line("S01 STARTTLS\r\n"),
+        ],
+        "pop3test" => vec![
+            send("+OK fake POP3 ready\r\n"),
+            expect_line("CAPA\r\n"),
+            send("+OK capa\r\nSTLS\r\nUSER\r\nSASL PLAIN\r\n.\r\n"),
+            expect_line("STLS\r\n"),
+        ],
+        "smtptest" => vec![
+            send("220 fake ready\r\n"),
+            expect_line("EHLO smtptest\r\n"),
+            send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
+            expect_line("STARTTLS\r\n"),
+        ],
+        "nntptest" => vec![
+            send("200 fake NNTP ready\r\n"),
+            expect_line("CAPABILITIES\r\n"),
+            send("101 caps\r\nVERSION 2\r\nSTARTTLS\r\nAUTHINFO USER\r\nSASL PLAIN\r\n.\r\n"),
+            expect_line("STARTTLS\r\n"),
+        ],
+        other => panic!("no script for {other}"),
+    };
+    let mut script = before;
+    script.extend([send(refusal), support::server::read_to_eof()]);
+    FakeServer::start(vec![script])
+}
+
+/// Ours as `name` with `-t ""` against `server`, PLAIN (or `mech`) as tim, plus `extra`.
+fn against(server: &FakeServer, name: &str, mech: &str, extra: &[&str]) -> Output {
+    let port = server.port().to_string();
+    Command::new(Imp::Ours, name)
+        .args(["-t", "", "-p", &port, "-m", mech, "-a", "tim", "-w", SECRET])
+        .args(extra)
+        .arg("127.0.0.1")
+        .stdin_bytes("NOOP\n")
+        .timeout(RUN_TIMEOUT)
+        .run()
+}
+
+/// What the server got beyond the STARTTLS exchange must carry no credential.
+fn assert_refused(name: &str, mech: &str, refusal: &'static str, received: &str) {
+    let server = refusing(name, refusal);
+    let out = against(
+        &server,
+        name,
+        mech,
+        &["--no-plaintext-fallback", "--exit-status"],
+    );
+    let report = server.finish();
+    let got = text(&report.conns[0].received());
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "failure: STARTTLS refused by the server (--no-plaintext-fallback): {}\n",
+            refusal.trim_end()
+        ),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), 3, "{}", out.describe());
+    assert_eq!(got, received, "{name}: the server got more than STARTTLS");
+    assert!(!got.contains(SECRET), "{got}");
+}
+
+#[test]
+fn no_plaintext_fallback_imap_no() {
+    assert_refused(
+        "imtest",
+        "plain",
+        "S01 NO not today\r\n",
+        "S01 STARTTLS\r\n",
+    );
+    assert_refused(
+        "imtest",
+        "login",
+        "S01 NO not today\r\n",
+        "S01 STARTTLS\r\n",
+    );
+}
+
+/// The C tool waits for `S01 OK` or `S01 NO` only: a `BAD` leaves it (and ours without the
+/// option) hanging. Under the option it is a refusal like any other.
+#[test]
+fn no_plaintext_fallback_imap_bad_is_a_failure_not_a_hang() {
+    assert_refused(
+        "imtest",
+        "plain",
+        "S01 BAD unknown command\r\n",
+        "S01 STARTTLS\r\n",
+    );
+}
+
+#[test]
+fn no_plaintext_fallback_pop3_err() {
+    assert_refused("pop3test", "plain", "-ERR not now\r\n", "CAPA\r\nSTLS\r\n");
+    assert_refused("pop3test", "user", "-ERR not now\r\n", "CAPA\r\nSTLS\r\n");
+}
+
+#[test]
+fn no_plaintext_fallback_smtp_454() {
+    assert_refused(
+        "smtptest",
+        "plain",
+        "454 4.7.0 TLS not available\r\n",
+        "EHLO smtptest\r\nSTARTTLS\r\n",
+    );
+}
+
+#[test]
+fn no_plaintext_fallback_nntp_580() {
+    assert_refused(
+        "nntptest",
+        "plain",
+        "580 can not initiate TLS\r\n",
+        "CAPABILITIES\r\nSTARTTLS\r\n",
+    );
+    assert_refused(
+        "nntptest",
+        "user",
+        "580 can not initiate TLS\r\n",
+        "CAPABILITIES\r\nSTARTTLS\r\n",
+    );
+}
+
+/// Without `--exit-status` the status is the usual 1.
+#[test]
+fn no_plaintext_fallback_alone_exits_1() {
+    let server = refusing("smtptest", "454 4.7.0 TLS not available\r\n");
+    let out = against(&server, "smtptest", "plain", &["--no-plaintext-fallback"]);
+    server.finish();
+    assert!(
+        text(&out.stderr).starts_with("failure: STARTTLS refused by the server"),
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), 1, "{}", out.describe());
+}
+
+/// The `-t` key file cannot be loaded: the C tool (and ours without the option) says
+/// `Start TLS engine failed` and authenticates in clear text on the same connection.
+#[test]
+fn no_plaintext_fallback_when_the_tls_engine_fails() {
+    let run = |extra: &[&str]| {
+        let server = FakeServer::start(vec![vec![
+            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
+            expect_line("S01 STARTTLS\r\n"),
+            send("S01 OK go ahead\r\n"),
+            support::server::run(|s| {
+                s.set_timeout(Duration::from_secs(3));
+                // Without the option: the capabilities again, then the credential.
+                if s.read_line().is_ok() {
+                    let _ = s.send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nC01 OK\r\n");
+                    let _ = s.read_line();
+                    let _ = s.send(b"A01 NO no\r\n");
+                }
+                Ok(())
+            }),
+        ]]);
+        let port = server.port().to_string();
+        let out = Command::new(Imp::Ours, "imtest")
+            .args(["-t", "/nonexistent/key.pem", "-p", &port, "-m", "plain"])
+            .args(["-a", "tim", "-w", SECRET])
+            .args(extra)
+            .arg("127.0.0.1")
+            .stdin_bytes("a1 NOOP\n")
+            .run();
+        let got = text(&server.finish().conns[0].received());
+        (out, got)
+    };
+    let (out, got) = run(&[]);
+    assert!(got.contains("A01 AUTHENTICATE PLAIN"), "{got}");
+    assert!(
+        has_line(&out.stdout, "Start TLS engine failed"),
+        "{}",
+        out.describe()
+    );
+
+    let (out, got) = run(&["--no-plaintext-fallback", "--exit-status"]);
+    assert_eq!(
+        text(&out.stderr),
+        "failure: no TLS, so no credential is sent (--no-plaintext-fallback)\n",
+        "{}",
+        out.describe()
+    );
+    assert_eq!(out.code(), 3, "{}", out.describe());
+    assert_eq!(got, "S01 STARTTLS\r\n");
+}
+
+/// With TLS up the option changes nothing: against Dovecot and Postfix (the lab's CA is not
+/// trusted here — no verification is asked for), the output is the C tool's without it.
+#[test]
+fn no_plaintext_fallback_with_tls_up_is_the_c_tools_output() {
+    for (name, args) in [
+        (
+            "imtest",
+            vec!["-t", "", "-p", "{IMAP_PORT}", "-m", "plain", "127.0.0.1"],
+        ),
+        (
+            "smtptest",
+            vec!["-t", "", "-p", "{SMTP_PORT}", "-m", "plain", "127.0.0.1"],
+        ),
+        (
+            "pop3test",
+            vec!["-s", "-p", "{POP3S_PORT}", "-m", "user", "127.0.0.1"],
+        ),
+    ] {
+        let args = with_tim(&args);
+        let c = run_as(Tool::C, name, &args);
+        let mut with_option = vec!["--no-plaintext-fallback"];
+        with_option.extend(&args);
+        let o = ours(name, &with_option);
+        assert_success(&o);
+        let (c_out, o_out) = (normalise(&c.stdout), normalise(&o.stdout));
+        assert!(
+            c_out == o_out && c.exit == o.exit && c.stderr == o.stderr,
+            "{name}: differs from the C tool:\n{}exit {} vs {}",
+            lab::diff::unified("C", "ours", &c_out, &o_out, 3),
+            c.exit,
+            o.exit
+        );
+    }
+}
+
+/// The smtpd process of a Postfix log line.
+fn smtpd_pid(line: &str) -> Option<&str> {
+    line.split("postfix/smtpd[").nth(1)?.split(']').next()
+}
+
+/// The sessions the lab's `SMTP_NOTLS_PORT` listener logged, oldest first: its smtpd
+/// processes are those that warned about the missing certificate, and each session ends with
+/// a `disconnect from` line that lists the commands the server received (`ehlo=1
+/// starttls=0/1 auth=1 ...`). Waits up to 5 s for at least `count`.
+fn notls_sessions(count: usize) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let log = text(&std::fs::read(lab::lab().path("postfix/maillog")).unwrap_or_default());
+        let pids: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("missing.pem"))
+            .filter_map(smtpd_pid)
+            .collect();
+        let sessions: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains(" disconnect from "))
+            .filter(|l| smtpd_pid(l).is_some_and(|pid| pids.contains(&pid)))
+            .map(str::to_owned)
+            .collect();
+        if sessions.len() >= count || start.elapsed() > Duration::from_secs(5) {
+            return sessions;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A real server that refuses STARTTLS: Postfix without its certificate offers STARTTLS and
+/// answers it with 454. The C tool then sends the password in clear text (Postfix logs
+/// `auth=1`); with the option ours stops, and Postfix's record of the session shows no AUTH.
+#[test]
+fn no_plaintext_fallback_against_postfix_refusing_starttls() {
+    let args = with_tim(&[
+        "-t",
+        "",
+        "-p",
+        "{SMTP_NOTLS_PORT}",
+        "-m",
+        "plain",
+        "127.0.0.1",
+    ]);
+    let before = notls_sessions(0).len();
+    let c = run_as(Tool::C, "smtptest", &args);
+    assert!(
+        text(&c.stdout).contains("S: 454 4.7.0 TLS not available due to local problem"),
+        "{}",
+        describe(&c)
+    );
+    assert!(
+        text(&c.stdout).contains("C: AUTH PLAIN "),
+        "{}",
+        describe(&c)
+    );
+    let sessions = notls_sessions(before + 1);
+    assert!(
+        sessions.get(before).is_some_and(|l| l.contains(" auth=1")),
+        "{sessions:?}"
+    );
+
+    let mut with_option = vec!["--no-plaintext-fallback", "--exit-status"];
+    with_option.extend(&args);
+    let o = ours("smtptest", &with_option);
+    assert_eq!(
+        text(&o.stderr),
+        "failure: STARTTLS refused by the server (--no-plaintext-fallback): \
+         454 4.7.0 TLS not available due to local problem\n",
+        "{}",
+        describe(&o)
+    );
+    assert_eq!(o.exit, Exit::Code(3), "{}", describe(&o));
+    assert!(!text(&o.stdout).contains("C: AUTH"), "{}", describe(&o));
+    let sessions = notls_sessions(before + 2);
+    let ours_session = sessions.get(before + 1).map(String::as_str).unwrap_or("");
+    assert!(
+        ours_session.contains(" starttls=0/1") && !ours_session.contains("auth="),
+        "Postfix's record of our session: {ours_session:?}"
+    );
+}
+
+/// Like the other TLS options, it needs `-t` or `-s`.
+#[test]
+fn no_plaintext_fallback_needs_tls() {
+    let out = Command::new(Imp::Ours, "imtest")
+        .args(["--no-plaintext-fallback", "-p", "1", "127.0.0.1"])
+        .run();
+    assert_eq!(
+        text(&out.stderr),
+        "failure: --no-plaintext-fallback needs TLS: give -t or -s as well\n"
+    );
+    assert_eq!(out.code(), 1);
 }
 
 // --- --cb (fake IMAP server, libsasl2 on both ends) -----------------------------------------

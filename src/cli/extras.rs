@@ -6,18 +6,20 @@
 
 use crate::ffi::getopt::LongOption;
 use crate::ffi::sys;
-use crate::options::{ChannelBinding, Extras, Family, Password, TlsVersion};
+use crate::options::{ChannelBinding, Extras, Family, TlsVersion};
+use crate::secret::Secret;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Our options: name, whether it takes an argument.
-const EXTRAS: [(&str, bool); 27] = [
+const EXTRAS: [(&str, bool); 28] = [
     ("servername", true),
     ("cafile", true),
     ("capath", true),
     ("verify", false),
+    ("no-plaintext-fallback", false),
     ("tls-min", true),
     ("tls-max", true),
     ("ciphers", true),
@@ -141,7 +143,7 @@ pub fn split(args: &[Vec<u8>], short_options: &str, long: &[LongOption]) -> Spli
 
 fn complain(prog: &[u8], text: &str) {
     let line = [prog, b": ", text.as_bytes(), b"\n"].concat();
-    super::write_stderr(&line);
+    crate::transcript::err(&line);
 }
 
 fn short_takes_argument(c: u8, short_options: &str) -> bool {
@@ -176,6 +178,8 @@ pub const HELP: &str = "\
 Options added by imtest-rs (opt-in; spell them in full):
   --servername NAME        : TLS SNI name (also the name --verify checks)
   --verify                 : abort unless the server certificate verifies
+  --no-plaintext-fallback  : send no credential unless TLS is up (a refused
+                             STARTTLS ends the run); the certificate need not verify
   --cafile FILE            : trust the CAs in FILE (implies --verify)
   --capath DIR             : trust the hashed CA directory DIR (implies --verify)
   --tls-min VERSION        : lowest TLS version (1, 1.1, 1.2, 1.3)
@@ -210,7 +214,7 @@ Options added by imtest-rs (opt-in; spell them in full):
 pub fn build(
     found: Vec<(&'static str, Option<Vec<u8>>)>,
     mut extras: Extras,
-    password: &mut Option<Password>,
+    password: &mut Option<Secret>,
 ) -> Result<Extras, String> {
     let mut password_sources = usize::from(password.is_some());
     let mut token_sources = 0;
@@ -228,6 +232,7 @@ pub fn build(
                 extras.verify = true;
             }
             "verify" => extras.verify = true,
+            "no-plaintext-fallback" => extras.no_plaintext_fallback = true,
             "tls-min" => extras.tls_min = Some(tls_version(name, &text())?),
             "tls-max" => extras.tls_max = Some(tls_version(name, &text())?),
             "ciphers" => extras.ciphers = Some(non_empty(name, text())?),
@@ -284,10 +289,11 @@ pub fn build(
     if token_sources > 1 {
         return Err("give the token one way only: --oauth-token-file or --oauth-token-fd".into());
     }
+    // Taken out of the environment even when another source wins: `/proc/PID/environ` no
+    // longer shows it.
+    let from_env = crate::ffi::process::take_env(PASSWORD_ENV);
     if password.is_none() {
-        if let Some(value) = std::env::var_os(PASSWORD_ENV) {
-            *password = Some(Password::new(value.as_bytes().to_vec()));
-        }
+        *password = from_env;
     }
     Ok(extras)
 }
@@ -446,7 +452,7 @@ fn hex_bytes(hex: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The first line (without `\n` or `\r\n`) of a file or of an inherited descriptor.
-fn read_secret(name: &str, value: &[u8]) -> Result<Password, String> {
+fn read_secret(name: &str, value: &[u8]) -> Result<Secret, String> {
     let shown = String::from_utf8_lossy(value).into_owned();
     let mut bytes = if name.ends_with("-fd") {
         let fd: i32 = shown
@@ -461,29 +467,40 @@ fn read_secret(name: &str, value: &[u8]) -> Result<Password, String> {
             )
         })?
     } else {
-        std::fs::read(OsStr::from_bytes(value))
+        std::fs::File::open(OsStr::from_bytes(value))
+            .and_then(read_all)
             .map_err(|e| format!("--{name}: cannot read {shown}: {}", sys::io_error_text(&e)))?
     };
     if let Some(end) = bytes.iter().position(|&b| b == b'\n') {
-        cut(&mut bytes, end);
+        bytes.truncate(end);
     }
     if bytes.last() == Some(&b'\r') {
-        let end = bytes.len() - 1;
-        cut(&mut bytes, end);
+        bytes.truncate(bytes.len() - 1);
     }
-    Ok(Password::new(bytes))
+    Ok(bytes)
 }
 
-/// Truncates a secret at `end`, wiping what is dropped.
-fn cut(bytes: &mut Vec<u8>, end: usize) {
-    crate::ffi::process::wipe(&mut bytes[end..]);
-    bytes.truncate(end);
+/// The whole file (a pipe too, as `<(...)` gives), straight into a `Secret`.
+fn read_all(mut file: std::fs::File) -> std::io::Result<Secret> {
+    use std::io::Read;
+    let mut bytes = Secret::default();
+    let mut chunk = [0u8; 4096];
+    let result = loop {
+        match file.read(&mut chunk) {
+            Ok(0) => break Ok(()),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    crate::ffi::process::wipe(&mut chunk);
+    result.map(|()| bytes)
 }
 
 /// Reads until the first newline or end of input, a byte at a time: what follows the line
 /// stays unread (`--password-fd 0` leaves the rest of stdin for the session).
-fn read_first_line_fd(fd: i32) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(256);
+fn read_first_line_fd(fd: i32) -> std::io::Result<Secret> {
+    let mut bytes = Secret::with_capacity(256);
     let mut byte = [0u8; 1];
     while sys::read_fd(fd, &mut byte)? == 1 {
         bytes.push(byte[0]);

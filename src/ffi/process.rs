@@ -1,6 +1,8 @@
 //! Process-level libc calls: the C `main`'s argv (masking the password in it), the start-up
-//! std's own `main` would have done, `-X` daemonizing, `strerror` texts and wiping secrets.
+//! std's own `main` would have done, `-X` daemonizing, `strerror` texts and wiping secrets,
+//! the non-dumpable flag and taking a secret out of the environment.
 
+use crate::secret::Secret;
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 
@@ -74,6 +76,59 @@ pub fn start_like_std() {
     }
     // SAFETY: setting a signal's disposition to SIG_IGN has no preconditions.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// Makes the process non-dumpable (`PR_SET_DUMPABLE` 0) before any secret is read: no core
+/// file is written when it crashes, and other processes of the same user cannot attach to it
+/// or read its memory (its `/proc/PID` files then belong to root). Kept across fork (`-X`).
+pub fn forbid_dumps() {
+    // SAFETY: prctl with PR_SET_DUMPABLE takes a plain integer and touches no memory of ours.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+}
+
+/// Takes the variable `name` out of the environment and returns its value (the first, if it
+/// is there more than once). Before it is unset, the value bytes in the environment strings
+/// are overwritten with `x` where they lie: the process's initial environment block is what
+/// `/proc/PID/environ` shows for the whole run, whatever `unsetenv` does to the pointer list.
+pub fn take_env(name: &str) -> Option<Secret> {
+    let prefix = format!("{name}=");
+    let mut value = None;
+    // SAFETY: a plain read of glibc's pointer; only `take_env` and std's env functions change
+    // the list, and they are not called from another thread during start-up.
+    let mut entry = unsafe { libc::environ };
+    while !entry.is_null() {
+        // SAFETY: `entry` points into the NULL-terminated environ array.
+        let string = unsafe { *entry };
+        if string.is_null() {
+            break;
+        }
+        // SAFETY: each environ entry is a live NUL-terminated string.
+        let bytes = unsafe { CStr::from_ptr(string) }.to_bytes();
+        if let Some(found) = bytes.strip_prefix(prefix.as_bytes()) {
+            let len = found.len();
+            value.get_or_insert_with(|| Secret::concat(&[found]));
+            // SAFETY: the `len` value bytes after the prefix belong to this writable string
+            // (environ strings are the stack block or setenv's heap copies); the NUL stays,
+            // and `bytes` is not used any more.
+            unsafe { std::ptr::write_bytes(string.add(prefix.len()), b'x', len) };
+        }
+        // SAFETY: not past the terminating NULL, checked above.
+        entry = unsafe { entry.add(1) };
+    }
+    std::env::remove_var(name);
+    value
+}
+
+/// Runs `create` with the file-creation mask set to `mask`, then puts the old mask back: a
+/// file it creates never exists with a wider mode, whatever the caller's umask was. (The mask
+/// is process-wide: call it only while no other thread creates files.)
+pub fn with_umask<T>(mask: libc::mode_t, create: impl FnOnce() -> T) -> T {
+    // SAFETY: umask only swaps the process's mask and cannot fail.
+    let old = unsafe { libc::umask(mask) };
+    let result = create();
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    result
 }
 
 /// Overwrites a secret (explicit_bzero: not optimised away) before its memory goes back.

@@ -5,6 +5,7 @@
 //!
 //! It knows nothing about protocols or printing; what to send and show is the caller's job.
 
+use crate::secret::Secret;
 use sasl2_sys::sasl as sys;
 use sasl2_sys::saslutil as util;
 use std::any::Any;
@@ -50,7 +51,7 @@ pub struct PromptRequest<'a> {
 
 /// Answers interactions (implemented by the auth code: `-w`/`-a`/`-u`/`-r`, prompts).
 pub trait Prompter {
-    fn answer(&mut self, request: &PromptRequest) -> Vec<u8>;
+    fn answer(&mut self, request: &PromptRequest) -> Secret;
 }
 
 /// Process-wide client set-up (spec §5.1).
@@ -74,7 +75,7 @@ pub struct StepResult {
     /// The mechanism chosen (start only).
     pub mechanism: Option<String>,
     /// `None` = the library produced no output pointer; `Some(vec![])` = zero-length output.
-    pub output: Option<Vec<u8>>,
+    pub output: Option<Secret>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -163,9 +164,9 @@ fn c_len(len: usize) -> Result<c_uint, Code> {
 
 /// Reads a string the library owns; `None` for a NULL pointer.
 ///
-/// The caller guarantees `p` is NULL or points to a NUL-terminated string that stays valid
-/// for `'a`.
-fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid for `'a`.
+unsafe fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
     if p.is_null() {
         return None;
     }
@@ -176,8 +177,9 @@ fn borrowed_str<'a>(p: *const c_char) -> Option<Cow<'a, str>> {
 
 /// Copies an output buffer the library owns; `None` for a NULL pointer.
 ///
-/// The caller guarantees `p` is NULL or points to at least `len` readable bytes.
-fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
+/// # Safety
+/// `p` is NULL or points to at least `len` readable bytes.
+unsafe fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
     if p.is_null() {
         return None;
     }
@@ -187,12 +189,6 @@ fn copy_out(p: *const c_char, len: c_uint) -> Option<Vec<u8>> {
     // SAFETY: `p` is non-NULL and points to `len` bytes owned by the library (contract above).
     let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len as usize) };
     Some(bytes.to_vec())
-}
-
-/// Overwrites a secret before its memory is given back.
-fn wipe(bytes: &mut [u8]) {
-    // SAFETY: `bytes` is a valid, writable slice of exactly `bytes.len()` bytes.
-    unsafe { libc::explicit_bzero(bytes.as_mut_ptr().cast::<c_void>(), bytes.len()) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,7 +362,10 @@ pub fn client_init(config: ClientConfig) -> Result<(), Code> {
 pub fn errstring(code: Code) -> String {
     // SAFETY: no language list, no out-language; the result is a static string or NULL.
     let p = unsafe { sys::sasl_errstring(code, ptr::null(), ptr::null_mut()) };
-    borrowed_str(p).map(Cow::into_owned).unwrap_or_default()
+    // SAFETY: sasl_errstring gives NULL or a static NUL-terminated string.
+    unsafe { borrowed_str(p) }
+        .map(Cow::into_owned)
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,14 +377,14 @@ fn encoded_room(len: usize) -> Option<usize> {
 }
 
 /// Base64 of `data` (no line breaks), sized to fit.
-pub fn encode64(data: &[u8]) -> Result<Vec<u8>, Code> {
+pub fn encode64(data: &[u8]) -> Result<Secret, Code> {
     let outmax = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
     encode64_within(data, outmax)
 }
 
 /// Base64 of `data` into a buffer of `outmax` bytes (terminating NUL included), as a C caller
 /// with a fixed buffer would: `SASL_BUFOVER` when it does not fit (the C tool uses 4096).
-pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
+pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Secret, Code> {
     let inlen = c_len(data.len())?;
     // A buffer larger than the result needs changes nothing: allocate no more than that.
     let room = encoded_room(data.len()).ok_or(SASL_BUFOVER)?;
@@ -404,7 +403,7 @@ pub fn encode64_within(data: &[u8], outmax: usize) -> Result<Vec<u8>, Code> {
     };
     sasl_done(rc)?;
     out.truncate(outlen as usize);
-    Ok(out)
+    Ok(Secret::new(out))
 }
 
 /// Decodes base64 the C tool's way: the text up to its first NUL (it passes `strlen`), an
@@ -473,7 +472,7 @@ pub struct Conn {
     interact: *mut sys::sasl_interact_t,
     /// Every answer handed to the library, NUL-terminated; kept (and wiped at the end)
     /// because plugins may hold on to the pointers.
-    answers: Vec<Box<[u8]>>,
+    answers: Vec<Secret>,
     /// Property values the library keeps pointers to; never freed before the connection.
     /// Boxed so that their addresses stay put when the vectors grow.
     #[allow(clippy::vec_box)]
@@ -671,14 +670,16 @@ impl Conn {
                 return Ok(());
             }
             let (kind, known) = prompt_kind(entry.id);
-            // The strings belong to the list and stay valid while it is being filled.
             let challenge = if known {
-                borrowed_str(entry.challenge)
+                // SAFETY: the strings belong to the list and stay valid while it is being
+                // filled.
+                unsafe { borrowed_str(entry.challenge) }
             } else {
                 None
             };
             // printf("%s") of a NULL prompt prints "(null)" with glibc.
-            let prompt = borrowed_str(entry.prompt).unwrap_or(Cow::Borrowed("(null)"));
+            // SAFETY: as for the challenge above.
+            let prompt = unsafe { borrowed_str(entry.prompt) }.unwrap_or(Cow::Borrowed("(null)"));
             let answer = prompter.answer(&PromptRequest {
                 kind,
                 challenge: challenge.as_deref(),
@@ -686,15 +687,11 @@ impl Conn {
             });
             // The C tool hands over C strings: the answer ends at its first NUL.
             let text = up_to_nul(&answer);
-            let mut stored = Vec::with_capacity(text.len() + 1);
-            stored.extend_from_slice(text);
-            stored.push(0);
-            let stored = stored.into_boxed_slice();
+            // Its buffer is allocated once and never moves: the library keeps the pointer.
+            let stored = Secret::concat(&[text, b"\0"]);
             entry.result = stored.as_ptr().cast::<c_void>();
             entry.len = c_len(text.len())?;
             self.answers.push(stored);
-            let mut answer = answer;
-            wipe(&mut answer);
             // SAFETY: this entry was not the terminator, so the next one is in the array.
             item = unsafe { item.add(1) };
         }
@@ -705,7 +702,7 @@ impl Conn {
         &mut self,
         prompter: &mut dyn Prompter,
         mut call: impl FnMut(&mut Conn) -> (c_int, *const c_char, c_uint),
-    ) -> (Code, Option<Vec<u8>>) {
+    ) -> (Code, Option<Secret>) {
         loop {
             let (rc, out, outlen) = call(self);
             resume_panic();
@@ -715,8 +712,9 @@ impl Conn {
                         return (code, None);
                     }
                 }
-                // The output buffer belongs to the connection and is valid until the next call.
-                Ok(_) => return (rc, copy_out(out, outlen)),
+                // SAFETY: the output buffer belongs to the connection and holds `outlen`
+                // bytes until the next call.
+                Ok(_) => return (rc, unsafe { copy_out(out, outlen) }.map(Secret::new)),
                 Err(code) => return (code, None),
             }
         }
@@ -755,8 +753,8 @@ impl Conn {
             };
             (rc, out, outlen)
         });
-        // The name points into the chosen plugin, loaded for the life of the process.
-        let mechanism = borrowed_str(mech).map(Cow::into_owned);
+        // SAFETY: the name points into the chosen plugin, loaded for the life of the process.
+        let mechanism = unsafe { borrowed_str(mech) }.map(Cow::into_owned);
         StepResult {
             code,
             mechanism,
@@ -878,8 +876,9 @@ impl Conn {
         };
         resume_panic();
         sasl_done(rc)?;
-        // The output buffer belongs to the connection and is valid until the next call.
-        Ok(copy_out(out, outlen).unwrap_or_default())
+        // SAFETY: the output buffer belongs to the connection and holds `outlen` bytes until
+        // the next call.
+        Ok(unsafe { copy_out(out, outlen) }.unwrap_or_default())
     }
 
     /// Security-layer encoding of at most `max_out_buf` bytes.
@@ -915,9 +914,6 @@ impl Drop for Conn {
         // SAFETY: `raw` came from sasl_client_new and is disposed of exactly once; the library
         // sets it to NULL.
         unsafe { sys::sasl_dispose(&mut self.raw) };
-        for answer in &mut self.answers {
-            wipe(answer);
-        }
     }
 }
 

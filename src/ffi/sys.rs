@@ -1,5 +1,6 @@
 //! Thin safe wrappers over the few libc calls std does not offer: getaddrinfo with the
-//! canonical name, gai_strerror/strerror texts, poll, and a SIGINT self-pipe.
+//! canonical name, gai_strerror/strerror texts, poll, a SIGINT self-pipe, memchr and raw
+//! writes.
 
 use std::ffi::{CStr, CString};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -83,9 +84,12 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
     if addr.is_null() {
         return None;
     }
-    match i32::from((*addr).sa_family) {
+    // SAFETY: non-NULL and readable (contract above); every sockaddr starts with its family.
+    let family = unsafe { (*addr).sa_family };
+    match i32::from(family) {
         libc::AF_INET if len as usize >= std::mem::size_of::<libc::sockaddr_in>() => {
-            let v4 = &*(addr as *const libc::sockaddr_in);
+            // SAFETY: `len` covers a sockaddr_in and the family says it is one.
+            let v4 = unsafe { &*(addr as *const libc::sockaddr_in) };
             let ip = u32::from_be(v4.sin_addr.s_addr).into();
             Some(SocketAddr::V4(SocketAddrV4::new(
                 ip,
@@ -93,7 +97,8 @@ unsafe fn sockaddr_to_std(addr: *const libc::sockaddr, len: libc::socklen_t) -> 
             )))
         }
         libc::AF_INET6 if len as usize >= std::mem::size_of::<libc::sockaddr_in6>() => {
-            let v6 = &*(addr as *const libc::sockaddr_in6);
+            // SAFETY: `len` covers a sockaddr_in6 and the family says it is one.
+            let v6 = unsafe { &*(addr as *const libc::sockaddr_in6) };
             let ip = v6.sin6_addr.s6_addr.into();
             let port = u16::from_be(v6.sin6_port);
             Some(SocketAddr::V6(SocketAddrV6::new(
@@ -195,6 +200,45 @@ pub fn read_fd(fd: RawFd, buf: &mut [u8]) -> std::io::Result<usize> {
         let err = std::io::Error::last_os_error();
         if err.kind() != std::io::ErrorKind::Interrupted {
             return Err(err);
+        }
+    }
+}
+
+/// The first position of `needle` in `haystack`: libc's memchr, which looks at many bytes
+/// per step.
+pub fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    if haystack.is_empty() {
+        return None;
+    }
+    // SAFETY: the pointer and length describe the live slice `haystack`.
+    let found = unsafe {
+        libc::memchr(
+            haystack.as_ptr().cast(),
+            libc::c_int::from(needle),
+            haystack.len(),
+        )
+    };
+    if found.is_null() {
+        None
+    } else {
+        Some(found as usize - haystack.as_ptr() as usize)
+    }
+}
+
+/// Writes all of `bytes` to a raw descriptor in as few write(2) calls as the kernel takes,
+/// retrying on EINTR; any other failure (a closed stdout, say) ends the write quietly.
+pub fn write_all_fd(fd: RawFd, bytes: &[u8]) {
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        // SAFETY: writes from the live slice `rest`; the descriptor is the caller's.
+        let n = unsafe { libc::write(fd, rest.as_ptr().cast(), rest.len()) };
+        if n > 0 {
+            rest = &rest[n as usize..];
+        } else if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+        {
+            continue;
+        } else {
+            break;
         }
     }
 }

@@ -2,8 +2,7 @@
 //! (spec §9.3), unbuffered C stdio, and line reads from fd 0 without read-ahead, so that
 //! whatever follows a prompt answer stays in stdin for the relay.
 
-// Used by the prompts once the authentication code calls them.
-
+use crate::secret::Secret;
 use std::ffi::CStr;
 use std::os::raw::{c_int, c_void};
 
@@ -21,15 +20,15 @@ mod c {
 
 /// glibc `getpass("")`: the password line without its newline (spec §9.3). The answer ends
 /// at the first NUL, as the C tool copies it as a string; glibc's buffer is wiped afterwards.
-pub fn getpass() -> Vec<u8> {
+pub fn getpass() -> Secret {
     // SAFETY: the prompt is a valid empty C string; glibc returns NULL or its own static
     // NUL-terminated buffer, which nothing else touches until the next getpass call.
     let p = unsafe { c::getpass(c"".as_ptr()) };
     if p.is_null() {
-        return Vec::new();
+        return Secret::default();
     }
     // SAFETY: `p` is non-NULL and NUL-terminated (see above).
-    let line = unsafe { CStr::from_ptr(p) }.to_bytes().to_vec();
+    let line = Secret::concat(&[unsafe { CStr::from_ptr(p) }.to_bytes()]);
     // SAFETY: the `line.len()` bytes before the NUL belong to glibc's writable buffer.
     unsafe { libc::explicit_bzero(p.cast::<c_void>(), line.len()) };
     line
@@ -69,12 +68,12 @@ fn c_stream(which: Stream) -> *mut libc::FILE {
 /// One line from fd 0, read a byte at a time (no read-ahead): at most `max` bytes, the
 /// newline included when one was read. Empty at end of input or on a read error — what the
 /// C tool's `fgets(buf, max + 1, stdin)` leaves.
-pub fn read_echo_line(max: usize) -> Vec<u8> {
+pub fn read_echo_line(max: usize) -> Secret {
     read_line_from(0, max)
 }
 
-fn read_line_from(fd: c_int, max: usize) -> Vec<u8> {
-    let mut line = Vec::new();
+fn read_line_from(fd: c_int, max: usize) -> Secret {
+    let mut line = Secret::default();
     while line.len() < max {
         let mut byte = 0u8;
         // SAFETY: reads at most one byte into a valid local.
@@ -88,7 +87,7 @@ fn read_line_from(fd: c_int, max: usize) -> Vec<u8> {
             }
             0 => break,
             _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {}
-            _ => return Vec::new(),
+            _ => return Secret::default(),
         }
     }
     line

@@ -112,11 +112,16 @@ pub trait BioHandler {
     fn bio(event: BioEvent<'_>);
 }
 
-fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
+/// The bytes of a static C string; empty for NULL.
+///
+/// # Safety
+/// `p` is NULL or a NUL-terminated string that lives for `'a` (OpenSSL's `*_string_long`
+/// functions return static text).
+unsafe fn c_bytes<'a>(p: *const c_char) -> &'a [u8] {
     if p.is_null() {
         return b"";
     }
-    // SAFETY: OpenSSL's *_string_long functions return pointers to static NUL-terminated text.
+    // SAFETY: non-NULL, and a live C string by this function's contract.
     unsafe { CStr::from_ptr(p) }.to_bytes()
 }
 
@@ -132,8 +137,9 @@ unsafe extern "C" fn info_trampoline<H: InfoHandler>(ssl: *const SSL, where_: c_
         }
     };
     let state = || {
-        // SAFETY: OpenSSL passes the live SSL the callback fires for.
-        c_bytes(unsafe { openssl_sys::SSL_state_string_long(ssl) })
+        // SAFETY: OpenSSL passes the live SSL the callback fires for, and the state text it
+        // returns is static.
+        unsafe { c_bytes(openssl_sys::SSL_state_string_long(ssl)) }
     };
     let event = if where_ & SSL_CB_LOOP != 0 {
         InfoEvent::Loop {
@@ -144,10 +150,10 @@ unsafe extern "C" fn info_trampoline<H: InfoHandler>(ssl: *const SSL, where_: c_
         InfoEvent::Alert {
             read: where_ & SSL_CB_READ != 0,
             code: ret,
-            // SAFETY: both functions only look up a static table by value.
-            kind: c_bytes(unsafe { SSL_alert_type_string_long(ret) }),
+            // SAFETY: both functions only look up a static table of texts by value.
+            kind: unsafe { c_bytes(SSL_alert_type_string_long(ret)) },
             // SAFETY: as above.
-            desc: c_bytes(unsafe { openssl_sys::SSL_alert_desc_string_long(ret) }),
+            desc: unsafe { c_bytes(openssl_sys::SSL_alert_desc_string_long(ret)) },
         }
     } else if where_ & SSL_CB_EXIT != 0 {
         InfoEvent::Exit {

@@ -1,8 +1,6 @@
 //! Who is running us: the password-database login name of the real user id, the default
 //! authentication name (`-a` absent, spec §5.5).
 
-// Used by the prompts once the authentication code calls them.
-
 use std::ffi::CStr;
 use std::os::raw::c_char;
 

@@ -6,9 +6,11 @@
 //! [`ReadError::TimedOut`].
 
 use super::socket::{self, Socket};
+use crate::ffi::process::wipe;
 use crate::ffi::sasl;
 use crate::ffi::sys;
 use crate::ffi::zlib::{Deflate, Inflate};
+use crate::secret::grow_wiping;
 use openssl::ssl::SslStream;
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -390,25 +392,31 @@ impl Stack {
 
     /// Queues plain text for the server. With a layer on, every time the buffer fills it is
     /// sent as one unit, exactly where the C tool's buffer would send it.
+    /// The queue may hold a credential (a LOGIN line, a SASL response): it grows without
+    /// leaving a copy behind and is wiped after each flush.
     pub fn write(&mut self, mut data: &[u8]) {
         if !self.has_layers() {
+            grow_wiping(&mut self.output, data.len());
             self.output.extend_from_slice(data);
             return;
         }
         while self.output.len() + data.len() >= self.max_plain {
             let room = self.max_plain - self.output.len();
+            grow_wiping(&mut self.output, room);
             self.output.extend_from_slice(&data[..room]);
             data = &data[room..];
             if let Err(err) = self.flush() {
                 self.write_error.get_or_insert(err);
             }
         }
+        grow_wiping(&mut self.output, data.len());
         self.output.extend_from_slice(data);
     }
 
     /// Sends what was queued through compression, the SASL layer and TLS.
     pub fn flush(&mut self) -> Result<(), ReadError> {
         if let Some(err) = self.write_error.take() {
+            wipe(&mut self.output);
             self.output.clear();
             return Err(err);
         }
@@ -419,6 +427,7 @@ impl Stack {
         // at a time); it is empty afterwards whether the send worked or not.
         let mut plain = std::mem::take(&mut self.output);
         let result = self.send_through_layers(&plain);
+        wipe(&mut plain);
         plain.clear();
         self.output = plain;
         result

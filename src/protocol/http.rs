@@ -10,6 +10,7 @@ use crate::ffi::sasl::{self, Code, PromptKind};
 use crate::prompt;
 use crate::protocol::HTTP_CAPABILITY_REQUEST;
 use crate::replies;
+use crate::secret::Secret;
 use crate::transcript;
 
 /// The HTTP SASL line reader's size (base64 of 16K, spec §1.3).
@@ -66,21 +67,27 @@ fn request_head(attempt: &mut Attempt, host: &str, authzid: &[u8]) {
 fn basic(attempt: &mut Attempt, authname: &[u8], host: &str) -> Result<Code> {
     let authzid = prompt::ask(attempt.prompter, PromptKind::User, "Username");
     let password = prompt::password(attempt.prompter);
-    let mut credentials = [authname, b":", password.as_slice()].concat();
+    let mut credentials = Secret::concat(&[authname, b":", password.as_slice()]);
     credentials.truncate(1023);
     let Ok(encoded) = sasl::encode64(&credentials) else {
         return Ok(sasl::SASL_FAIL);
     };
     request_head(attempt, host, &authzid);
-    let line = [b"Authorization: Basic ", encoded.as_slice()].concat();
-    transcript::out(&[line.as_slice(), b"\r\nC: \r\n"].concat());
-    replies::send(attempt.stack, &[line.as_slice(), b"\r\n\r\n"].concat())?;
+    let line = Secret::concat(&[b"Authorization: Basic ", encoded.as_slice()]);
+    send_authorization(attempt, &line)?;
     let status = replies::waitfor(attempt.stack, &["HTTP/1.1 "], true)?;
     Ok(if status.starts_with(b"HTTP/1.1 200") {
         sasl::SASL_OK
     } else {
         sasl::SASL_FAIL
     })
+}
+
+/// Prints and sends the `Authorization:` line that ends a request (it carries a credential:
+/// every copy is a `Secret`).
+fn send_authorization(attempt: &mut Attempt, line: &[u8]) -> Result<()> {
+    transcript::out(&Secret::concat(&[line, b"\r\nC: \r\n"]));
+    replies::send(attempt.stack, &Secret::concat(&[line, b"\r\n\r\n"]))
 }
 
 /// Where an exchange stands after the server's answer.
@@ -118,7 +125,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
     let mut sid: Option<Vec<u8>> = None;
     loop {
         request_head(attempt, host, &authzid);
-        let mut line = format!("Authorization: {scheme}").into_bytes();
+        let mut line = Secret::concat(&[format!("Authorization: {scheme}").as_bytes()]);
         if let Some(data) = output.take() {
             line.push(b' ');
             if first && data.is_empty() {
@@ -134,7 +141,9 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
                 };
                 if use_params {
                     if let Some(sid) = &sid {
-                        line.extend_from_slice(&[b"sid=", sid.as_slice(), b","].concat());
+                        line.extend_from_slice(b"sid=");
+                        line.extend_from_slice(sid);
+                        line.extend_from_slice(b",");
                     }
                     line.extend_from_slice(b"data=");
                 }
@@ -142,8 +151,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
             }
         }
         first = false;
-        transcript::out(&[line.as_slice(), b"\r\nC: \r\n"].concat());
-        replies::send(attempt.stack, &[line.as_slice(), b"\r\n\r\n"].concat())?;
+        send_authorization(attempt, &line)?;
 
         let status_line = replies::line(attempt.stack, HTTP_LINE_MAX)?;
         transcript::server_line(&status_line);

@@ -8,6 +8,7 @@ use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
 use crate::protocol::Protocol;
 use crate::replies;
+use crate::secret::Secret;
 use crate::transcript;
 
 pub fn authenticate(
@@ -44,7 +45,7 @@ fn login(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
         return Ok(sasl::SASL_FAIL);
     }
     transcript::client_line(b"<omitted>");
-    replies::send(attempt.stack, &[password.as_slice(), b"\r\n"].concat())?;
+    replies::send(attempt.stack, &Secret::concat(&[&password, b"\r\n"]))?;
     let done = loop {
         let line = replies::line(attempt.stack, LINE_MAX)?;
         transcript::server_line(&line);

@@ -47,6 +47,30 @@ pub struct StartTls {
     pub server_resends_capabilities: bool,
 }
 
+impl StartTls {
+    /// Whether `line` ends the server's answer to STARTTLS, whatever it says: any tagged
+    /// line (IMAP, mupdate), any final numbered line (SMTP, LMTP, NNTP), any HTTP status
+    /// line, else the OK and NO lines (and ManageSieve's BYE). The C tool waits for `ok` and
+    /// `fail` only.
+    pub fn is_final_reply(&self, line: &[u8]) -> bool {
+        let ok = self.ok.as_bytes();
+        if let Some(tag) = self.ok.strip_suffix("OK").filter(|tag| tag.ends_with(' ')) {
+            return line.starts_with(tag.as_bytes());
+        }
+        if ok.iter().all(u8::is_ascii_digit) {
+            return line.len() >= 3
+                && line[..3].iter().all(u8::is_ascii_digit)
+                && line.get(3) != Some(&b'-');
+        }
+        if ok.starts_with(b"HTTP/") {
+            return line.starts_with(b"HTTP/");
+        }
+        [self.ok, self.fail, "BYE"]
+            .iter()
+            .any(|tag| line.starts_with(tag.as_bytes()))
+    }
+}
+
 /// How a SASL exchange is framed (spec §6.1).
 #[derive(Debug, Clone, Copy)]
 pub struct SaslFraming {
@@ -115,68 +139,6 @@ pub struct Protocol {
     pub lists_haproxy: bool,
 }
 
-const fn caps(
-    command: Option<&'static str>,
-    end: Option<&'static str>,
-    starttls_token: &'static str,
-    login_token: Option<&'static str>,
-    sasl_token: &'static str,
-    compress_token: Option<&'static str>,
-) -> Capabilities {
-    Capabilities {
-        command,
-        end,
-        starttls_token,
-        login_token,
-        sasl_token,
-        compress_token,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-const fn sasl(
-    command: &'static str,
-    initial_response_limit: usize,
-    quoted: bool,
-    ok: &'static str,
-    fail: &'static str,
-    continuation: Option<&'static str>,
-    success_data: SuccessData,
-) -> Option<SaslFraming> {
-    Some(SaslFraming {
-        command,
-        initial_response_limit,
-        quoted,
-        ok,
-        fail,
-        continuation,
-        cancel: "*",
-        success_data,
-    })
-}
-
-const fn starttls(
-    command: &'static str,
-    ok: &'static str,
-    fail: &'static str,
-    server_resends_capabilities: bool,
-) -> Option<StartTls> {
-    Some(StartTls {
-        command,
-        ok,
-        fail,
-        server_resends_capabilities,
-    })
-}
-
-const fn exchange(command: &'static str, ok: &'static str, fail: &'static str) -> Option<Exchange> {
-    Some(Exchange { command, ok, fail })
-}
-
-const fn logout(command: &'static str, reply: &'static str) -> Option<Logout> {
-    Some(Logout { command, reply })
-}
-
 pub const HTTP_CAPABILITY_REQUEST: &str =
     "OPTIONS * HTTP/1.1\r\nHost: %s\r\nUser-Agent: httptest\r\n";
 pub const HTTP_STARTTLS_REQUEST: &str = "OPTIONS * HTTP/1.1\r\nHost: %s\r\nUser-Agent: httptest\r\nConnection: Upgrade\r\nUpgrade: TLS/1.2\r\n";
@@ -193,26 +155,39 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: true,
             end: None,
         },
-        capabilities: caps(
-            Some("C01 CAPABILITY"),
-            Some("C01 "),
-            " STARTTLS",
-            Some(" LOGINDISABLED"),
-            " AUTH=",
-            Some(" COMPRESS=DEFLATE"),
-        ),
-        starttls: starttls("S01 STARTTLS", "S01 OK", "S01 NO", false),
-        sasl: sasl(
-            "A01 AUTHENTICATE",
-            0,
-            false,
-            "A01 OK",
-            "A01 NO",
-            Some("+ "),
-            SuccessData::None,
-        ),
-        compress: exchange("Z01 COMPRESS DEFLATE", "Z01 OK", "Z01 NO"),
-        logout: logout("Q01 LOGOUT", "Q01 "),
+        capabilities: Capabilities {
+            command: Some("C01 CAPABILITY"),
+            end: Some("C01 "),
+            starttls_token: " STARTTLS",
+            login_token: Some(" LOGINDISABLED"),
+            sasl_token: " AUTH=",
+            compress_token: Some(" COMPRESS=DEFLATE"),
+        },
+        starttls: Some(StartTls {
+            command: "S01 STARTTLS",
+            ok: "S01 OK",
+            fail: "S01 NO",
+            server_resends_capabilities: false,
+        }),
+        sasl: Some(SaslFraming {
+            command: "A01 AUTHENTICATE",
+            initial_response_limit: 0,
+            quoted: false,
+            ok: "A01 OK",
+            fail: "A01 NO",
+            continuation: Some("+ "),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
+        compress: Some(Exchange {
+            command: "Z01 COMPRESS DEFLATE",
+            ok: "Z01 OK",
+            fail: "Z01 NO",
+        }),
+        logout: Some(Logout {
+            command: "Q01 LOGOUT",
+            reply: "Q01 ",
+        }),
         unauthenticate: Some(" UNAUTHENTICATE"),
         mech_hint: Some("             (\"login\" for IMAP LOGIN)\n"),
         lists_haproxy: true,
@@ -228,19 +203,35 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: false,
             end: Some("+OK"),
         },
-        capabilities: caps(Some("CAPA"), Some("."), "STLS", Some("USER"), "SASL ", None),
-        starttls: starttls("STLS", "+OK", "-ERR", false),
-        sasl: sasl(
-            "AUTH",
-            255,
-            false,
-            "+OK",
-            "-ERR",
-            Some("+ "),
-            SuccessData::None,
-        ),
+        capabilities: Capabilities {
+            command: Some("CAPA"),
+            end: Some("."),
+            starttls_token: "STLS",
+            login_token: Some("USER"),
+            sasl_token: "SASL ",
+            compress_token: None,
+        },
+        starttls: Some(StartTls {
+            command: "STLS",
+            ok: "+OK",
+            fail: "-ERR",
+            server_resends_capabilities: false,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTH",
+            initial_response_limit: 255,
+            quoted: false,
+            ok: "+OK",
+            fail: "-ERR",
+            continuation: Some("+ "),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
         compress: None,
-        logout: logout("QUIT", "+OK"),
+        logout: Some(Logout {
+            command: "QUIT",
+            reply: "+OK",
+        }),
         unauthenticate: None,
         mech_hint: Some("             (\"user\" for USER/PASS, \"apop\" for APOP)\n"),
         lists_haproxy: true,
@@ -256,26 +247,35 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: false,
             end: Some("220 "),
         },
-        capabilities: caps(
-            Some("LHLO lmtptest"),
-            Some("250 "),
-            "STARTTLS",
-            None,
-            "AUTH ",
-            None,
-        ),
-        starttls: starttls("STARTTLS", "220", "454", false),
-        sasl: sasl(
-            "AUTH",
-            512,
-            false,
-            "235",
-            "5",
-            Some("334 "),
-            SuccessData::None,
-        ),
+        capabilities: Capabilities {
+            command: Some("LHLO lmtptest"),
+            end: Some("250 "),
+            starttls_token: "STARTTLS",
+            login_token: None,
+            sasl_token: "AUTH ",
+            compress_token: None,
+        },
+        starttls: Some(StartTls {
+            command: "STARTTLS",
+            ok: "220",
+            fail: "454",
+            server_resends_capabilities: false,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTH",
+            initial_response_limit: 512,
+            quoted: false,
+            ok: "235",
+            fail: "5",
+            continuation: Some("334 "),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
         compress: None,
-        logout: logout("QUIT", "221"),
+        logout: Some(Logout {
+            command: "QUIT",
+            reply: "221",
+        }),
         unauthenticate: None,
         mech_hint: None,
         lists_haproxy: false,
@@ -291,26 +291,35 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: false,
             end: Some("220 "),
         },
-        capabilities: caps(
-            Some("EHLO smtptest"),
-            Some("250 "),
-            "STARTTLS",
-            None,
-            "AUTH ",
-            None,
-        ),
-        starttls: starttls("STARTTLS", "220", "454", false),
-        sasl: sasl(
-            "AUTH",
-            512,
-            false,
-            "235",
-            "5",
-            Some("334 "),
-            SuccessData::None,
-        ),
+        capabilities: Capabilities {
+            command: Some("EHLO smtptest"),
+            end: Some("250 "),
+            starttls_token: "STARTTLS",
+            login_token: None,
+            sasl_token: "AUTH ",
+            compress_token: None,
+        },
+        starttls: Some(StartTls {
+            command: "STARTTLS",
+            ok: "220",
+            fail: "454",
+            server_resends_capabilities: false,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTH",
+            initial_response_limit: 512,
+            quoted: false,
+            ok: "235",
+            fail: "5",
+            continuation: Some("334 "),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
         compress: None,
-        logout: logout("QUIT", "221"),
+        logout: Some(Logout {
+            command: "QUIT",
+            reply: "221",
+        }),
         unauthenticate: None,
         mech_hint: None,
         lists_haproxy: true,
@@ -326,26 +335,39 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: true,
             end: Some("* OK"),
         },
-        capabilities: caps(
-            None,
-            Some("* OK"),
-            "* STARTTLS",
-            None,
-            "* AUTH ",
-            Some("* COMPRESS \"DEFLATE\""),
-        ),
-        starttls: starttls("S01 STARTTLS", "S01 OK", "S01 NO", true),
-        sasl: sasl(
-            "A01 AUTHENTICATE",
-            65535,
-            true,
-            "A01 OK",
-            "A01 NO",
-            Some(""),
-            SuccessData::None,
-        ),
-        compress: exchange("Z01 COMPRESS \"DEFLATE\"", "Z01 OK", "Z01 NO"),
-        logout: logout("Q01 LOGOUT", "Q01 "),
+        capabilities: Capabilities {
+            command: None,
+            end: Some("* OK"),
+            starttls_token: "* STARTTLS",
+            login_token: None,
+            sasl_token: "* AUTH ",
+            compress_token: Some("* COMPRESS \"DEFLATE\""),
+        },
+        starttls: Some(StartTls {
+            command: "S01 STARTTLS",
+            ok: "S01 OK",
+            fail: "S01 NO",
+            server_resends_capabilities: true,
+        }),
+        sasl: Some(SaslFraming {
+            command: "A01 AUTHENTICATE",
+            initial_response_limit: 65535,
+            quoted: true,
+            ok: "A01 OK",
+            fail: "A01 NO",
+            continuation: Some(""),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
+        compress: Some(Exchange {
+            command: "Z01 COMPRESS \"DEFLATE\"",
+            ok: "Z01 OK",
+            fail: "Z01 NO",
+        }),
+        logout: Some(Logout {
+            command: "Q01 LOGOUT",
+            reply: "Q01 ",
+        }),
         unauthenticate: None,
         mech_hint: None,
         lists_haproxy: false,
@@ -361,26 +383,35 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: true,
             end: Some("OK"),
         },
-        capabilities: caps(
-            Some("CAPABILITY"),
-            Some("OK"),
-            "\"STARTTLS\"",
-            None,
-            "\"SASL\" ",
-            None,
-        ),
-        starttls: starttls("STARTTLS", "OK", "NO", true),
-        sasl: sasl(
-            "AUTHENTICATE",
-            65535,
-            true,
-            "OK",
-            "NO",
-            None,
-            SuccessData::Sieve,
-        ),
+        capabilities: Capabilities {
+            command: Some("CAPABILITY"),
+            end: Some("OK"),
+            starttls_token: "\"STARTTLS\"",
+            login_token: None,
+            sasl_token: "\"SASL\" ",
+            compress_token: None,
+        },
+        starttls: Some(StartTls {
+            command: "STARTTLS",
+            ok: "OK",
+            fail: "NO",
+            server_resends_capabilities: true,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTHENTICATE",
+            initial_response_limit: 65535,
+            quoted: true,
+            ok: "OK",
+            fail: "NO",
+            continuation: None,
+            success_data: SuccessData::Sieve,
+            cancel: "*",
+        }),
         compress: None,
-        logout: logout("LOGOUT", "OK"),
+        logout: Some(Logout {
+            command: "LOGOUT",
+            reply: "OK",
+        }),
         unauthenticate: Some("UNAUTHENTICATE"),
         mech_hint: None,
         lists_haproxy: true,
@@ -396,26 +427,39 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: true,
             end: Some("* OK"),
         },
-        capabilities: caps(
-            None,
-            Some("* OK"),
-            "* STARTTLS",
-            None,
-            "* SASL ",
-            Some("* COMPRESS DEFLATE"),
-        ),
-        starttls: starttls("STARTTLS", "OK", "NO", true),
-        sasl: sasl(
-            "AUTHENTICATE",
-            65535,
-            false,
-            "OK",
-            "NO",
-            Some("+ "),
-            SuccessData::None,
-        ),
-        compress: exchange("COMPRESS DEFLATE", "OK", "NO"),
-        logout: logout("EXIT", "OK"),
+        capabilities: Capabilities {
+            command: None,
+            end: Some("* OK"),
+            starttls_token: "* STARTTLS",
+            login_token: None,
+            sasl_token: "* SASL ",
+            compress_token: Some("* COMPRESS DEFLATE"),
+        },
+        starttls: Some(StartTls {
+            command: "STARTTLS",
+            ok: "OK",
+            fail: "NO",
+            server_resends_capabilities: true,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTHENTICATE",
+            initial_response_limit: 65535,
+            quoted: false,
+            ok: "OK",
+            fail: "NO",
+            continuation: Some("+ "),
+            success_data: SuccessData::None,
+            cancel: "*",
+        }),
+        compress: Some(Exchange {
+            command: "COMPRESS DEFLATE",
+            ok: "OK",
+            fail: "NO",
+        }),
+        logout: Some(Logout {
+            command: "EXIT",
+            reply: "OK",
+        }),
         unauthenticate: None,
         mech_hint: None,
         lists_haproxy: false,
@@ -431,15 +475,20 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: false,
             end: None,
         },
-        capabilities: caps(
-            Some(HTTP_CAPABILITY_REQUEST),
-            None,
-            "Upgrade: TLS/1.2",
-            None,
-            "WWW-Authenticate:",
-            None,
-        ),
-        starttls: starttls(HTTP_STARTTLS_REQUEST, "HTTP/1.1 101", "HTTP/1.1 5", true),
+        capabilities: Capabilities {
+            command: Some(HTTP_CAPABILITY_REQUEST),
+            end: None,
+            starttls_token: "Upgrade: TLS/1.2",
+            login_token: None,
+            sasl_token: "WWW-Authenticate:",
+            compress_token: None,
+        },
+        starttls: Some(StartTls {
+            command: HTTP_STARTTLS_REQUEST,
+            ok: "HTTP/1.1 101",
+            fail: "HTTP/1.1 5",
+            server_resends_capabilities: true,
+        }),
         sasl: None,
         compress: None,
         logout: None,
@@ -458,26 +507,39 @@ pub static PROTOCOLS: [Protocol; 9] = [
             is_capability_source: false,
             end: Some("20"),
         },
-        capabilities: caps(
-            Some("CAPABILITIES"),
-            Some("."),
-            "STARTTLS",
-            Some("AUTHINFO USER"),
-            "SASL ",
-            Some("COMPRESS DEFLATE"),
-        ),
-        starttls: starttls("STARTTLS", "382", "580", false),
-        sasl: sasl(
-            "AUTHINFO SASL",
-            512,
-            false,
-            "28",
-            "48",
-            Some("383 "),
-            SuccessData::Nntp,
-        ),
-        compress: exchange("COMPRESS DEFLATE", "206", "403"),
-        logout: logout("QUIT", "205"),
+        capabilities: Capabilities {
+            command: Some("CAPABILITIES"),
+            end: Some("."),
+            starttls_token: "STARTTLS",
+            login_token: Some("AUTHINFO USER"),
+            sasl_token: "SASL ",
+            compress_token: Some("COMPRESS DEFLATE"),
+        },
+        starttls: Some(StartTls {
+            command: "STARTTLS",
+            ok: "382",
+            fail: "580",
+            server_resends_capabilities: false,
+        }),
+        sasl: Some(SaslFraming {
+            command: "AUTHINFO SASL",
+            initial_response_limit: 512,
+            quoted: false,
+            ok: "28",
+            fail: "48",
+            continuation: Some("383 "),
+            success_data: SuccessData::Nntp,
+            cancel: "*",
+        }),
+        compress: Some(Exchange {
+            command: "COMPRESS DEFLATE",
+            ok: "206",
+            fail: "403",
+        }),
+        logout: Some(Logout {
+            command: "QUIT",
+            reply: "205",
+        }),
         unauthenticate: None,
         mech_hint: Some("             (\"user\" for AUTHINFO USER/PASS\n"),
         lists_haproxy: false,
@@ -511,6 +573,33 @@ pub fn lookup(key: &str) -> Option<&'static Protocol> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_final_reply_ends_the_starttls_wait() {
+        let ends = |key: &str, line: &[u8]| {
+            let exchange = lookup(key).and_then(|p| p.starttls).expect("STARTTLS");
+            exchange.is_final_reply(line)
+        };
+        for (key, line, last) in [
+            ("imap", &b"S01 BAD unknown command\r\n"[..], true),
+            ("imap", b"S01 NO later\r\n", true),
+            ("imap", b"* OK still here\r\n", false),
+            ("pop3", b"-ERR not now\r\n", true),
+            ("pop3", b"+OK go\r\n", true),
+            ("pop3", b"junk\r\n", false),
+            ("smtp", b"502 5.5.1 unknown\r\n", true),
+            ("smtp", b"454\r\n", true),
+            ("smtp", b"250-PIPELINING\r\n", false),
+            ("nntp", b"580 no\r\n", true),
+            ("sieve", b"BYE \"bye\"\r\n", true),
+            ("sieve", b"\"IMPLEMENTATION\" \"x\"\r\n", false),
+            ("http", b"HTTP/1.1 400 Bad Request\r\n", true),
+            ("mupdate", b"S01 BAD what\r\n", true),
+        ] {
+            let shown = String::from_utf8_lossy(line);
+            assert_eq!(ends(key, line), last, "{key}: {shown}");
+        }
+    }
 
     #[test]
     fn program_names_map_to_protocols() {

@@ -37,7 +37,7 @@ fn authinfo_user(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
         reply = one_line(
             attempt,
             b"AUTHINFO PASS <omitted>",
-            &[b"AUTHINFO PASS ", password.as_slice()].concat(),
+            &crate::secret::Secret::concat(&[b"AUTHINFO PASS ", &password]),
         )?;
     }
     Ok(if reply.starts_with(b"281") {

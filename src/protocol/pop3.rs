@@ -9,6 +9,7 @@ use crate::ffi::sasl::{self, Code};
 use crate::net::stack::LINE_MAX;
 use crate::protocol::Protocol;
 use crate::replies;
+use crate::secret::Secret;
 use crate::transcript;
 use openssl::hash::{hash, MessageDigest};
 
@@ -60,14 +61,15 @@ pub fn authenticate(
     }
 }
 
-pub fn password(attempt: &mut Attempt) -> crate::options::Password {
+pub fn password(attempt: &mut Attempt) -> crate::secret::Secret {
     crate::prompt::password(attempt.prompter)
 }
 
 /// Sends a printed command and reads one printed reply line.
 pub fn one_line(attempt: &mut Attempt, shown: &[u8], sent: &[u8]) -> Result<Vec<u8>> {
     transcript::client_line(shown);
-    replies::send(attempt.stack, &[sent, b"\r\n"].concat())?;
+    // `sent` may carry the password: its line is a `Secret` too.
+    replies::send(attempt.stack, &Secret::concat(&[sent, b"\r\n"]))?;
     let reply = replies::line(attempt.stack, LINE_MAX)?;
     transcript::server_line(&reply);
     Ok(reply)
@@ -82,7 +84,7 @@ fn user_pass(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
     let reply = one_line(
         attempt,
         b"PASS <omitted>",
-        &[b"PASS ", password.as_slice()].concat(),
+        &Secret::concat(&[b"PASS ", &password]),
     )?;
     Ok(if starts_with_ci(&reply, "+OK") {
         sasl::SASL_OK
@@ -95,7 +97,7 @@ fn apop(attempt: &mut Attempt, authname: &[u8], challenge: &[u8]) -> Result<Code
     let password = password(attempt);
     let digest = match hash(
         MessageDigest::md5(),
-        &[challenge, password.as_slice()].concat(),
+        &Secret::concat(&[challenge, &password]),
     ) {
         Ok(digest) => digest
             .iter()

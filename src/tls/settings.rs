@@ -31,6 +31,8 @@ pub struct Settings {
     pub binding: Option<ChannelBinding>,
     /// `--tls-resume`: the session is taken again at the end of each round.
     pub resume_late: bool,
+    /// `--no-plaintext-fallback`: TLS must come up (then a failed handshake says why).
+    pub required: bool,
 }
 
 /// Trust store and expected name for `--verify`.
@@ -97,6 +99,7 @@ impl Settings {
             show_cert: extras.show_cert,
             binding: extras.channel_binding,
             resume_late: extras.tls_resume,
+            required: extras.no_plaintext_fallback,
         }
     }
 
@@ -111,6 +114,7 @@ impl Settings {
             || self.ciphersuites.is_some()
             || self.show_cert
             || self.binding.is_some()
+            || self.required
     }
 
     /// Context part: versions, ciphers, trust store. Errors are one line (for `failure: `).

@@ -472,9 +472,9 @@ fn round(
     port: u16,
     keyfile: Option<&str>,
 ) -> (String, Result<Established, Failure>) {
-    take_output();
-    let result = engine.connect(dial(port), keyfile.map(str::as_bytes));
-    (take_output(), result)
+    let (result, printed) =
+        crate::transcript::capture(|| engine.connect(dial(port), keyfile.map(str::as_bytes)));
+    (String::from_utf8_lossy(&printed).into_owned(), result)
 }
 
 fn close(mut est: Established) {
@@ -814,8 +814,9 @@ fn verbose_unclean_close_reports_alert() {
     next(&rx);
     let mut buf = [0u8; 16];
     // With a socket BIO OpenSSL sees the end of file: a fatal error, not a quiet Ok(0).
-    assert!(est.stream.read(&mut buf).is_err());
-    let trace = without_dumps(&take_output());
+    let (read, printed) = crate::transcript::capture(|| est.stream.read(&mut buf));
+    assert!(read.is_err());
+    let trace = without_dumps(&String::from_utf8_lossy(&printed));
     assert_eq!(trace, "SSL3 alert write:fatal:decode error\n");
 }
 

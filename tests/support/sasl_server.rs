@@ -231,6 +231,7 @@ unsafe extern "C" fn getopt_cb(
         // SAFETY: `context` is the CallbackCtx box registered with this callback, alive until
         // the connection is disposed; `option` is a NUL-terminated string from libsasl2.
         let ctx = unsafe { &*(context as *const CallbackCtx) };
+        // SAFETY: see above.
         let opt = unsafe { CStr::from_ptr(option) };
         match ctx.options.iter().rev().find(|(k, _)| k.as_c_str() == opt) {
             Some((_, v)) => {
@@ -255,6 +256,7 @@ unsafe extern "C" fn log_cb(context: *mut c_void, level: c_int, message: *const 
         // SAFETY: as in getopt_cb; `message` is a NUL-terminated string or NULL.
         let ctx = unsafe { &*(context as *const CallbackCtx) };
         if !message.is_null() {
+            // SAFETY: non-NULL, so a NUL-terminated string from libsasl2.
             let m = unsafe { CStr::from_ptr(message) }.to_string_lossy();
             if let Ok(mut l) = ctx.log.lock() {
                 l.push(format!("[{level}] {m}"));
@@ -285,6 +287,7 @@ unsafe extern "C" fn proxy_cb(
             if p.is_null() {
                 &[][..]
             } else {
+                // SAFETY: libsasl2 passes `n` readable bytes at `p` for this callback.
                 unsafe { std::slice::from_raw_parts(p as *const u8, n as usize) }
             }
         };
@@ -617,8 +620,8 @@ impl SaslServer {
     }
 
     fn getprop_str(&self, prop: c_uint) -> Option<String> {
-        // SAFETY: for string properties libsasl2 returns a NUL-terminated string it owns.
         self.getprop_ptr(prop).map(|p| {
+            // SAFETY: for string properties libsasl2 returns a NUL-terminated string it owns.
             unsafe { CStr::from_ptr(p as *const c_char) }
                 .to_string_lossy()
                 .into_owned()

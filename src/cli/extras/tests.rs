@@ -106,7 +106,7 @@ fn a_missing_or_unwanted_argument_is_a_complaint() {
     assert!(!split(&argv(&["imtest", "--verify"]), SHORT_OPTIONS, &LONG_OPTIONS).complained);
 }
 
-fn build_from(list: &[(&'static str, Option<&str>)]) -> Result<(Extras, Option<Password>), String> {
+fn build_from(list: &[(&'static str, Option<&str>)]) -> Result<(Extras, Option<Secret>), String> {
     let found = list
         .iter()
         .map(|(n, v)| (*n, v.map(|v| v.as_bytes().to_vec())))

@@ -223,7 +223,8 @@ unsafe extern "C" fn server_log(
 ) -> c_int {
     guard(sys::SASL_OK, || {
         if std::env::var_os("IMTEST_SASL_DEBUG").is_some() {
-            let text = borrowed_str(message).unwrap_or_default();
+            // SAFETY: libsasl2 passes its log callback a live message string (or NULL).
+            let text = unsafe { borrowed_str(message) }.unwrap_or_default();
             eprintln!("sasl server log [{level}]: {text}");
         }
         sys::SASL_OK
@@ -366,7 +367,8 @@ impl ServerConn {
     fn finish(rc: c_int, out: *const c_char, outlen: c_uint) -> ServerOut {
         resume_panic();
         match sasl_ok(rc) {
-            Ok(Flow::Done) | Ok(Flow::Continue) => (rc, copy_out(out, outlen)),
+            // SAFETY: the server's output buffer holds `outlen` bytes until its next call.
+            Ok(Flow::Done) | Ok(Flow::Continue) => (rc, unsafe { copy_out(out, outlen) }),
             _ => (rc, None),
         }
     }
@@ -419,7 +421,8 @@ impl ServerConn {
         // SAFETY: live connection, valid out-parameter.
         let rc = unsafe { sys::sasl_getprop(self.raw, sys::SASL_USERNAME as c_int, &mut value) };
         sasl_done(rc).ok()?;
-        borrowed_str(value.cast()).map(|s| s.into_owned())
+        // SAFETY: the property is NULL or a string the connection owns while it lives.
+        unsafe { borrowed_str(value.cast()) }.map(|s| s.into_owned())
     }
 
     pub fn ssf(&self) -> u32 {
@@ -457,7 +460,8 @@ impl ServerConn {
             )
         };
         sasl_done(rc)?;
-        Ok(copy_out(out, outlen).unwrap_or_default())
+        // SAFETY: the output buffer holds `outlen` bytes until the connection's next call.
+        Ok(unsafe { copy_out(out, outlen) }.unwrap_or_default())
     }
 
     pub fn encode(&mut self, data: &[u8]) -> Result<Vec<u8>, Code> {

@@ -42,20 +42,20 @@ impl Script {
 }
 
 impl Prompter for Script {
-    fn answer(&mut self, request: &PromptRequest) -> Vec<u8> {
+    fn answer(&mut self, request: &PromptRequest) -> Secret {
         self.seen.push(Seen {
             kind: request.kind,
             challenge: request.challenge.map(str::to_string),
             prompt: request.prompt.to_string(),
         });
-        match request.kind {
+        Secret::new(match request.kind {
             PromptKind::User => self.user.clone(),
             PromptKind::AuthName => self.authname.clone(),
             PromptKind::Pass => self.pass.clone().unwrap_or_default(),
             PromptKind::GetRealm => self.realm.clone(),
             PromptKind::EchoPrompt => self.echo.clone(),
             PromptKind::NoEchoPrompt => self.noecho.clone(),
-        }
+        })
     }
 }
 
@@ -147,7 +147,10 @@ fn exchange(
 ) -> Outcome {
     let mut transcript = Vec::new();
     let start = client.start(mechlist.as_bytes(), want_ir, script);
-    transcript.push(Msg::Client(start.code, start.output.clone()));
+    transcript.push(Msg::Client(
+        start.code,
+        start.output.as_deref().map(<[u8]>::to_vec),
+    ));
     let mechanism = start.mechanism.clone().unwrap_or_default();
     if start.code != SASL_OK && start.code != SASL_CONTINUE {
         return Outcome {
@@ -165,7 +168,10 @@ fn exchange(
             break;
         }
         let reply = client.step(challenge.as_deref().unwrap_or(&[]), script);
-        transcript.push(Msg::Client(reply.code, reply.output.clone()));
+        transcript.push(Msg::Client(
+            reply.code,
+            reply.output.as_deref().map(<[u8]>::to_vec),
+        ));
         client_code = reply.code;
         if reply.code != SASL_OK && reply.code != SASL_CONTINUE {
             break;
@@ -420,7 +426,7 @@ fn digest_md5_asks_for_realm_when_server_offers_several() {
         .prompt_for(PromptKind::GetRealm)
         .expect("realm asked");
     assert_eq!(seen.prompt, "Please enter your realm");
-    let out = String::from_utf8(reply.output.unwrap()).unwrap();
+    let out = String::from_utf8(reply.output.unwrap().to_vec()).unwrap();
     assert!(out.contains(&format!("realm=\"{REALM}\"")), "{out}");
     drop(s.start("DIGEST-MD5", None));
     eprintln!("DIGEST-MD5 realm request: {seen:?}");
@@ -727,7 +733,7 @@ fn external_needs_an_external_id() {
     assert_eq!(r.mechanism.as_deref(), Some("EXTERNAL"));
     assert_eq!(r.code, SASL_OK);
     // Sends the authorization id (USER), empty here: zero-length, non-NULL output.
-    assert_eq!(r.output, Some(Vec::new()));
+    assert_eq!(r.output.as_deref(), Some(&b""[..]));
     let mut c = client(128);
     c.set_external_auth_id(Some("x")).unwrap();
     c.set_external_auth_id(None).unwrap();
