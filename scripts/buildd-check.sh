@@ -57,9 +57,10 @@ child=
 cleanup() {
   local rc=$?
   # A namespace still running (the check was interrupted): its init process dies with
-  # unshare (--kill-child), and every process in the namespace with it.
+  # unshare (--kill-child), and every process in the namespace with it. SIGKILL, since
+  # unshare holds back SIGTERM while its child runs.
   if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null || true
+    kill -KILL "$child" 2>/dev/null || true
     wait "$child" 2>/dev/null || true
   fi
   # Mounts live in the namespaces only; this is a last guard before deleting the tree.
@@ -199,7 +200,7 @@ run --offline env DOVECOT_SERVICES=$services /build/src/debian/tests/session
 say "switch: $names_deb (/usr/lib/cyrus/bin and cyrus-*(1) run ours)"
 dpkg_do -i "/build/$names_deb"
 run --offline sh -c 'set -e
-  dpkg-divert --list imtest-rs-cyrus-names | sort
+  dpkg-divert --list imtest-rs-cyrus-names | grep -c . | sed "s/$/ diversions in place/"
   readlink -f /usr/lib/cyrus/bin/imtest /usr/lib/cyrus/bin/mupdatetest \
     /usr/share/man/man1/cyrus-imtest.1.gz
   /usr/lib/cyrus/bin/mupdatetest --version
