@@ -84,6 +84,7 @@ lab-down:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
 
 $(BIN):
 	$(CARGO) build --locked --release
