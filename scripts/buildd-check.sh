@@ -183,12 +183,14 @@ run sh -c 'set -e; mkdir -p /srv/dovecot-debs /srv/dovecot; cd /srv/dovecot-debs
   for deb in *.deb; do dpkg -x "$deb" /srv/dovecot/; done'
 services=/srv/dovecot/usr/lib/dovecot
 sums() {
-  # Every file of the two packages, with its checksum (diversions: what is really on disk).
+  # Every file and symlink of the two packages (trixie's sibling names are links to
+  # imtest), with its checksum or target, as it really is on disk.
   run sh -c 'dpkg -L cyrus-clients cyrus-murder | sort -u | while read -r f; do
-    [ -f "$f" ] && [ ! -L "$f" ] && sha256sum "$f"; done'
+    if [ -L "$f" ]; then echo "link:$(readlink "$f")  $f"
+    elif [ -f "$f" ]; then sha256sum "$f"; fi; done'
 }
 sums >"$work/sums.before"
-grep -c . "$work/sums.before" | sed 's/^/files checksummed: /'
+echo "files checksummed: $(grep -vc '^link:' "$work/sums.before"), links: $(grep -c '^link:' "$work/sums.before")"
 debs=$(cd "$root/build" && ls imtest-rs_*_"$arch".deb)
 names_deb=$(cd "$root/build" && ls imtest-rs-cyrus-names_*_all.deb)
 dpkg_do -i "/build/$debs"
