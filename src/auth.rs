@@ -320,7 +320,7 @@ pub fn classify_reply(framing: &SaslFraming, line: &[u8]) -> ReplyLine {
             let text = c_str(line);
             decode_challenge(&text[prefix.len().min(text.len())..])
         }
-        None => ReplyLine::Literal(parse_leading_number(line.get(1..).unwrap_or_default())),
+        None => ReplyLine::Literal(literal_size(line.get(1..).unwrap_or_default())),
     }
 }
 
@@ -375,18 +375,15 @@ fn decode_challenge(text: &[u8]) -> ReplyLine {
     }
 }
 
-/// atoi: leading digits, anything else ends the number; no digits = 0.
-pub fn parse_leading_number(text: &[u8]) -> usize {
-    text.iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0usize, |n, &d| {
-            n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
-        })
+/// The size of a `{n}` literal as the C tool takes it: `atoi` of what follows the first
+/// byte, stored in an `unsigned` (so `{4294967296}` is 0 and `{-5}` is 4294967291).
+pub fn literal_size(text: &[u8]) -> usize {
+    crate::cli::atoi(text) as u32 as usize
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_leading_number;
+    use super::literal_size;
 
     #[test]
     fn success_data_forms() {
@@ -523,9 +520,14 @@ mod tests {
     }
 
     #[test]
-    fn atoi_like() {
-        assert_eq!(parse_leading_number(b"12}\r\n"), 12);
-        assert_eq!(parse_leading_number(b"x"), 0);
-        assert_eq!(parse_leading_number(b""), 0);
+    fn literal_sizes_as_c_reads_them() {
+        assert_eq!(literal_size(b"12}\r\n"), 12);
+        assert_eq!(literal_size(b"x"), 0);
+        assert_eq!(literal_size(b""), 0);
+        assert_eq!(literal_size(b" +7}"), 7);
+        assert_eq!(literal_size(b"4294967296}"), 0);
+        assert_eq!(literal_size(b"4294967297}"), 1);
+        assert_eq!(literal_size(b"-5}"), 4294967291);
+        assert_eq!(literal_size(b"99999999999999999999}"), 0xFFFF_FFFF);
     }
 }

@@ -534,7 +534,7 @@ fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
         run.tls.keep_latest_session(tls);
     }
     transcript::message("Connection closed.\n");
-    round.stack.close();
+    round.stack.close_between_rounds();
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! The only place with `unsafe`: thin wrappers around C libraries, each with a safe API.
 
 pub mod getopt;
+pub mod memory;
 pub mod process;
 pub mod sasl;
 pub mod sys;

@@ -163,10 +163,7 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
             Status::No
         };
         let mut challenge: Option<Vec<u8>> = None;
-        while attempt.stack.has_pending() {
-            let Ok(Some(header)) = attempt.stack.read_line(HTTP_LINE_MAX) else {
-                break;
-            };
+        while let Ok(Some(header)) = attempt.stack.read_line_now(HTTP_LINE_MAX) {
             transcript::server_line(&header);
             let header = transcript::c_str(&header);
             let carries = (status == Status::Ok && header.starts_with(b"Authentication-Info:"))

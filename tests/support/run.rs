@@ -77,6 +77,8 @@ pub struct Command {
     argv0_path: bool,
     envs: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
+    /// A program (and its options) that runs the tool, e.g. valgrind.
+    wrapper: Vec<OsString>,
 }
 
 /// Result of a run.
@@ -126,6 +128,7 @@ impl Command {
             argv0_path: false,
             envs: vec![("LC_ALL".into(), "C".into())],
             cwd: None,
+            wrapper: Vec::new(),
         }
     }
 
@@ -171,6 +174,19 @@ impl Command {
         self
     }
 
+    /// Runs the tool under `wrapper` (its program and options; the tool's path follows them).
+    pub fn under<I, S>(mut self, wrapper: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.wrapper = wrapper
+            .into_iter()
+            .map(|a| a.as_ref().to_os_string())
+            .collect();
+        self
+    }
+
     /// Working directory of the child (default: inherited).
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cwd = Some(dir.as_ref().to_path_buf());
@@ -181,12 +197,22 @@ impl Command {
         let link = dir.join(&self.name);
         std::os::unix::fs::symlink(self.imp.binary(), &link)
             .unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
-        let mut cmd = std::process::Command::new(&link);
-        if self.argv0_path {
-            cmd.arg0(&link);
-        } else {
-            cmd.arg0(&self.name);
-        }
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, options)) => {
+                let mut cmd = std::process::Command::new(program);
+                cmd.args(options).arg(&link);
+                cmd
+            }
+            None => {
+                let mut cmd = std::process::Command::new(&link);
+                if self.argv0_path {
+                    cmd.arg0(&link);
+                } else {
+                    cmd.arg0(&self.name);
+                }
+                cmd
+            }
+        };
         cmd.args(&self.args);
         for (k, v) in &self.envs {
             cmd.env(k, v);

@@ -822,7 +822,7 @@ pub fn imap_auth(config: &ServerConfig) -> Step {
 fn decode_line(line: &[u8]) -> Option<Vec<u8>> {
     let t = line.strip_suffix(b"\n").unwrap_or(line);
     let t = t.strip_suffix(b"\r").unwrap_or(t);
-    super::transcript::b64decode(t)
+    super::wire::b64decode(t)
 }
 
 fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
@@ -844,7 +844,7 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
         None => None,
         Some(&"=") => Some(Vec::new()),
         Some(ir) => Some(
-            super::transcript::b64decode(ir.as_bytes())
+            super::wire::b64decode(ir.as_bytes())
                 .ok_or_else(|| format!("initial response is not base64: {ir:?}"))?,
         ),
     };
@@ -869,7 +869,7 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
                 let msg = if ch.is_empty() {
                     "+ \r\n".to_string()
                 } else {
-                    format!("+ {}\r\n", super::transcript::b64encode(&ch))
+                    format!("+ {}\r\n", super::wire::b64encode(&ch))
                 };
                 s.send(msg.as_bytes())?;
                 let resp = s.read_line()?;
@@ -1151,7 +1151,7 @@ fn read_response(s: &mut Session, quoted_literal_ok: bool) -> Result<Option<Vec<
         }
         None => t.to_vec(),
     };
-    super::transcript::b64decode(&b64).map(Some).ok_or_else(|| {
+    super::wire::b64decode(&b64).map(Some).ok_or_else(|| {
         format!(
             "response is not base64: {:?}",
             String::from_utf8_lossy(&line)
@@ -1199,12 +1199,12 @@ fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
                 return Err(format!("literal announced {n} bytes, got {body:?}"));
             }
             Some(
-                super::transcript::b64decode(b)
+                super::wire::b64decode(b)
                     .ok_or_else(|| format!("initial response is not base64: {body:?}"))?,
             )
         }
         Some(ir) => Some(
-            super::transcript::b64decode(ir.as_bytes())
+            super::wire::b64decode(ir.as_bytes())
                 .ok_or_else(|| format!("initial response is not base64: {ir:?}"))?,
         ),
     };
@@ -1223,7 +1223,7 @@ fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
                 let b64 = if ch.is_empty() {
                     String::new()
                 } else {
-                    super::transcript::b64encode(&ch)
+                    super::wire::b64encode(&ch)
                 };
                 let msg = match f.challenge {
                     ChallengeForm::Prefix(p) => format!("{p}{b64}\r\n"),
@@ -1251,7 +1251,7 @@ fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
                 let ssf = o.ssf;
                 s.note(format!("SASL log: {:?}", srv.log()));
                 s.record_auth(o);
-                let b64 = data.as_deref().map(super::transcript::b64encode);
+                let b64 = data.as_deref().map(super::wire::b64encode);
                 let msg = match (f.success, b64) {
                     (SuccessForm::Sieve, Some(d)) => format!("OK (SASL \"{d}\")\r\n"),
                     (SuccessForm::Nntp, Some(d)) => format!("283 {d}\r\n"),
@@ -1327,7 +1327,7 @@ fn http_authenticate(s: &mut Session, config: ServerConfig, sid: &str) -> Result
         let data = match data.as_deref() {
             None | Some("=") => None,
             Some(d) => Some(
-                super::transcript::b64decode(d.as_bytes())
+                super::wire::b64decode(d.as_bytes())
                     .ok_or_else(|| format!("data is not base64: {d:?}"))?,
             ),
         };
@@ -1345,7 +1345,7 @@ fn http_authenticate(s: &mut Session, config: ServerConfig, sid: &str) -> Result
         let srv_ref = srv.as_ref().ok_or("no server")?;
         match r {
             Ok(Progress::Continue(ch)) => {
-                let b64 = super::transcript::b64encode(&ch);
+                let b64 = super::wire::b64encode(&ch);
                 s.send(format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: {scheme} sid={sid}, data={b64}\r\nContent-Length: 0\r\n\r\n").as_bytes())?;
                 // Clients answer at once; one that does not has given up.
                 s.set_timeout(std::time::Duration::from_secs(1));
@@ -1355,7 +1355,7 @@ fn http_authenticate(s: &mut Session, config: ServerConfig, sid: &str) -> Result
                 let info = match d {
                     Some(d) => format!(
                         "Authentication-Info: {scheme} sid={sid}, data={}\r\n",
-                        super::transcript::b64encode(&d)
+                        super::wire::b64encode(&d)
                     ),
                     None => String::new(),
                 };

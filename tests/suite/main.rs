@@ -1,0 +1,100 @@
+//! The integration suite: one test binary. Every case file under `tests/cases/` is a listed
+//! test (see `tests/README.md`); the modules below hold the cases that need Rust logic.
+//! Select by name like any libtest binary: `cargo test --test suite -- pop3/` runs every POP3
+//! case, `-- --list` lists them all; several filters select what any of them selects.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+// The real-server lab (Dovecot, Postfix), shared with the binaries not yet in the suite.
+#[path = "../lab/mod.rs"]
+#[allow(unused_imports)]
+mod lab;
+
+mod bad_input;
+mod casefile;
+mod compress;
+mod engine;
+mod exchanges;
+mod imap;
+mod mechanism;
+mod mechanisms;
+mod partial_lines;
+mod sasl_math;
+mod valgrind;
+
+use libtest_mimic::{Arguments, Trial};
+
+/// Parallel tests when neither `--test-threads` nor `RUST_TEST_THREADS` says: most of a
+/// case's time is spent waiting for the tools and the fake servers, not computing.
+const DEFAULT_THREADS: usize = 6;
+
+/// Options of the libtest command line that take a value (the rest are flags or filters).
+const WITH_VALUE: [&str; 6] = [
+    "--test-threads",
+    "--skip",
+    "--format",
+    "--logfile",
+    "--color",
+    "-Z",
+];
+
+fn all_tests() -> Vec<Trial> {
+    let mut tests: Vec<Trial> = casefile::all_trials();
+    tests.extend(casefile::self_tests());
+    tests.push(engine::rust_test(
+        "support::wire::repr_roundtrip",
+        support::wire::self_test_repr_roundtrip,
+    ));
+    tests.push(engine::rust_test(
+        "support::wire::spec_text_crlf",
+        support::wire::self_test_spec_text_crlf,
+    ));
+    tests.extend(bad_input::trials());
+    tests.extend(compress::trials());
+    tests.extend(imap::trials());
+    tests.extend(exchanges::trials());
+    tests.extend(mechanisms::trials());
+    tests.extend(valgrind::trials());
+    tests.extend(partial_lines::trials_all());
+    tests
+}
+
+fn main() {
+    // libtest takes any number of name filters, libtest-mimic one: keep the options for it
+    // and apply the filters here.
+    let mut options = Vec::new();
+    let mut filters = Vec::new();
+    let mut argv = std::env::args();
+    options.extend(argv.next());
+    while let Some(a) = argv.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            options.push(a);
+            options.extend(argv.next());
+        } else if a.starts_with('-') {
+            options.push(a);
+        } else {
+            filters.push(a);
+        }
+    }
+    let mut args = Arguments::from_iter(options);
+    if args.test_threads.is_none() {
+        let env = std::env::var("RUST_TEST_THREADS").ok();
+        args.test_threads = Some(env.and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_THREADS));
+    }
+    let mut tests = all_tests();
+    if !filters.is_empty() {
+        let exact = args.exact;
+        tests.retain(|t| {
+            filters.iter().any(|f| {
+                if exact {
+                    t.name() == f
+                } else {
+                    t.name().contains(f.as_str())
+                }
+            })
+        });
+    }
+    tests.sort_by(|a, b| a.name().cmp(b.name()));
+    libtest_mimic::run(&args, tests).exit();
+}

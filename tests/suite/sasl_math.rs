@@ -1,0 +1,108 @@
+//! SASL arithmetic for the Rust cases that check run-to-run values: base64 lines on the wire,
+//! MD5, and the DIGEST-MD5 directives and `response=` value (RFC 2831).
+
+use crate::engine::Observation;
+use crate::support::wire::{b64decode, WireItem};
+
+/// Client→server lines (without CR LF) that are pure base64 and decode to something `pred`
+/// accepts, as (base64 text, decoded) pairs, in order.
+pub fn client_b64_lines(
+    obs: &Observation,
+    pred: impl Fn(&[u8]) -> bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v = Vec::new();
+    for w in &obs.wire {
+        if let WireItem::ClientToServer(b) = w {
+            for line in b.split(|&c| c == b'\n') {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.is_empty() {
+                    continue;
+                }
+                if let Some(d) = b64decode(line) {
+                    if pred(&d) {
+                        v.push((line.to_vec(), d));
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// Hex of MD5.
+pub fn md5_hex(data: &[u8]) -> String {
+    hex(&md5(data))
+}
+
+pub fn md5(data: &[u8]) -> Vec<u8> {
+    openssl::hash::hash(openssl::hash::MessageDigest::md5(), data)
+        .expect("md5")
+        .to_vec()
+}
+
+pub fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Splits a DIGEST-MD5 directive list (`a="x",b=y`) into (name, unquoted value) pairs.
+pub fn digest_fields(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let eq = rest.find('=').unwrap_or(rest.len());
+        let name = rest[..eq].trim().to_string();
+        rest = rest.get(eq + 1..).unwrap_or("");
+        let value;
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"').unwrap_or(r.len());
+            value = r[..end].to_string();
+            rest = r.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find(',').unwrap_or(rest.len());
+            value = rest[..end].to_string();
+            rest = &rest[end..];
+        }
+        rest = rest.strip_prefix(',').unwrap_or(rest);
+        out.push((name, value));
+    }
+    out
+}
+
+/// The RFC 2831 `response=` value for a DIGEST-MD5 client response with qop=auth.
+pub fn digest_md5_response(
+    user: &str,
+    realm: &str,
+    pass: &str,
+    authzid: Option<&str>,
+    fields: &[(String, String)],
+    qop: &str,
+) -> String {
+    let f = |n: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let mut a1 = md5(format!("{user}:{realm}:{pass}").as_bytes());
+    a1.extend_from_slice(format!(":{}:{}", f("nonce"), f("cnonce")).as_bytes());
+    if let Some(z) = authzid {
+        a1.extend_from_slice(format!(":{z}").as_bytes());
+    }
+    let mut a2 = format!("AUTHENTICATE:{}", f("digest-uri"));
+    if qop != "auth" {
+        a2.push_str(":00000000000000000000000000000000");
+    }
+    md5_hex(
+        format!(
+            "{}:{}:{}:{}:{}:{}",
+            md5_hex(&a1),
+            f("nonce"),
+            f("nc"),
+            f("cnonce"),
+            qop,
+            md5_hex(a2.as_bytes())
+        )
+        .as_bytes(),
+    )
+}
