@@ -23,7 +23,9 @@ BUNDLED = {
     "libz-sys": ["src/zlib", "src/zlib-ng"],
 }
 # Crates built for Windows targets only: kept as a manifest and an empty library.
-WINDOWS_ONLY = re.compile(r"^(windows-sys|windows-link|windows-targets|windows_[a-z0-9_]+)$")
+WINDOWS_ONLY = re.compile(
+    r"^(windows-sys|windows-link|windows-targets|windows_[a-z0-9_]+|anstyle-wincon)$"
+)
 KEEP_IN_STUB = re.compile(r"^(Cargo\.toml|LICENSE.*|license.*|COPYING.*)$")
 EVERYWHERE = ["tests", "benches", "examples", "test-data"]
 
