@@ -4,11 +4,12 @@
 
 mod extras;
 
+use crate::bytes::atoi;
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
+use crate::ffi::secret::Secret;
 use crate::options::{Extras, Family, HaProxy, Options, Output};
 use crate::protocol::{self, Kind, Protocol};
-use crate::secret::Secret;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -573,36 +574,6 @@ fn split_sasl_option(arg: &[u8]) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-/// glibc `atoi`: `(int) strtol(s, NULL, 10)` — leading white space, an optional sign, decimal
-/// digits up to the first other byte; no digits gives 0; out of `long` range saturates, and the
-/// `long` is then truncated to its low 32 bits.
-pub(crate) fn atoi(s: &[u8]) -> i32 {
-    let mut rest = s;
-    while let [b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r', tail @ ..] = rest {
-        rest = tail;
-    }
-    let negative = match rest {
-        [b'-', tail @ ..] => {
-            rest = tail;
-            true
-        }
-        [b'+', tail @ ..] => {
-            rest = tail;
-            false
-        }
-        _ => false,
-    };
-    // Anything past 2^64 saturates anyway, so the magnitude is capped there.
-    let cap: i128 = 1 << 64;
-    let mut magnitude: i128 = 0;
-    for &b in rest.iter().take_while(|b| b.is_ascii_digit()) {
-        magnitude = (magnitude * 10 + i128::from(b - b'0')).min(cap);
-    }
-    let value = if negative { -magnitude } else { magnitude };
-    let long = value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    long as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,33 +607,6 @@ mod tests {
         Stop::Usage {
             prog: prog.as_bytes().to_vec(),
             protocol: proto(key),
-        }
-    }
-
-    #[test]
-    fn atoi_follows_glibc() {
-        let cases: [(&str, i32); 18] = [
-            ("", 0),
-            ("abc", 0),
-            ("12abc", 12),
-            ("  -7", -7),
-            ("+5", 5),
-            ("\t\n\x0b\x0c\r 42", 42),
-            ("- 5", 0),
-            ("+-5", 0),
-            ("0x10", 0),
-            ("007", 7),
-            ("2147483647", i32::MAX),
-            ("2147483648", i32::MIN),
-            ("4294967297", 1),
-            ("-4294967295", 1),
-            ("99999999999999999999", -1),
-            ("9223372036854775807", -1),
-            ("-99999999999999999999", 0),
-            ("-9223372036854775807", 1),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(atoi(input.as_bytes()), expected, "atoi({input:?})");
         }
     }
 

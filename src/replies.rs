@@ -1,7 +1,8 @@
 //! Reading the server's replies the C tool's ways (spec §1.3): `waitfor` (read printed
 //! lines up to a tagged one, then drain what is already there) and the capability reader.
 
-use crate::capabilities::{starts_with_ci, Caps, Learnt};
+use crate::bytes::starts_with_ci;
+use crate::capabilities::{Caps, Learnt};
 use crate::error::{Failure, Result, Stage};
 use crate::net::stack::{ReadError, Stack, LINE_MAX};
 use crate::protocol::Protocol;

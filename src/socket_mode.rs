@@ -4,7 +4,7 @@
 //! (IMAP `UN0 UNSELECT`, SMTP `RSET`) so the next client finds it unselected. Other
 //! protocols end with their first client.
 
-use crate::capabilities::starts_with_ci;
+use crate::bytes::starts_with_ci;
 use crate::error::{Failure, Result};
 use crate::ffi::{process, sys};
 use crate::net::stack::{ReadError, Stack};
@@ -275,7 +275,7 @@ fn imap_line(literal: &mut usize, line: &[u8], stack: &mut Stack) -> Piped {
             if line[i] == b'{' {
                 // The C tool's `int` from atoi; one that overflowed to a negative size
                 // (where the C tool would write a negative length) counts as no literal.
-                *literal = usize::try_from(crate::cli::atoi(&line[i + 1..])).unwrap_or(0);
+                *literal = usize::try_from(crate::bytes::atoi(&line[i + 1..])).unwrap_or(0);
             }
         }
         if is_logout(line) {

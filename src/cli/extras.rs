@@ -5,9 +5,9 @@
 //! `--password-fd` exists). Their values are read and checked here; nothing acts on them.
 
 use crate::ffi::getopt::LongOption;
+use crate::ffi::secret::Secret;
 use crate::ffi::sys;
 use crate::options::{ChannelBinding, Extras, Family, TlsVersion};
-use crate::secret::Secret;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! std's own `main` would have done, `-X` daemonizing, `strerror` texts,
 //! the non-dumpable flag and taking a secret out of the environment.
 
-use crate::secret::Secret;
+use crate::ffi::secret::Secret;
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 

@@ -8,9 +8,9 @@
 use super::socket::{self, Socket};
 use crate::ffi::memory::wipe;
 use crate::ffi::sasl;
+use crate::ffi::secret::grow_wiping;
 use crate::ffi::sys;
 use crate::ffi::zlib::{Deflate, Inflate};
-use crate::secret::grow_wiping;
 use openssl::ssl::SslStream;
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -278,7 +278,7 @@ impl Stack {
     fn buffered_line(&mut self, max: usize) -> Option<Vec<u8>> {
         let pending = &self.input[self.consumed..];
         let limit = pending.len().min(max);
-        if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
+        if let Some(pos) = crate::bytes::find_byte(b'\n', &pending[..limit]) {
             return Some(self.consume(pos + 1));
         }
         (pending.len() >= max).then(|| self.consume(max))
@@ -559,7 +559,7 @@ impl Stack {
     /// again, then the socket is closed.
     pub fn close_between_rounds(&mut self) {
         if let Transport::Tls(tls) = &mut self.transport {
-            crate::tls::Engine::shutdown(tls);
+            crate::net::tls::Engine::shutdown(tls);
         }
         self.close();
     }

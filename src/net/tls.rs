@@ -115,9 +115,7 @@ impl Engine {
             line("starting TLS engine");
         }
         // A C string ends at the first NUL, and an empty name means "no client certificate".
-        let keyfile = keyfile
-            .and_then(|f| f.split(|&b| b == 0).next())
-            .filter(|f| !f.is_empty());
+        let keyfile = keyfile.map(crate::bytes::c_str).filter(|f| !f.is_empty());
         let (ctx, first_error) = match self.context(keyfile) {
             Ok(ctx) => ctx,
             Err(None) => return Err(Failure::Engine(socket)),

@@ -3,15 +3,16 @@
 //! answer challenges until the server says yes or no. Protocol framing comes from the
 //! protocol table; the prompts come from the `Prompter`.
 
-use crate::capabilities::{contains_ci, starts_with_ci, Caps};
+use crate::bytes::{c_str, contains_ci, starts_with_ci};
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, Prompter};
+use crate::ffi::secret::Secret;
 use crate::net::stack::{Stack, SASL_LINE_MAX};
 use crate::oauth;
 use crate::protocol::{SaslFraming, SuccessData};
 use crate::replies;
-use crate::secret::Secret;
-use crate::transcript::{self, c_str};
+use crate::transcript;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -378,7 +379,23 @@ fn decode_challenge(text: &[u8]) -> ReplyLine {
 /// The size of a `{n}` literal as the C tool takes it: `atoi` of what follows the first
 /// byte, stored in an `unsigned` (so `{4294967296}` is 0 and `{-5}` is 4294967291).
 pub fn literal_size(text: &[u8]) -> usize {
-    crate::cli::atoi(text) as u32 as usize
+    crate::bytes::atoi(text) as u32 as usize
+}
+
+/// The password for a command of our own (POP3 PASS, NNTP AUTHINFO PASS), from `-w` or a
+/// prompt.
+pub fn password(attempt: &mut Attempt) -> Secret {
+    crate::prompt::password(attempt.prompter)
+}
+
+/// Sends a printed command and reads one printed reply line (POP3 and NNTP's own logins).
+pub fn one_line(attempt: &mut Attempt, shown: &[u8], sent: &[u8]) -> Result<Vec<u8>> {
+    transcript::client_line(shown);
+    // `sent` may carry the password: its line is a `Secret` too.
+    replies::send(attempt.stack, &Secret::concat(&[sent, b"\r\n"]))?;
+    let reply = replies::line(attempt.stack, crate::net::stack::LINE_MAX)?;
+    transcript::server_line(&reply);
+    Ok(reply)
 }
 
 #[cfg(test)]
