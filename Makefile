@@ -21,7 +21,8 @@ DESTDIR ?=
 SIBLINGS := pop3test smtptest lmtptest sivtest nntptest mupdatetest httptest synctest
 BIN := $(or $(CARGO_TARGET_DIR),target)/release/imtest
 
-.PHONY: all build release deps test demo bench clean lab lab-down install uninstall fuzz fuzz-smoke
+.PHONY: all build release deps test demo bench clean lab lab-down install uninstall fuzz fuzz-smoke \
+	dist buildd-check
 
 all: release
 
@@ -37,6 +38,18 @@ release: deps
 test: deps
 	$(CARGO) test --locked
 	@./scripts/fuzz.sh smoke $(FUZZ_SMOKE_SECONDS)
+	@$(MAKE) --no-print-directory buildd-check
+
+# The Debian source package in dist/ (3.0 quilt; the locked crates, pruned, as a second
+# tarball): builds offline afterwards. docs/packaging.md explains it.
+dist:
+	@./scripts/dist.sh
+
+# dist/ built in a clean Debian 13 chroot (debootstrap, cached in /var/cache/imtest-rs-buildd)
+# with no network and Debian's rustc 1.85, then lintian, the install next to cyrus-clients +
+# cyrus-murder and the switch, and the autopkgtest. Needs root.
+buildd-check: deps dist
+	@./scripts/buildd-check.sh
 
 # Fuzz targets (fuzz/, cargo-fuzz; installed if missing): `make fuzz` runs each for
 # FUZZ_SECONDS and adds new inputs to fuzz/corpus/; `make fuzz-smoke` is the short run of
@@ -71,6 +84,7 @@ lab-down:
 
 clean:
 	$(CARGO) clean
+	rm -rf dist
 
 $(BIN):
 	$(CARGO) build --locked --release

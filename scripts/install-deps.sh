@@ -13,6 +13,7 @@ packages=(
   libsasl2-modules libsasl2-modules-otp sasl2-bin openssl
   cyrus-clients postfix valgrind libshp2
   debhelper dpkg-dev mandoc groff-base
+  debootstrap iproute2 util-linux xz-utils python3
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-managesieved dovecot-submissiond
 )
 

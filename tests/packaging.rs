@@ -1,9 +1,11 @@
 //! Packaging: the manual lints clean and documents every option, `make install` lays out the
-//! binary, its eight sibling links and the manual pages, and the Debian package builds with
-//! `dpkg-buildpackage` (once per run, in a copy of the tree), unpacks with `dpkg -x` and works
-//! from the unpacked tree — usage text, `--version` under every name, and real sessions against
-//! the throw-away mail lab of `scripts/lab.sh` (`tests/lab`). Nothing here skips: a missing tool fails with the
-//! package to install (`make deps` installs them all).
+//! binary, its eight sibling links and the manual pages, and the Debian packages build from
+//! the source package of `make dist` with `dpkg-buildpackage` (once per run, with this test's
+//! toolchain), unpack with `dpkg -x` and work from the unpacked tree — usage text, `--version`
+//! under every name, and real sessions against the throw-away mail lab of `scripts/lab.sh`
+//! (`tests/lab`); the switch package's links and diversions are checked as shipped. Installing
+//! them for real, next to cyrus-clients, is `scripts/buildd-check.sh`'s job (in a chroot).
+//! Nothing here skips: a missing tool fails with the package to install (`make deps`).
 
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -27,7 +29,8 @@ const SIBLINGS: [&str; 8] = [
     "httptest",
     "synctest",
 ];
-const DEB_BINDIR: &str = "usr/lib/cyrus/bin";
+const DEB_BINDIR: &str = "usr/lib/imtest-rs/bin";
+const CYRUS_BINDIR: &str = "usr/lib/cyrus/bin";
 const DEB_MANDIR: &str = "usr/share/man/man1";
 
 fn repo() -> PathBuf {
@@ -386,53 +389,68 @@ fn make_install_and_uninstall() {
     }
 }
 
-/// Builds the package in a copy of the tree under the target dir (so the cargo cache there
-/// survives between runs and nothing is written next to the checkout); the `.deb`'s path.
-fn build_deb(work: &Path) -> PathBuf {
+/// Builds the packages the way a distribution does, from the source package of `make dist`
+/// (`scripts/dist.sh`, crates from cargo's cache, no network): `dpkg-source -x`, then
+/// `dpkg-buildpackage -b` with this test's toolchain first on PATH (debian/rules takes the
+/// `cargo` and `rustc` it finds; the Debian 13 toolchain is `make buildd-check`'s job) and a
+/// target dir under the test target dir, so that the cache survives between runs. The unit
+/// tests are `cargo test`'s job here (`nocheck`). Returns the `.deb`s, by package name.
+fn build_debs(work: &Path) -> Vec<(String, PathBuf)> {
+    let dist = work.join("dist");
     let source = work.join(format!("imtest-rs-{VERSION}"));
+    let _ = std::fs::remove_dir_all(&dist);
     let _ = std::fs::remove_dir_all(&source);
-    std::fs::create_dir_all(&source).expect("create package source dir");
     for entry in std::fs::read_dir(work).expect("read work dir") {
         let path = entry.expect("entry").path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("imtest-rs_") {
+        if name.starts_with("imtest-rs") && path.is_file() {
             std::fs::remove_file(&path).expect("remove old build output");
         }
     }
-    // `cp -a` keeps modification times, so cargo's cache sees unchanged files as unchanged.
-    for entry in std::fs::read_dir(repo()).expect("read repo") {
-        let path = entry.expect("entry").path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        tool(
-            "cp",
-            &[
-                "-a",
-                path.to_str().expect("utf-8"),
-                source.to_str().expect("utf-8"),
-            ],
-            "coreutils",
-        );
-    }
+    let toolchain = Path::new(env!("CARGO"))
+        .parent()
+        .expect("cargo's directory");
+    let path = format!(
+        "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        toolchain.display()
+    );
+    let started = Instant::now();
+    let mut command = Command::new(repo().join("scripts/dist.sh"));
+    command
+        .arg(&dist)
+        .env("PATH", &path)
+        .env("CARGO_NET_OFFLINE", "true");
+    let output = run(&mut command, b"", Duration::from_secs(300));
+    assert!(
+        output.status.success(),
+        "scripts/dist.sh failed:\n{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    let dsc = dist.join(format!("imtest-rs_{VERSION}-1.dsc"));
+    tool(
+        "dpkg-source",
+        &[
+            "-x",
+            dsc.to_str().expect("utf-8"),
+            source.to_str().expect("utf-8"),
+        ],
+        "dpkg-dev",
+    );
 
-    // A plain PATH without ~/.cargo/bin: debian/rules must find rustup's cargo itself.
+    // -d: Debian 12 has no cargo >= 1.85 package; the toolchain on PATH stands in for it.
     let mut command = Command::new("dpkg-buildpackage");
     command
-        .args(["-us", "-uc", "-b"])
+        .args(["-us", "-uc", "-b", "-d"])
         .current_dir(&source)
-        .env(
-            "PATH",
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        )
+        .env("PATH", &path)
         .env("CARGO_TARGET_DIR", work.join("cargo"))
+        .env("DEB_BUILD_OPTIONS", "nocheck")
         .env_remove("CARGO")
         .env_remove("MAKEFLAGS")
         .env_remove("MFLAGS")
         .env_remove("MAKELEVEL")
         .env_remove("RUSTUP_TOOLCHAIN");
-    let started = Instant::now();
     let output = run(&mut command, b"", Duration::from_secs(600));
     let log = text(&output.stdout) + &text(&output.stderr);
     std::fs::write(work.join("build.log"), &log).expect("write build log");
@@ -442,20 +460,26 @@ fn build_deb(work: &Path) -> PathBuf {
         output.status
     );
     eprintln!(
-        "packaging: dpkg-buildpackage took {:.1} s",
+        "packaging: make dist + dpkg-buildpackage took {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let deb: Vec<PathBuf> = std::fs::read_dir(work)
+    let mut debs: Vec<(String, PathBuf)> = std::fs::read_dir(work)
         .expect("read work dir")
         .map(|e| e.expect("entry").path())
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with(&format!("imtest-rs_{VERSION}_")) && n.ends_with(".deb")
-            })
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?.to_owned();
+            let package = name.strip_suffix(".deb")?.split('_').next()?.to_owned();
+            Some((package, p))
         })
         .collect();
-    assert_eq!(deb.len(), 1, "one .deb expected: {deb:?}\n{log}");
-    deb.into_iter().next().expect("deb")
+    debs.sort();
+    let names: Vec<&str> = debs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["imtest-rs", "imtest-rs-cyrus-names", "imtest-rs-dbgsym"],
+        "{log}"
+    );
+    debs
 }
 
 #[test]
@@ -464,43 +488,77 @@ fn debian_package_builds_unpacks_and_runs() {
     let lab_starting = std::thread::spawn(lab::lab);
     let work = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("packaging");
     std::fs::create_dir_all(&work).expect("create packaging dir");
-    let deb = build_deb(&work);
-    let deb_arg = deb.to_str().expect("utf-8");
+    let debs = build_debs(&work);
+    let deb_of = |package: &str| {
+        debs.iter()
+            .find(|(name, _)| name == package)
+            .map(|(_, path)| path.to_str().expect("utf-8").to_owned())
+            .expect("deb")
+    };
+    let deb = deb_of("imtest-rs");
+    let names_deb = deb_of("imtest-rs-cyrus-names");
 
-    // Control fields: shared-library dependencies from dpkg-shlibdeps, and cyrus-clients replaced.
-    let field = |name: &str| {
-        text(&tool("dpkg-deb", &["-f", deb_arg, name], "dpkg").stdout)
+    // Control fields: shared-library dependencies from dpkg-shlibdeps; nothing of
+    // cyrus-clients replaced (the two install side by side).
+    let field = |deb: &str, name: &str| {
+        text(&tool("dpkg-deb", &["-f", deb, name], "dpkg").stdout)
             .trim()
             .to_owned()
     };
-    assert_eq!(field("Package"), "imtest-rs");
-    assert_eq!(field("Version"), VERSION);
-    let depends = field("Depends");
+    assert_eq!(field(&deb, "Package"), "imtest-rs");
+    assert_eq!(field(&deb, "Version"), format!("{VERSION}-1"));
+    let depends = field(&deb, "Depends");
     for library in ["libc6", "libssl3", "libsasl2-2", "zlib1g"] {
         assert!(depends.contains(library), "Depends: {depends}");
     }
-    for relation in ["Conflicts", "Replaces", "Provides"] {
-        assert_eq!(field(relation), "cyrus-clients", "{relation}");
+    for relation in ["Conflicts", "Replaces", "Provides", "Breaks"] {
+        assert_eq!(field(&deb, relation), "", "{relation}");
+        assert_eq!(field(&names_deb, relation), "", "{relation}");
     }
+    assert_eq!(
+        field(&names_deb, "Depends"),
+        format!("imtest-rs (>= {VERSION}-1)")
+    );
 
     let root = Scratch::new("deb-root");
-    tool(
-        "dpkg",
-        &["-x", deb_arg, root.0.to_str().expect("utf-8")],
-        "dpkg",
-    );
+    let root_arg = root.0.to_str().expect("utf-8");
+    tool("dpkg", &["-x", &deb, root_arg], "dpkg");
     let files: Vec<String> = tree(&root.0)
         .into_iter()
         .filter(|entry| !entry.ends_with('/') && !entry.starts_with("usr/share/doc/"))
-        .filter(|entry| !entry.contains("/cyrus-"))
+        .filter(|entry| !entry.starts_with("usr/share/lintian/"))
         .collect();
     assert_eq!(files, expected_files(DEB_BINDIR, DEB_MANDIR, ".gz"));
-    let all = tree(&root.0);
+    assert!(tree(&root.0).contains(&"usr/share/doc/imtest-rs/copyright".to_owned()));
+
+    // The switch package: the cyrus-clients names as links to ours, diverted in preinst.
+    let names_root = Scratch::new("names-root");
+    let names_arg = names_root.0.to_str().expect("utf-8");
+    tool("dpkg", &["-x", &names_deb, names_arg], "dpkg");
+    let links = tree(&names_root.0);
+    let preinst = text(&tool("dpkg-deb", &["-I", &names_deb, "preinst"], "dpkg").stdout);
+    let postrm = text(&tool("dpkg-deb", &["-I", &names_deb, "postrm"], "dpkg").stdout);
     for name in std::iter::once("imtest").chain(SIBLINGS) {
-        let link = format!("{DEB_MANDIR}/cyrus-{name}.1.gz -> imtest.1.gz");
-        assert!(all.contains(&link), "{link} missing: {all:?}");
+        for (file, target) in [
+            (
+                format!("{CYRUS_BINDIR}/{name}"),
+                format!("../../imtest-rs/bin/{name}"),
+            ),
+            (
+                format!("{DEB_MANDIR}/cyrus-{name}.1.gz"),
+                "imtest.1.gz".to_owned(),
+            ),
+        ] {
+            let link = format!("{file} -> {target}");
+            assert!(links.contains(&link), "{link} missing: {links:?}");
+            for (script, op) in [(&preinst, "add"), (&postrm, "remove")] {
+                let line = format!(
+                    "dpkg-divert --package imtest-rs-cyrus-names --{op} --rename --divert /{file}.cyrus /{file}\n"
+                );
+                assert!(script.contains(&line), "{line} missing:\n{script}");
+            }
+        }
     }
-    assert!(all.contains(&"usr/share/doc/imtest-rs/copyright".to_owned()));
 
     let bindir = root.0.join(DEB_BINDIR);
     check_installed_names(&bindir);

@@ -449,7 +449,7 @@ fn tlv(arg: &[u8]) -> Result<(u8, Vec<u8>), String> {
 }
 
 fn hex_bytes(hex: &[u8]) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
+    if hex.len() % 2 != 0 {
         return None;
     }
     hex.chunks(2)

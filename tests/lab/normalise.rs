@@ -259,8 +259,7 @@ fn digest_pairs(text: &str) -> Vec<(&str, &str)> {
 /// Standard-alphabet base64 with padding, nothing else allowed.
 fn base64_strict(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
-    // A multiple of 4 (`is_multiple_of` is newer than the 1.85 floor).
-    if bytes.is_empty() || bytes.len() & 3 != 0 {
+    if bytes.is_empty() || bytes.len() % 4 != 0 {
         return None;
     }
     let pad = bytes.iter().rev().take_while(|&&b| b == b'=').count();
