@@ -11,15 +11,31 @@ mod support;
 #[allow(unused_imports)]
 mod lab;
 
+/// The listed tests of a module's Rust functions: `listed!("topic/", f, g)` names them
+/// `topic/f`, `topic/g`.
+#[macro_export]
+macro_rules! listed {
+    ($prefix:literal, $($f:ident),+ $(,)?) => {
+        vec![$($crate::engine::rust_test(concat!($prefix, stringify!($f)), $f)),+]
+    };
+}
+
 mod bad_input;
 mod casefile;
 mod compress;
+mod daemon;
 mod engine;
 mod exchanges;
+mod extras_cli;
+mod extras_connect;
+mod extras_oauth;
+mod extras_tls;
+mod hardening;
 mod imap;
 mod mechanism;
 mod mechanisms;
 mod sasl_math;
+mod secrets;
 mod valgrind;
 
 use libtest_mimic::{Arguments, Trial};
@@ -55,6 +71,13 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(exchanges::trials());
     tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
+    tests.extend(daemon::trials());
+    tests.extend(extras_cli::trials());
+    tests.extend(extras_connect::trials());
+    tests.extend(extras_oauth::trials());
+    tests.extend(extras_tls::trials());
+    tests.extend(hardening::trials());
+    tests.extend(secrets::trials());
     tests
 }
 

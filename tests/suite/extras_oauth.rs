@@ -5,16 +5,13 @@
 //! (no SASL-IR, only XOAUTH2 advertised, a second error challenge). Plus the command-line
 //! refusals.
 
-mod lab;
-mod support;
-
-use lab::{lab, Exit, Outcome, Tool};
+use crate::lab::{lab, Exit, Outcome, Tool};
+use crate::support::run::{Command as FakeRun, Imp, Input};
+use crate::support::server::{close, expect_line, send, FakeServer};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::run::{Command as FakeRun, Imp, Input};
-use support::server::{close, expect_line, send, FakeServer};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// An error challenge must be answered at once: far below the 30 s a sieve client that
@@ -50,7 +47,7 @@ fn token_text(path: &Path) -> String {
 }
 
 fn ours(name: &str, args: &[String], stdin: &[u8]) -> Outcome {
-    lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
+    crate::lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -263,32 +260,26 @@ fn both_ways(proto: &Proto) {
     is_refused(proto, "OAUTHBEARER", "badsig", "Incorrect JWT signature");
 }
 
-#[test]
 fn imtest_with_sasl_ir() {
     both_ways(&IMAP);
 }
 
-#[test]
 fn pop3test() {
     both_ways(&POP3);
 }
 
-#[test]
 fn sivtest_literals_and_quoted_error_challenge() {
     both_ways(&SIEVE);
 }
 
-#[test]
 fn smtptest_dovecot_submission() {
     both_ways(&SUBMISSION);
 }
 
-#[test]
 fn smtptest_postfix() {
     both_ways(&POSTFIX);
 }
 
-#[test]
 fn token_from_an_inherited_pipe() {
     let token = token_text(&token_file("valid"));
     let mut fds = [0; 2];
@@ -302,7 +293,7 @@ fn token_from_an_inherited_pipe() {
     // SAFETY: closing our copy of the write end, so the child sees EOF after the token.
     unsafe { libc::close(write_end) };
     let port = lab().port("IMAP_PORT").to_string();
-    let mut command = Command::new(lab::OURS);
+    let mut command = Command::new(crate::lab::OURS);
     command
         .args(["-p", &port, "-a", "tim", "-m", "OAUTHBEARER"])
         .args(["--oauth-token-fd", "7", "127.0.0.1"])
@@ -335,7 +326,6 @@ fn token_from_an_inherited_pipe() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
-#[test]
 fn token_without_m_picks_oauthbearer() {
     let token = token_file("valid");
     for (tool, port, command) in [
@@ -366,12 +356,11 @@ fn token_without_m_picks_oauthbearer() {
 
 /// Without a token nothing is opted in: `-m XOAUTH2`/`-m OAUTHBEARER` end exactly as in the
 /// C tool (libsasl2 has no such mechanism), against the lab that advertises both.
-#[test]
 fn m_xoauth2_without_a_token_is_the_c_tool() {
     let port = lab().port("IMAP_PORT").to_string();
     for mech in ["XOAUTH2", "oauthBearer"] {
         let args = strings(&["-p", &port, "-a", "tim", "-w", "x", "-m", mech, "127.0.0.1"]);
-        let c = lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
+        let c = crate::lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
         let ours = ours("imtest", &args, b"");
         assert!(
             text(&c.stdout).contains("Authentication failed. no mechanism available"),
@@ -384,7 +373,6 @@ fn m_xoauth2_without_a_token_is_the_c_tool() {
     }
 }
 
-#[test]
 fn httptest_refuses_tokens() {
     let token = token_file("valid");
     for extra in [
@@ -413,11 +401,11 @@ fn httptest_refuses_tokens() {
 /// Runs our imtest with a token file against a scripted server; returns stdout and the
 /// lines the server received.
 fn against_fake(
-    script: Vec<support::server::Step>,
+    script: Vec<crate::support::server::Step>,
     extra: &[&str],
     token: &str,
 ) -> (String, Vec<String>) {
-    let dir = support::tmp::TempDir::new("oauth");
+    let dir = crate::support::tmp::TempDir::new("oauth");
     let file = dir.write("token", format!("{token}\n").as_bytes());
     let server = FakeServer::start(vec![script]);
     let port = server.port().to_string();
@@ -438,7 +426,7 @@ fn against_fake(
     (text(&out.stdout), received)
 }
 
-fn logout() -> Vec<support::server::Step> {
+fn logout() -> Vec<crate::support::server::Step> {
     vec![
         expect_line("Q01 LOGOUT\r\n"),
         send("* BYE\r\nQ01 OK bye\r\n"),
@@ -446,7 +434,6 @@ fn logout() -> Vec<support::server::Step> {
     ]
 }
 
-#[test]
 fn only_xoauth2_advertised_and_no_sasl_ir() {
     let ir = b64(b"user=tim\x01auth=Bearer t0k3n\x01\x01");
     let mut script = vec![
@@ -465,11 +452,10 @@ fn only_xoauth2_advertised_and_no_sasl_ir() {
     assert!(stdout.contains(&expected), "{stdout}");
 }
 
-#[test]
 fn a_second_error_challenge_is_cancelled() {
     let mut script = vec![
         send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] fake\r\n"),
-        support::server::read_line(),
+        crate::support::server::read_line(),
         // Not JSON at all: still the error report, answered with ^A.
         send("+ bm90IGpzb24=\r\n"),
         expect_line("AQ==\r\n"),
@@ -488,7 +474,6 @@ fn a_second_error_challenge_is_cancelled() {
     assert!(stdout.contains(expected), "{stdout}");
 }
 
-#[test]
 fn a_token_changes_nothing_when_no_oauth_mechanism_is_advertised() {
     let script = || {
         let mut s = vec![
@@ -508,4 +493,22 @@ fn a_token_changes_nothing_when_no_oauth_mechanism_is_advertised() {
         .run();
     server.finish().assert_ok();
     assert_eq!(with_token, text(&without.stdout));
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/oauth/",
+        imtest_with_sasl_ir,
+        pop3test,
+        sivtest_literals_and_quoted_error_challenge,
+        smtptest_dovecot_submission,
+        smtptest_postfix,
+        token_from_an_inherited_pipe,
+        token_without_m_picks_oauthbearer,
+        m_xoauth2_without_a_token_is_the_c_tool,
+        httptest_refuses_tokens,
+        only_xoauth2_advertised_and_no_sasl_ir,
+        a_second_error_challenge_is_cancelled,
+        a_token_changes_nothing_when_no_oauth_mechanism_is_advertised,
+    )
 }

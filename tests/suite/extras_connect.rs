@@ -5,16 +5,13 @@
 //! against a listener with a full accept queue (no answer to a SYN, loopback only) for the
 //! connect timeout.
 
-mod lab;
-mod support;
-
-use lab::normalise::normalise;
-use lab::{lab, Exit, Lab, Outcome, Tool};
+use crate::lab::normalise::normalise;
+use crate::lab::{lab, Exit, Lab, Outcome, Tool};
+use crate::support::run::{Command, Imp, Input};
+use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-use support::run::{Command, Imp, Input};
-use support::server::{discard_to_eof, expect_line, send, FakeServer};
 
 const RUN: Duration = Duration::from_secs(15);
 const TIM: &str = "-a tim -w tanstaaftanstaaf";
@@ -24,7 +21,7 @@ fn args(text: &str) -> Vec<String> {
 }
 
 fn ours(name: &str, line: &str, stdin: &[u8]) -> Outcome {
-    lab::run(Tool::Ours, name, &args(line), stdin, RUN)
+    crate::lab::run(Tool::Ours, name, &args(line), stdin, RUN)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -58,7 +55,6 @@ fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
 
 // --- -4 / -6 ----------------------------------------------------------------------------------
 
-#[test]
 fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
     let lab = lab();
     let port = lab.port("IMAP_PORT");
@@ -85,7 +81,6 @@ fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
     );
 }
 
-#[test]
 fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
     let port = lab().port("IMAP_PORT");
     let out = ours(
@@ -132,7 +127,6 @@ fn unanswering_listener() -> (TcpListener, Vec<TcpStream>) {
     panic!("the accept queue never filled up");
 }
 
-#[test]
 fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
     let (listener, _queued) = unanswering_listener();
     let port = listener.local_addr().unwrap().port();
@@ -162,7 +156,6 @@ fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
 
 const SILENT: &str = "failure: no data from the server for 1 seconds\n";
 
-#[test]
 fn read_timeout_ends_the_wait_for_a_greeting() {
     let server = FakeServer::start(vec![vec![discard_to_eof()]]);
     let out = Command::new(Imp::Ours, "imtest")
@@ -178,7 +171,6 @@ fn read_timeout_ends_the_wait_for_a_greeting() {
     assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
 }
 
-#[test]
 fn read_timeout_ends_a_tls_handshake_the_server_never_answers() {
     let server = FakeServer::start(vec![vec![discard_to_eof()]]);
     let out = Command::new(Imp::Ours, "imtest")
@@ -208,7 +200,6 @@ fn mute_after_ehlo() -> FakeServer {
     ]])
 }
 
-#[test]
 fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
     let server = mute_after_ehlo();
     let (feed, stdin) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -243,10 +234,9 @@ fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
     );
 }
 
-#[test]
 fn read_timeout_bounds_the_wait_after_a_file_was_sent() {
     let server = mute_after_ehlo();
-    let dir = support::tmp::TempDir::new("read-timeout-file");
+    let dir = crate::support::tmp::TempDir::new("read-timeout-file");
     let file = dir.path().join("commands");
     std::fs::write(&file, "NOOP\r\n").unwrap();
     let out = Command::new(Imp::Ours, "smtptest")
@@ -263,7 +253,6 @@ fn read_timeout_bounds_the_wait_after_a_file_was_sent() {
 }
 
 /// Options that do not fire leave the output as the C tool's (which has none of them).
-#[test]
 fn unfired_connect_options_change_nothing() {
     let lab = lab();
     let port = lab.port("IMAP_PORT");
@@ -278,8 +267,8 @@ fn unfired_connect_options_change_nothing() {
         .chain(base.iter().cloned())
         .collect();
     let stdin = b"a1 NOOP\n";
-    let c = lab::run(Tool::C, "imtest", &base, stdin, RUN);
-    let o = lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
+    let c = crate::lab::run(Tool::C, "imtest", &base, stdin, RUN);
+    let o = crate::lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
     assert_eq!(c.exit, Exit::Code(0), "{}", describe(&c));
     assert_eq!(o.exit, c.exit, "{}", describe(&o));
     assert_eq!(normalise(&o.stdout), normalise(&c.stdout));
@@ -288,7 +277,6 @@ fn unfired_connect_options_change_nothing() {
 
 // --- --unix -------------------------------------------------------------------------------
 
-#[test]
 fn unix_socket_delivers_through_dovecot_lmtp() {
     let lab = lab();
     let socket = lab.path("lmtp.sock");
@@ -330,7 +318,6 @@ fn unix_socket_delivers_through_dovecot_lmtp() {
     );
 }
 
-#[test]
 fn unix_socket_carries_starttls() {
     let lab = lab();
     let socket = lab.path("lmtp.sock");
@@ -341,7 +328,7 @@ fn unix_socket_carries_starttls() {
         "-t".to_owned(),
         String::new(),
     ];
-    let out = lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
+    let out = crate::lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
     assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
     assert!(
@@ -361,7 +348,6 @@ fn unix_socket_carries_starttls() {
     );
 }
 
-#[test]
 fn unix_socket_that_is_not_there() {
     let lab = lab();
     let missing = lab.path("no-such.sock");
@@ -407,7 +393,6 @@ fn dovecot_login(rip: &str) -> String {
         .unwrap_or_else(|| panic!("no Dovecot login line with {rip}"))
 }
 
-#[test]
 fn v2_header_gives_dovecot_the_client_address() {
     imap_via_haproxy("-H 192.0.2.21 --haproxy-version 2");
     let line = dovecot_login("192.0.2.21");
@@ -454,7 +439,6 @@ fn tap(
     (port, handle)
 }
 
-#[test]
 fn v2_header_bytes_on_the_wire() {
     let (port, tapped) = tap(lab().port("IMAP_HAPROXY_PORT"));
     let out = ours(
@@ -477,7 +461,6 @@ fn v2_header_bytes_on_the_wire() {
     assert!(dovecot_login("192.0.2.26").contains(" lip=127.0.0.1,"));
 }
 
-#[test]
 fn v2_header_with_the_options_fields() {
     imap_via_haproxy(
         "-H 192.0.2.22 --haproxy-version 2 --haproxy-dest 198.51.100.4 \
@@ -487,14 +470,12 @@ fn v2_header_with_the_options_fields() {
     assert!(line.contains(" lip=198.51.100.4,"), "{line}");
 }
 
-#[test]
 fn v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured() {
     imap_via_haproxy("-H 192.0.2.23 --haproxy-version 2 --haproxy-tlv ssl");
     let line = dovecot_login("192.0.2.23");
     assert!(line.contains(", secured,"), "{line}");
 }
 
-#[test]
 fn v2_header_with_an_ipv6_client() {
     imap_via_haproxy("-H 2001:db8::21 --haproxy-version 2");
     let line = dovecot_login("2001:db8::21");
@@ -505,14 +486,12 @@ fn v2_header_with_an_ipv6_client() {
     assert!(line.contains(" lip=::1,"), "{line}");
 }
 
-#[test]
 fn v1_header_with_a_destination_from_the_options() {
     imap_via_haproxy("-H 192.0.2.24 --haproxy-dest 198.51.100.5");
     let line = dovecot_login("192.0.2.24");
     assert!(line.contains(" lip=198.51.100.5,"), "{line}");
 }
 
-#[test]
 fn v2_header_gives_postfix_the_client_address() {
     let lab = lab();
     let port = lab.port("SMTP_HAPROXY_PORT");
@@ -540,7 +519,6 @@ fn v2_header_gives_postfix_the_client_address() {
 
 /// `-H unknown` in version 2 is a LOCAL command with family UNSPEC (as HAProxy sends it):
 /// Dovecot keeps the connection's own addresses and the login goes through.
-#[test]
 fn v2_unknown_is_accepted_by_dovecot_as_local() {
     let lab = lab();
     let port = lab.port("IMAP_HAPROXY_PORT");
@@ -557,7 +535,6 @@ fn v2_unknown_is_accepted_by_dovecot_as_local() {
     );
 }
 
-#[test]
 fn v2_needs_an_ip_address_and_says_so_before_connecting() {
     // Port 1 refuses connections: the failure must come before any connect.
     let out = Command::new(Imp::Ours, "imtest")
@@ -570,7 +547,6 @@ fn v2_needs_an_ip_address_and_says_so_before_connecting() {
     );
 }
 
-#[test]
 fn v2_ipv4_client_cannot_name_an_ipv6_server() {
     let listener = TcpListener::bind("[::1]:0").expect("an IPv6 loopback listener");
     let port = listener.local_addr().unwrap().port();
@@ -599,4 +575,31 @@ fn v2_ipv4_client_cannot_name_an_ipv6_server() {
         out.describe()
     );
     drop(listener);
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/connect/",
+        ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address,
+        ipv6_only_refuses_an_ipv4_address_and_tries_ipv6,
+        connect_timeout_gives_up_on_an_address_that_does_not_answer,
+        read_timeout_ends_the_wait_for_a_greeting,
+        read_timeout_ends_a_tls_handshake_the_server_never_answers,
+        read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends,
+        read_timeout_bounds_the_wait_after_a_file_was_sent,
+        unfired_connect_options_change_nothing,
+        unix_socket_delivers_through_dovecot_lmtp,
+        unix_socket_carries_starttls,
+        unix_socket_that_is_not_there,
+        v2_header_gives_dovecot_the_client_address,
+        v2_header_bytes_on_the_wire,
+        v2_header_with_the_options_fields,
+        v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured,
+        v2_header_with_an_ipv6_client,
+        v1_header_with_a_destination_from_the_options,
+        v2_header_gives_postfix_the_client_address,
+        v2_unknown_is_accepted_by_dovecot_as_local,
+        v2_needs_an_ip_address_and_says_so_before_connecting,
+        v2_ipv4_client_cannot_name_an_ipv6_server,
+    )
 }
