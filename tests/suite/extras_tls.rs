@@ -9,7 +9,7 @@
 //!   `BAD`, POP3 `-ERR`, SMTP `454`, NNTP `580`) or whose STARTTLS leaves the TLS engine
 //!   failed, where the server's received bytes show no credential; against the lab, where
 //!   with TLS up (no verification) the output is the C tool's;
-//! * against a fake IMAP server with an in-process libsasl2 server (`tests/support`): `--cb`,
+//! * against a fake IMAP server with an in-process libsasl2 server (`tests/suite/support`): `--cb`,
 //!   where the server computes its own binding data (tls-exporter from its side of the TLS
 //!   session, tls-server-end-point from the certificate it serves).
 

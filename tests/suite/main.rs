@@ -3,7 +3,6 @@
 //! Select by name like any libtest binary: `cargo test --test suite -- pop3/` runs every POP3
 //! case, `-- --list` lists them all; several filters select what any of them selects.
 
-#[path = "../support/mod.rs"]
 mod support;
 
 // The real-server lab (Dovecot, Postfix), shared with the binaries not yet in the suite.
