@@ -351,6 +351,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                     "stdout-differs" => Expect::StdoutDiffers,
                     "text" => Expect::Text,
                     "mechanism" => Expect::Mechanism,
+                    "extra" => Expect::Extra,
                     other => return Err(err(format!("unknown expectation {other:?}"))),
                 })
             }
@@ -585,8 +586,7 @@ impl CaseFile {
 
     /// A same-as-C case that finishes must say what the C tool's exit status and stderr are.
     fn check_recorded(&self) -> Result<(), Failed> {
-        if self.expect() != Expect::Hang
-            && self.expect() != Expect::Text
+        if !matches!(self.expect(), Expect::Hang | Expect::Text | Expect::Extra)
             && (self.exit.is_none() || self.stderr.is_none())
         {
             return Err(format!(
@@ -653,12 +653,12 @@ pub fn all_trials() -> Vec<Trial> {
                 continue;
             }
         };
-        if blessing && file.expect() != Expect::Text {
+        if blessing && !matches!(file.expect(), Expect::Text | Expect::Extra) {
             out.push(Trial::test(name, move || file.bless()));
             continue;
         }
         let expect = file.expect();
-        if expect == Expect::Text || expect == Expect::Mechanism {
+        if matches!(expect, Expect::Text | Expect::Mechanism | Expect::Extra) {
             out.extend(trials(&name, expect, move || file.case()));
         } else {
             out.push(Trial::test(name, move || {
