@@ -1,13 +1,11 @@
 //! XOAUTH2 and OAUTHBEARER (`--oauth-token-file`, `--oauth-token-fd`; src/oauth.rs) against
 //! real servers — the lab's Dovecot (IMAP, POP3, ManageSieve, submission) and Postfix (SMTP,
 //! through Dovecot's auth service), whose oauth2 passdb checks HS256 JWTs minted by
-//! `scripts/lab.sh token` — and against scripted fake servers for what Dovecot never does
-//! (no SASL-IR, only XOAUTH2 advertised, a second error challenge). Plus the command-line
-//! refusals.
+//! `scripts/lab.sh token`. Plus the command-line refusals. What Dovecot never does (no
+//! SASL-IR, only XOAUTH2 advertised, a second error challenge) is in `tests/cases/extras/oauth/`.
 
 use crate::lab::{lab, Exit, Outcome, Tool};
 use crate::support::run::{Command as FakeRun, Imp, Input};
-use crate::support::server::{close, expect_line, send, FakeServer};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -398,103 +396,6 @@ fn httptest_refuses_tokens() {
     }
 }
 
-/// Runs our imtest with a token file against a scripted server; returns stdout and the
-/// lines the server received.
-fn against_fake(
-    script: Vec<crate::support::server::Step>,
-    extra: &[&str],
-    token: &str,
-) -> (String, Vec<String>) {
-    let dir = crate::support::tmp::TempDir::new("oauth");
-    let file = dir.write("token", format!("{token}\n").as_bytes());
-    let server = FakeServer::start(vec![script]);
-    let port = server.port().to_string();
-    let out = FakeRun::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim"])
-        .args(extra)
-        .args(["--oauth-token-file", file.to_str().unwrap(), "127.0.0.1"])
-        .stdin(Input::Null)
-        .run();
-    let report = server.finish();
-    report.assert_ok();
-    let received = report.conns[0]
-        .received_pieces()
-        .iter()
-        .map(|p| text(p))
-        .collect();
-    assert_eq!(out.code(), 0, "{}", text(&out.stderr));
-    (text(&out.stdout), received)
-}
-
-fn logout() -> Vec<crate::support::server::Step> {
-    vec![
-        expect_line("Q01 LOGOUT\r\n"),
-        send("* BYE\r\nQ01 OK bye\r\n"),
-        close(),
-    ]
-}
-
-fn only_xoauth2_advertised_and_no_sasl_ir() {
-    let ir = b64(b"user=tim\x01auth=Bearer t0k3n\x01\x01");
-    let mut script = vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2] fake\r\n"),
-        expect_line("A01 AUTHENTICATE XOAUTH2\r\n"),
-        send("+ \r\n"),
-        expect_line(format!("{ir}\r\n")),
-        send("A01 OK done\r\n"),
-    ];
-    script.extend(logout());
-    let (stdout, _) = against_fake(script, &[], "t0k3n");
-    let expected = format!(
-        "C: A01 AUTHENTICATE XOAUTH2\r\nS: + \r\nC: {ir}\r\nS: A01 OK done\r\n\
-         Authenticated.\nSecurity strength factor: 0\n"
-    );
-    assert!(stdout.contains(&expected), "{stdout}");
-}
-
-fn a_second_error_challenge_is_cancelled() {
-    let mut script = vec![
-        send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] fake\r\n"),
-        crate::support::server::read_line(),
-        // Not JSON at all: still the error report, answered with ^A.
-        send("+ bm90IGpzb24=\r\n"),
-        expect_line("AQ==\r\n"),
-        send("+ e30=\r\n"),
-        expect_line("*\r\n"),
-        send("A01 NO cancelled\r\n"),
-    ];
-    script.extend(logout());
-    let (stdout, received) = against_fake(script, &["-m", "oauthbearer"], "t0k3n");
-    assert!(
-        received[0].starts_with("A01 AUTHENTICATE OAUTHBEARER "),
-        "{received:?}"
-    );
-    let expected = "S: + bm90IGpzb24=\r\nC: AQ==\r\nS: + e30=\r\nC: *\r\n\
-                    Authentication failed. bad protocol / cancel\n";
-    assert!(stdout.contains(expected), "{stdout}");
-}
-
-fn a_token_changes_nothing_when_no_oauth_mechanism_is_advertised() {
-    let script = || {
-        let mut s = vec![
-            send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] fake\r\n"),
-            expect_line("A01 AUTHENTICATE PLAIN AHRpbQBzZWNyZXQ=\r\n"),
-            send("A01 OK done\r\n"),
-        ];
-        s.extend(logout());
-        s
-    };
-    let (with_token, _) = against_fake(script(), &["-w", "secret"], "t0k3n");
-    let server = FakeServer::start(vec![script()]);
-    let port = server.port().to_string();
-    let without = FakeRun::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim", "-w", "secret", "127.0.0.1"])
-        .stdin(Input::Null)
-        .run();
-    server.finish().assert_ok();
-    assert_eq!(with_token, text(&without.stdout));
-}
-
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     crate::listed!(
         "extras/oauth/",
@@ -507,8 +408,5 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         token_without_m_picks_oauthbearer,
         m_xoauth2_without_a_token_is_the_c_tool,
         httptest_refuses_tokens,
-        only_xoauth2_advertised_and_no_sasl_ir,
-        a_second_error_challenge_is_cancelled,
-        a_token_changes_nothing_when_no_oauth_mechanism_is_advertised,
     )
 }
