@@ -285,6 +285,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
         ..CaseFile::default()
     };
     let mut in_script = false;
+    let mut no_connection = false;
     let mut block: Option<(String, Vec<String>)> = None;
     let lines: Vec<&str> = text.lines().collect();
     for (n, raw) in lines.iter().enumerate() {
@@ -314,7 +315,16 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                 continue;
             }
             let op = parse_op(line).map_err(err)?;
-            case.connections.last_mut().unwrap().push(op);
+            case.connections
+                .last_mut()
+                .ok_or_else(|| err("`script: none` takes no steps".into()))?
+                .push(op);
+            continue;
+        }
+        if line == "script: none" {
+            // The client must fail before it connects.
+            in_script = true;
+            no_connection = true;
             continue;
         }
         if line == "script:" {
@@ -408,7 +418,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             other => return Err(err(format!("unknown key {other:?}"))),
         }
     }
-    if case.tool.is_empty() || case.connections.is_empty() {
+    if case.tool.is_empty() || (case.connections.is_empty() && !no_connection) {
         return Err(format!("{}: needs `tool:` and `script:`", path.display()));
     }
     if case.expect.is_none() {

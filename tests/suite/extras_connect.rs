@@ -1,7 +1,8 @@
 //! The connection extras: `-4`/`-6`, `--connect-timeout`, `--read-timeout`, `--unix` and
 //! PROXY v2 (`--haproxy-*`). Against the lab's real servers (Dovecot's LMTP socket and its
 //! HAProxy listeners, Postfix's `smtpd_upstream_proxy_protocol=haproxy` listener) where a
-//! server has something to say about it, against scripted fake servers for the timeouts, and
+//! server has something to say about it, against a scripted fake server for the read timeout
+//! while the user types (the other fake-server cases are `tests/cases/extras/connect/`), and
 //! against a listener with a full accept queue (no answer to a SYN, loopback only) for the
 //! connect timeout.
 
@@ -156,38 +157,6 @@ fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
 
 const SILENT: &str = "failure: no data from the server for 1 seconds\n";
 
-fn read_timeout_ends_the_wait_for_a_greeting() {
-    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args(&format!(
-            "--read-timeout 1 --exit-status -p {} 127.0.0.1",
-            server.port()
-        )))
-        .run_raw();
-    server.finish();
-    assert_eq!(out.code(), 5, "{}", out.describe());
-    assert_eq!(text(&out.stderr), SILENT);
-    assert!(out.stdout.is_empty(), "{}", out.describe());
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
-}
-
-fn read_timeout_ends_a_tls_handshake_the_server_never_answers() {
-    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args(&format!(
-            "--read-timeout 0.5 -s -p {} 127.0.0.1",
-            server.port()
-        )))
-        .run_raw();
-    server.finish();
-    assert_eq!(out.code(), 1, "{}", out.describe());
-    assert_eq!(
-        text(&out.stderr),
-        "failure: no data from the server for 0.5 seconds\n"
-    );
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
-}
-
 /// smtptest against a server that answers EHLO and then says nothing more.
 fn mute_after_ehlo() -> FakeServer {
     FakeServer::start(vec![vec![
@@ -232,24 +201,6 @@ fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
         "{}",
         out.describe()
     );
-}
-
-fn read_timeout_bounds_the_wait_after_a_file_was_sent() {
-    let server = mute_after_ehlo();
-    let dir = crate::support::tmp::TempDir::new("read-timeout-file");
-    let file = dir.path().join("commands");
-    std::fs::write(&file, "NOOP\r\n").unwrap();
-    let out = Command::new(Imp::Ours, "smtptest")
-        .args(args(&format!(
-            "--read-timeout 1 --exit-status -f {} -p {} 127.0.0.1",
-            file.display(),
-            server.port()
-        )))
-        .run_raw();
-    server.finish().assert_ok();
-    assert_eq!(out.code(), 5, "{}", out.describe());
-    assert_eq!(text(&out.stderr), SILENT);
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
 }
 
 /// Options that do not fire leave the output as the C tool's (which has none of them).
@@ -535,18 +486,6 @@ fn v2_unknown_is_accepted_by_dovecot_as_local() {
     );
 }
 
-fn v2_needs_an_ip_address_and_says_so_before_connecting() {
-    // Port 1 refuses connections: the failure must come before any connect.
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args("-H client.example --haproxy-version 2 -p 1 127.0.0.1"))
-        .run_raw();
-    assert_eq!(out.code(), 1, "{}", out.describe());
-    assert_eq!(
-        text(&out.stderr),
-        "failure: -H client.example: not an IP address (a version 2 PROXY header needs one)\n"
-    );
-}
-
 fn v2_ipv4_client_cannot_name_an_ipv6_server() {
     let listener = TcpListener::bind("[::1]:0").expect("an IPv6 loopback listener");
     let port = listener.local_addr().unwrap().port();
@@ -583,10 +522,7 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address,
         ipv6_only_refuses_an_ipv4_address_and_tries_ipv6,
         connect_timeout_gives_up_on_an_address_that_does_not_answer,
-        read_timeout_ends_the_wait_for_a_greeting,
-        read_timeout_ends_a_tls_handshake_the_server_never_answers,
         read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends,
-        read_timeout_bounds_the_wait_after_a_file_was_sent,
         unfired_connect_options_change_nothing,
         unix_socket_delivers_through_dovecot_lmtp,
         unix_socket_carries_starttls,
@@ -599,7 +535,6 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         v1_header_with_a_destination_from_the_options,
         v2_header_gives_postfix_the_client_address,
         v2_unknown_is_accepted_by_dovecot_as_local,
-        v2_needs_an_ip_address_and_says_so_before_connecting,
         v2_ipv4_client_cannot_name_an_ipv6_server,
     )
 }
