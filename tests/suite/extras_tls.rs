@@ -869,11 +869,11 @@ fn serve_scram(s: &mut Session, cfg: &ServerConfig, expect: Expect) -> Result<()
                 step = srv.step(&answer);
             }
             Ok(Progress::Done(_)) => {
-                s.record_auth(srv.outcome(Ok(())));
+                s.record_auth(crate::support::sasl_server::outcome(&srv, Ok(())));
                 return s.send(b"A01 OK done\r\n");
             }
             Err(e) => {
-                s.record_auth(srv.outcome(Err(&e)));
+                s.record_auth(crate::support::sasl_server::outcome(&srv, Err(&e)));
                 return s.send(format!("A01 NO {}\r\n", e.text).as_bytes());
             }
         }
