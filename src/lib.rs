@@ -26,12 +26,8 @@ mod stress;
 mod tls;
 mod transcript;
 
-/// Test fixtures shared by the unit tests and the integration suite (the `testkit` feature,
-/// enabled for the tests only): the in-process libsasl2 server.
-#[cfg(feature = "testkit")]
-pub mod testkit {
-    pub use crate::ffi::sasl::test_server as sasl;
-}
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 /// Runs the tool with these arguments (argv[0] first) and returns the exit status: the
 /// command line, the session, and the one fatal error turned into the C tool's
