@@ -1,7 +1,8 @@
 //! The one throw-away PKI maker of the tests (unit tests and the integration suite): RSA and
 //! EC keys, certificates for a CN signed by an issuer or by themselves, valid over a chosen
 //! span, with the extensions of a CA, a TLS server (SAN localhost, 127.0.0.1, ::1), a TLS
-//! client, or none; PEM files in the `-t FILE` form. Nothing from the system trust store.
+//! client, or none; PEM files in the `-t FILE` form; the test servers' TLS context
+//! ([`ServerTls`]). Nothing from the system trust store.
 
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
@@ -10,6 +11,9 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
+use openssl::ssl::{
+    SslContext, SslMethod, SslOptions, SslSessionCacheMode, SslVerifyMode, SslVersion,
+};
 use openssl::x509::extension::{
     BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
 };
@@ -133,4 +137,97 @@ pub fn common_name(cert: &X509Ref) -> Option<String> {
         .entries_by_nid(Nid::COMMONNAME)
         .next()
         .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
+}
+
+/// A test TLS server's context: a certificate, its chain and key, and the few knobs the tests
+/// turn (versions, tickets, session cache, client certificates, a peer leaving without
+/// close_notify). Library defaults otherwise, like a plain server.
+pub struct ServerTls {
+    cert: X509,
+    chain: Vec<X509>,
+    key: PKey<Private>,
+    min: Option<SslVersion>,
+    max: Option<SslVersion>,
+    tickets: bool,
+    session_cache: bool,
+    client_cert: bool,
+    lenient_eof: bool,
+}
+
+impl ServerTls {
+    /// Serves `cert` (then `chain`) with `key`; tickets and the session cache on.
+    pub fn new(cert: &X509, chain: &[X509], key: &PKey<Private>) -> ServerTls {
+        ServerTls {
+            cert: cert.clone(),
+            chain: chain.to_vec(),
+            key: key.clone(),
+            min: None,
+            max: None,
+            tickets: true,
+            session_cache: true,
+            client_cert: false,
+            lenient_eof: false,
+        }
+    }
+
+    pub fn min_version(mut self, v: Option<SslVersion>) -> Self {
+        self.min = v;
+        self
+    }
+
+    pub fn max_version(mut self, v: Option<SslVersion>) -> Self {
+        self.max = v;
+        self
+    }
+
+    /// No session tickets (a session-ID cache may still resume).
+    pub fn no_tickets(mut self) -> Self {
+        self.tickets = false;
+        self
+    }
+
+    /// No session cache and no tickets: every handshake is a full one.
+    pub fn no_session_cache(mut self) -> Self {
+        self.session_cache = false;
+        self.no_tickets()
+    }
+
+    /// Asks for a client certificate (any is accepted).
+    pub fn request_client_cert(mut self) -> Self {
+        self.client_cert = true;
+        self
+    }
+
+    /// A client that goes away without close_notify is not an error.
+    pub fn ignore_unexpected_eof(mut self) -> Self {
+        self.lenient_eof = true;
+        self
+    }
+
+    pub fn context(&self) -> SslContext {
+        let mut b = SslContext::builder(SslMethod::tls_server()).expect("SslContext");
+        b.set_certificate(&self.cert).expect("cert");
+        for c in &self.chain {
+            b.add_extra_chain_cert(c.clone()).expect("chain cert");
+        }
+        b.set_private_key(&self.key).expect("key");
+        b.check_private_key().expect("key matches cert");
+        b.set_min_proto_version(self.min).expect("min version");
+        b.set_max_proto_version(self.max).expect("max version");
+        b.set_session_id_context(b"imtest-tests").expect("sid ctx");
+        if self.lenient_eof {
+            b.set_options(SslOptions::IGNORE_UNEXPECTED_EOF);
+        }
+        if !self.tickets {
+            b.set_options(SslOptions::NO_TICKET);
+        }
+        if !self.session_cache {
+            b.set_session_cache_mode(SslSessionCacheMode::OFF);
+            b.set_num_tickets(0).expect("num tickets");
+        }
+        if self.client_cert {
+            b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+        }
+        b.build()
+    }
 }

@@ -3,7 +3,7 @@
 //! ours for the same kind of server.
 
 use super::*;
-use crate::testkit::pki::{ec_key, make_cert, now, rsa_key, Kind};
+use crate::testkit::pki::{ec_key, make_cert, now, rsa_key, Kind, ServerTls};
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::SslVersion;
 use openssl::x509::X509;
@@ -235,36 +235,25 @@ struct Seen {
 
 fn server_context(spec: Spec) -> SslContext {
     let pki = pki();
-    let mut b = SslContextBuilder::new(SslMethod::tls_server()).unwrap();
-    let leaf = match spec.chain {
-        Chain::SelfSigned => &pki.self_signed,
-        Chain::LeafOnly | Chain::LeafAndRoot => &pki.leaf,
-        Chain::Expired => &pki.expired,
-        Chain::NotYetValid => &pki.not_yet_valid,
-        Chain::Deep => &pki.deep[0],
+    let (leaf, chain) = match spec.chain {
+        Chain::SelfSigned => (&pki.self_signed, &[][..]),
+        Chain::LeafOnly => (&pki.leaf, &[][..]),
+        Chain::LeafAndRoot => (&pki.leaf, std::slice::from_ref(&pki.ca)),
+        Chain::Expired => (&pki.expired, &[][..]),
+        Chain::NotYetValid => (&pki.not_yet_valid, &[][..]),
+        Chain::Deep => (&pki.deep[0], &pki.deep[1..]),
     };
-    b.set_certificate(leaf).unwrap();
-    if spec.chain == Chain::LeafAndRoot {
-        b.add_extra_chain_cert(pki.ca.clone()).unwrap();
-    }
-    if spec.chain == Chain::Deep {
-        for cert in &pki.deep[1..] {
-            b.add_extra_chain_cert(cert.clone()).unwrap();
-        }
-    }
-    b.set_private_key(&pki.server_key).unwrap();
-    b.check_private_key().unwrap();
-    b.set_session_id_context(b"imtest-tls-tests").unwrap();
+    let mut tls = ServerTls::new(leaf, chain, &pki.server_key);
     if spec.no_tickets {
-        b.set_options(SslOptions::NO_TICKET);
+        tls = tls.no_tickets();
     }
     if spec.tls12_only {
-        b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+        tls = tls.max_version(Some(SslVersion::TLS1_2));
     }
     if spec.ask_client_cert {
-        b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+        tls = tls.request_client_cert();
     }
-    b.build()
+    tls.context()
 }
 
 /// Starts a server on 127.0.0.1 that handles one connection per entry of `plan` (sharing one

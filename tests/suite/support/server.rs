@@ -9,10 +9,8 @@
 //! connection (so the client sees EOF) and is reported by [`ServerReport::assert_ok`].
 
 use super::certs::{common_name, Identity};
-use openssl::ssl::{
-    HandshakeError, Ssl, SslContext, SslMethod, SslOptions, SslSessionCacheMode, SslStream,
-    SslVerifyMode, SslVersion,
-};
+use imtest::testkit::pki::ServerTls;
+use openssl::ssl::{HandshakeError, Ssl, SslContext, SslStream, SslVersion};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -155,29 +153,19 @@ impl TlsBuilder {
         self
     }
     pub fn build(self) -> TlsConfig {
-        // Library defaults (protocol range, ciphers), like a plain server context.
-        let mut b = SslContext::builder(SslMethod::tls_server()).expect("SslContext");
-        b.set_private_key(&self.identity.key).expect("key");
-        b.set_certificate(&self.identity.cert).expect("cert");
-        for c in &self.identity.chain {
-            b.add_extra_chain_cert(c.clone()).expect("chain cert");
-        }
-        b.check_private_key().expect("key matches cert");
-        b.set_min_proto_version(self.min).expect("min version");
-        b.set_max_proto_version(self.max).expect("max version");
-        b.set_options(SslOptions::IGNORE_UNEXPECTED_EOF);
-        b.set_session_id_context(b"imtest-tests").expect("sid ctx");
-        b.set_options(SslOptions::NO_TICKET);
-        if self.session_cache {
-            b.set_session_cache_mode(SslSessionCacheMode::SERVER);
-        } else {
-            b.set_session_cache_mode(SslSessionCacheMode::OFF);
-            b.set_num_tickets(0).expect("num tickets");
+        let id = &self.identity;
+        let mut tls = ServerTls::new(&id.cert, &id.chain, &id.key)
+            .min_version(self.min)
+            .max_version(self.max)
+            .ignore_unexpected_eof()
+            .no_tickets();
+        if !self.session_cache {
+            tls = tls.no_session_cache();
         }
         if self.client_cert {
-            b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+            tls = tls.request_client_cert();
         }
-        TlsConfig { ctx: b.build() }
+        TlsConfig { ctx: tls.context() }
     }
 }
 
