@@ -57,7 +57,7 @@ demo: release
 bench: release
 	@BENCH_OURS=$(BIN) ./bench/run.sh
 
-# A throw-away Dovecot + Postfix on 127.0.0.1 high ports (scripts/lab.sh), left running;
+# A throw-away Dovecot + Postfix + Cyrus on 127.0.0.1 high ports (scripts/lab.sh), left running;
 # prints the ports and ready-to-paste command lines. `make lab-down` stops it.
 LAB_DIR ?= /tmp/imtest-lab
 

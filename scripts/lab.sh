@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A throw-away mail lab on 127.0.0.1 high ports: Dovecot + Postfix, all state in one directory.
+# A throw-away mail lab on 127.0.0.1 high ports: Dovecot + Postfix + Cyrus, all state in one
+# directory.
 #
 #   scripts/lab.sh up DIR [--watch PID]   start it (prints the ports), leaves it running;
 #                                         with --watch, a watchdog runs `down DIR` once PID exits
@@ -26,12 +27,20 @@
 #             SMTPS_TLS13_PORT (implicit TLS, TLS 1.3 only)
 #             SMTPS_WRONGHOST_PORT (implicit TLS, certificate for wrong.example)
 #             SMTP_NOTLS_PORT (STARTTLS offered, refused with 454: its certificate is missing)
+#   Cyrus     CYRUS_IMAP_PORT CYRUS_IMAPS_PORT CYRUS_POP3_PORT CYRUS_POP3S_PORT (APOP in the
+#             banner) CYRUS_LMTP_PORT (AUTH offered) CYRUS_SIEVE_PORT (timsieved) NNTP_PORT
+#             (STARTTLS) NNTPS_PORT HTTP_PORT HTTPS_PORT (CalDAV/CardDAV/WebDAV; DIR/cyrus/www
+#             served at /) MUPDATE_PORT (mupdate master) SYNC_PORT (sync_server)
 #
 # Users (passwd-file, {PLAIN}): tim / tanstaaftanstaaf, bob / secret; master user
 # master / masterpass (SASL authzid, or `user*master` as the login name). Mechanisms: PLAIN
 # LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 EXTERNAL (client certificate, CN = user)
 # XOAUTH2 OAUTHBEARER (a token from `token`, checked by Dovecot's oauth2 passdb locally).
 # Realms: lab.example other.example (the domain part of a login name is dropped).
+# Cyrus (sasldb, realm lab.example): tim and bob as above, the admin cyrus / cyruspass (the only
+# user mupdate and sync_server serve), otpuser / otppass for OTP. Mechanisms: PLAIN LOGIN
+# CRAM-MD5 DIGEST-MD5 (with security layers) SCRAM-SHA-1 SCRAM-SHA-256 (-PLUS over TLS) OTP,
+# APOP, HTTP Basic. Cyrus logs to syslog only.
 # Files: DIR/ca.pem (throw-away CA), DIR/server.pem + server.key, DIR/tim.pem and DIR/bob.pem
 # (client certificate then key, the form `-t FILE` takes), DIR/sni.pem (served by Dovecot for
 # SNI name sni.example), DIR/wrong.pem (CN/SAN wrong.example). Logs: DIR/dovecot.log,
@@ -82,13 +91,31 @@ fi
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
 USERS=(tim bob)
+# Cyrus: the installed cyrus-common, the unpacked daemons (see write_cyrus_conf).
+CYRUS_BIN=/usr/lib/cyrus/bin
+CYRUS_ADMIN=cyrus
+CYRUS_ADMIN_PASS=cyruspass
+OTP_USER=otpuser
+OTP_PASS=otppass
+# One OTP user per test that uses OTP (a user is locked while an exchange is under way, and
+# the library re-initialises the sequence after 9 logins); the last two are admins.
+OTP_USERS=(otpuser otpimap otppop3 otpnntp otpsieve otplmtp otpmupdate otpsync)
+
+cyrus_tree() {
+  local version
+  version=$(dpkg-query -W -f='${Version}' cyrus-common 2>/dev/null || true)
+  echo "${IMTEST_CYRUS_ROOT:-/var/cache/imtest/cyrus-$version}"
+}
+
 MASTER_USER=master
 MASTER_PASS=masterpass
 REALMS="lab.example other.example"
 PORT_NAMES=(IMAP_PORT IMAPS_PORT IMAP_HAPROXY_PORT IMAPS_HAPROXY_PORT POP3_PORT POP3S_PORT
   POP3_HAPROXY_PORT SIEVE_PORT SIEVE_HAPROXY_PORT LMTP_PORT SUBMISSION_PORT SUBMISSIONS_PORT
   AUTH_PORT SMTP_PORT SMTPS_PORT SMTP_SUBMISSION_PORT SMTP_HAPROXY_PORT SMTPS_TLS13_PORT
-  SMTPS_WRONGHOST_PORT SMTP_NOTLS_PORT)
+  SMTPS_WRONGHOST_PORT SMTP_NOTLS_PORT CYRUS_IMAP_PORT CYRUS_IMAPS_PORT CYRUS_POP3_PORT
+  CYRUS_POP3S_PORT CYRUS_LMTP_PORT CYRUS_SIEVE_PORT NNTP_PORT NNTPS_PORT HTTP_PORT HTTPS_PORT
+  MUPDATE_PORT SYNC_PORT)
 
 # --- process helpers (only processes started for this DIR, by pid / session id) -----------
 
@@ -125,6 +152,7 @@ stop_all() {
   if [ -n "$w" ] && [ "${LAB_WATCHDOG:-}" != "$w" ]; then kill -TERM "$w" 2>/dev/null || true; fi
   stop_session "$(pid_from "$dir/postfix-queue/pid/master.pid")"
   stop_session "$(pid_from "$dir/run/master.pid")"
+  stop_session "$(pid_from "$dir/cyrus/run/master.pid")"
   # Belt and braces, should a pid file be missing: the sessions of processes that run with
   # this DIR's own configuration (Postfix passes MAIL_CONFIG to all its processes; Dovecot's
   # master has `-c DIR/dovecot.conf` on its command line).
@@ -137,7 +165,7 @@ own_sessions() {
 import os, sys
 d = sys.argv[1]
 env_mark = f"MAIL_CONFIG={d}/postfix".encode()
-cmd_mark = f"\0-c\0{d}/dovecot.conf\0".encode()
+cmd_marks = [f"\0-c\0{d}/dovecot.conf\0".encode(), f"\0-C\0{d}/cyrus/imapd.conf\0".encode()]
 sids = set()
 for p in os.listdir("/proc"):
     if not p.isdigit():
@@ -147,7 +175,7 @@ for p in os.listdir("/proc"):
             env = f.read().split(b"\0")
         with open(f"/proc/{p}/cmdline", "rb") as f:
             cmd = b"\0" + f.read()
-        if env_mark in env or cmd_mark in cmd:
+        if env_mark in env or any(m in cmd for m in cmd_marks):
             sids.add(os.getsid(int(p)))
     except OSError:
         pass
@@ -169,12 +197,15 @@ if [ "$cmd" = info ]; then
   if [ -n "$binary" ]; then
     [ -x "$binary" ] || echo "lab: warning: $binary does not exist yet" >&2
     mkdir -p "$dir/bin"
-    for name in imtest pop3test smtptest lmtptest sivtest; do ln -sfn "$binary" "$dir/bin/$name"; done
+    for name in imtest pop3test smtptest lmtptest sivtest nntptest httptest mupdatetest synctest; do
+      ln -sfn "$binary" "$dir/bin/$name"
+    done
     b=$dir/bin
   fi
   tim="-a tim -w tanstaaftanstaaf"
   echo "lab in $dir (users tim/tanstaaftanstaaf, bob/secret, master user master/masterpass;"
-  echo "client certificates $dir/tim.pem, $dir/bob.pem; logs $dir/dovecot.log, $dir/postfix/maillog)"
+  echo "client certificates $dir/tim.pem, $dir/bob.pem; logs $dir/dovecot.log, $dir/postfix/maillog;"
+  echo "Cyrus admin cyrus/cyruspass, OTP user otpuser/otppass)"
   sed 's/^/  /' "$dir/ports"
   echo
   echo "Ready to paste ($b/<tool>; the C tools are /usr/lib/cyrus/bin/<tool>):"
@@ -201,6 +232,13 @@ if [ "$cmd" = info ]; then
   printf 'a1 NOOP\n' | $b/imtest -p $IMAPS_PORT -s --servername sni.example --cafile $dir/ca.pem --show-cert $tim 127.0.0.1
   printf 'NOOP\n' | $b/smtptest -p $SMTPS_WRONGHOST_PORT -s --cafile $dir/ca.pem $tim 127.0.0.1
   printf 'NOOP\n' | $b/smtptest -p $SMTPS_TLS13_PORT -s --tls-max 1.2 $tim 127.0.0.1
+  # Cyrus 3.6.1 (mupdatetest: the C one is a link named mupdatetest to imtest)
+  printf 'a1 NOOP\n' | $b/imtest -p $CYRUS_IMAP_PORT -a otpuser -w otppass -m otp 127.0.0.1
+  printf 'STAT\n' | $b/pop3test -p $CYRUS_POP3_PORT -m apop $tim 127.0.0.1
+  printf 'LIST\n' | $b/nntptest -p $NNTP_PORT -t '' $tim 127.0.0.1
+  printf 'GET / HTTP/1.1\nHost: x\nConnection: close\n\n' | $b/httptest -p $HTTP_PORT -m basic $tim 127.0.0.1
+  printf 'N01 NOOP\n' | $b/mupdatetest -p $MUPDATE_PORT -a cyrus -w cyruspass 127.0.0.1
+  printf 'NOOP\n' | $b/synctest -p $SYNC_PORT -a cyrus -w cyruspass 127.0.0.1
 LINES
   echo
   echo "Stop it with: make lab-down (or $0 down $dir)"
@@ -218,6 +256,7 @@ fi
 
 # --- up --------------------------------------------------------------------------------------
 
+[ -x "$(cyrus_tree)/usr/lib/cyrus/bin/httpd" ] || "$(dirname "$self")/install-deps.sh"
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 exec 9<"$dir"
@@ -230,7 +269,8 @@ print_ports() {
 
 # Already running? Then this is a no-op.
 if [ -s "$dir/ports" ] && alive "$(pid_from "$dir/run/master.pid")" &&
-  alive "$(pid_from "$dir/postfix-queue/pid/master.pid")"; then
+  alive "$(pid_from "$dir/postfix-queue/pid/master.pid")" &&
+  alive "$(pid_from "$dir/cyrus/run/master.pid")"; then
   print_ports
   exit 0
 fi
@@ -567,6 +607,128 @@ for spec in sys.argv[1:]:
 PY
 }
 
+# --- Cyrus 3.6.1 (Debian's packages, unpacked, not installed) ------------------------------
+# cyrus-common (installed with cyrus-clients) brings master, lmtpd, timsieved; the daemons of
+# cyrus-imapd, -pop3d, -nntpd, -caldav, -murder and -replication come from the tree that
+# scripts/install-deps.sh unpacks (they conflict with Dovecot's packages, so they are never
+# installed). Everything runs as the cyrus user with its state in DIR/cyrus.
+
+
+write_cyrus_conf() {
+  local c=$dir/cyrus tree
+  tree=$(cyrus_tree)
+  local ub=$tree/usr/lib/cyrus/bin
+  mkdir -p "$c"/{lib,spool,sieve,www,run}
+  mkdir -p "$c"/lib/{db,socket,proc,log,msg,user,quota,sync,ptclient,lock}
+  # The daemons run as cyrus: their own copy of the server key.
+  cp "$dir/server.key" "$c/server.key"
+  chmod 600 "$c/server.key"
+  # A fixed page with a fixed mtime, so ETag and Last-Modified are the same in every run.
+  printf '<html><body>imtest lab</body></html>\n' >"$c/www/index.html"
+  touch -d '2020-01-01 00:00:00 UTC' "$c/www/index.html"
+  cat >"$c/imapd.conf" <<CONF
+configdirectory: $c/lib
+defaultpartition: default
+partition-default: $c/spool
+sievedir: $c/sieve
+servername: lab.example
+admins: $CYRUS_ADMIN otpmupdate otpsync
+allowplaintext: yes
+allowapop: yes
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: $c/sasldb2
+sasl_mech_list: PLAIN LOGIN CRAM-MD5 DIGEST-MD5 SCRAM-SHA-1 SCRAM-SHA-256 SCRAM-SHA-1-PLUS SCRAM-SHA-256-PLUS OTP
+tls_server_cert: $dir/server.pem
+tls_server_key: $c/server.key
+tls_client_ca_file: $dir/ca.pem
+delete_mode: immediate
+expunge_mode: immediate
+failedloginpause: 0
+autocreate_quota: 0
+lmtpsocket: $c/lib/socket/lmtp
+idlesocket: $c/lib/socket/idle
+notifysocket: $c/lib/socket/notify
+httpmodules: caldav carddav webdav
+httpdocroot: $c/www
+httpallowcompress: no
+syslog_prefix: imtest-lab-cyrus
+CONF
+  local conf="-C $c/imapd.conf" at=127.0.0.1
+  cat >"$c/cyrus.conf" <<CONF
+START {
+  recover cmd="$CYRUS_BIN/ctl_cyrusdb $conf -r"
+}
+SERVICES {
+  imap cmd="$ub/imapd $conf" listen="$at:$CYRUS_IMAP_PORT" prefork=0
+  imaps cmd="$ub/imapd -s $conf" listen="$at:$CYRUS_IMAPS_PORT" prefork=0
+  pop3 cmd="$ub/pop3d $conf" listen="$at:$CYRUS_POP3_PORT" prefork=0
+  pop3s cmd="$ub/pop3d -s $conf" listen="$at:$CYRUS_POP3S_PORT" prefork=0
+  lmtp cmd="$CYRUS_BIN/lmtpd $conf" listen="$at:$CYRUS_LMTP_PORT" prefork=0
+  sieve cmd="$CYRUS_BIN/timsieved $conf" listen="$at:$CYRUS_SIEVE_PORT" prefork=0
+  nntp cmd="$ub/nntpd $conf" listen="$at:$NNTP_PORT" prefork=0
+  nntps cmd="$ub/nntpd -s $conf" listen="$at:$NNTPS_PORT" prefork=0
+  http cmd="$ub/httpd $conf" listen="$at:$HTTP_PORT" prefork=0
+  https cmd="$ub/httpd -s $conf" listen="$at:$HTTPS_PORT" prefork=0
+  mupdate cmd="$ub/mupdate -m $conf" listen="$at:$MUPDATE_PORT" prefork=1 maxchild=1
+  syncserver cmd="$ub/sync_server $conf" listen="$at:$SYNC_PORT" prefork=0
+}
+EVENTS {
+}
+DAEMON {
+}
+CONF
+  # Users in a sasldb: secrets in the clear (PLAIN, LOGIN, CRAM-MD5, DIGEST-MD5 with layers,
+  # SCRAM, APOP) and an OTP secret; the realm is the servername.
+  rm -f "$c/sasldb2"
+  local pair
+  for pair in tim:tanstaaftanstaaf bob:secret "$CYRUS_ADMIN:$CYRUS_ADMIN_PASS" \
+    "${OTP_USERS[@]/%/:$OTP_PASS}"; do
+    printf '%s' "${pair#*:}" | saslpasswd2 -f "$c/sasldb2" -u lab.example -p -c "${pair%%:*}"
+  done
+  chown -R cyrus:mail "$c"
+}
+
+start_cyrus() {
+  # A clean environment; master logs to syslog only (its own -L for what it prints).
+  env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$CYRUS_BIN/master" -C "$dir/cyrus/imapd.conf" \
+    -M "$dir/cyrus/cyrus.conf" -p "$dir/cyrus/run/master.pid" -d -L "$dir/cyrus/master.log" \
+    </dev/null >>"$dir/start.log" 2>&1 9<&- || return 1
+  wait_ready "$CYRUS_IMAP_PORT:* OK" "$CYRUS_POP3_PORT:+OK" "$CYRUS_LMTP_PORT:220 " \
+    "$CYRUS_SIEVE_PORT:\"IMPLEMENTATION\"" "$NNTP_PORT:20" "$MUPDATE_PORT:* AUTH" \
+    "$SYNC_PORT:* SASL" "$HTTP_PORT" "$HTTPS_PORT" "$CYRUS_IMAPS_PORT" "$CYRUS_POP3S_PORT" \
+    "$NNTPS_PORT" || return 1
+  # Every user's INBOX now (created at the first login), and tim's and bob's DAV collections
+  # (created at the first HTTP login), not by whichever tests log in first: httpd drops the
+  # connection of a user without an INBOX once SCRAM succeeds, and fails assertions when two
+  # first logins of a user run at once.
+  python3 - "$CYRUS_IMAP_PORT" "$HTTP_PORT" tim:tanstaaftanstaaf bob:secret \
+    "${OTP_USERS[@]/%/:$OTP_PASS}" <<'PY'
+import base64, socket, sys
+port, http_port = int(sys.argv[1]), int(sys.argv[2])
+for pair in sys.argv[3:]:
+    user, password = pair.split(":", 1)
+    with socket.create_connection(("127.0.0.1", port), 10) as s:
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(f"a LOGIN {user} {password}\r\nb LOGOUT\r\n".encode())
+        while True:
+            line = f.readline()
+            if not line or line.startswith(b"a "):
+                break
+        if not line.startswith(b"a OK"):
+            sys.exit(f"lab: Cyrus login of {user} failed: {line!r}")
+for pair in sys.argv[3:5]:
+    creds = base64.b64encode(pair.encode()).decode()
+    with socket.create_connection(("127.0.0.1", http_port), 10) as s:
+        s.sendall(f"OPTIONS * HTTP/1.1\r\nHost: lab.example\r\nAuthorization: Basic {creds}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        reply = s.makefile("rb").read()
+        if not reply.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"lab: Cyrus HTTP login of {pair.split(':')[0]} failed: {reply[:80]!r}")
+PY
+}
+
 start_all() {
   # Dovecot first: smtpd that finds no SASL listener is throttled by the Postfix master.
   if ! dovecot -c "$dir/dovecot.conf" 2>>"$dir/start.log" 9<&-; then
@@ -589,6 +751,7 @@ start_all() {
   fi
   wait_ready "$SMTP_PORT:220 " "$SMTP_SUBMISSION_PORT:220 " "$SMTPS_PORT" "$SMTPS_TLS13_PORT" \
     "$SMTPS_WRONGHOST_PORT" || return 1
+  start_cyrus
 }
 
 ok=0
@@ -596,13 +759,14 @@ for attempt in 1 2 3 4 5; do
   alloc_ports
   write_dovecot_conf
   write_postfix_conf
+  write_cyrus_conf
   if start_all; then
     ok=1
     break
   fi
   echo "lab: start attempt $attempt failed (see $dir/start.log), retrying" >&2
   stop_all
-  rm -rf "$dir/run" "$dir/state" "$dir/postfix-queue" "$dir/postfix-data"
+  rm -rf "$dir/run" "$dir/state" "$dir/postfix-queue" "$dir/postfix-data" "$dir/cyrus"
   mkdir -p "$dir"/{run,state,postfix-queue,postfix-data}
   chown postfix "$dir/postfix-data"
 done

@@ -3,8 +3,8 @@
 //! a C string; the SASL mechanism list keeps the C tool's exact string semantics because it
 //! is compared as a string after a security layer (MITM warning).
 
+use crate::bytes::c_str;
 use crate::protocol::{Kind, Protocol};
-use crate::transcript::c_str;
 
 /// The SASL mechanism list as the C tool builds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,19 +59,6 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .windows(needle.len())
         .position(|w| w == needle)
         .map(|p| p + from)
-}
-
-/// Case-insensitive prefix test (end-of-response and reply checks).
-pub fn starts_with_ci(line: &[u8], prefix: &str) -> bool {
-    line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-}
-
-/// Case-insensitive substring test (`-m` against the advertised list).
-pub fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 impl Caps {
@@ -273,13 +260,5 @@ mod tests {
         );
         assert!(caps.login);
         assert_eq!(caps.mechs.unwrap().as_bytes(), b"GSS-SPNEGO SCRAM-SHA-256");
-    }
-
-    #[test]
-    fn prefix_and_substring_helpers() {
-        assert!(starts_with_ci(b"a01 ok done", "A01 OK"));
-        assert!(!starts_with_ci(b"A0", "A01"));
-        assert!(contains_ci(b"PLAIN  LOGIN\r\n", b"login"));
-        assert!(!contains_ci(b"PLAIN", b"CRAM"));
     }
 }

@@ -4,11 +4,12 @@
 
 mod extras;
 
+use crate::bytes::atoi;
 use crate::ffi::getopt::{Getopt, LongOption};
 use crate::ffi::process;
+use crate::ffi::secret::Secret;
 use crate::options::{Extras, Family, HaProxy, Options, Output};
 use crate::protocol::{self, Kind, Protocol};
-use crate::secret::Secret;
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -24,14 +25,11 @@ pub enum Parsed {
 /// Master's short options (alphabetical, `-?` first), then our `-4` and `-6`.
 const SHORT_OPTIONS: &str = "?H:I:P:X:a:cf:hik:l:m:n:o:p:qr:st:u:vw:x:z46";
 
-/// What getopt returns for `--version`: a value outside ASCII, so no short option (`-V`
-/// included, which stays invalid as in the C tool) can produce it.
-const VERSION: u8 = 0x80;
-
-/// Master's long options, in master's order (glibc lists ambiguous matches in this order),
-/// then our `--version` (so `--ver` is ambiguous with `--verbose`, as glibc decides).
-/// `-X` has no long form.
-const LONG_OPTIONS: [LongOption; 24] = [
+/// Master's long options, in master's order (glibc lists ambiguous matches in this order).
+/// `-X` has no long form. Our `--version` is not among them: like the other options we add,
+/// it is taken only when spelled in full (see `extras`), so `--v` and `--ver` stay
+/// `--verbose` as in master.
+const LONG_OPTIONS: [LongOption; 23] = [
     long(c"haproxy-clientip", true, b'H'),
     long(c"pidfile", true, b'I'),
     long(c"protocol", true, b'P'),
@@ -55,7 +53,6 @@ const LONG_OPTIONS: [LongOption; 24] = [
     long(c"password", true, b'w'),
     long(c"output-socket", true, b'x'),
     long(c"run-stress-test", false, b'z'),
-    long(c"version", false, VERSION),
 ];
 
 const fn long(name: &'static std::ffi::CStr, takes_argument: bool, short: u8) -> LongOption {
@@ -313,9 +310,14 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     if extras::wants_help(&split) {
         return Err(Stop::HelpExtras);
     }
+    if extras::wants_version(&split) {
+        return Err(Stop::Version {
+            prog: basename(&args[0]).to_vec(),
+        });
+    }
     let parsed = {
         let mut getopt = Getopt::new(&split.remaining, SHORT_OPTIONS, &LONG_OPTIONS);
-        collect(&mut getopt, basename(&args[0]), daemonize).map(|mut collected| {
+        collect(&mut getopt, daemonize).map(|mut collected| {
             // Password positions back in the caller's argv.
             for (index, _) in &mut collected.password_argv {
                 *index = split.original_index[*index];
@@ -328,13 +330,13 @@ fn run(args: Vec<OsString>, daemonize: fn()) -> Result<Options, Stop> {
     let result = parsed.and_then(|(collected, operands)| finish(collected, &args[0], operands));
     // The copies of argv may hold the password.
     for arg in args.iter_mut().chain(&mut split.remaining) {
-        process::wipe(arg);
+        crate::ffi::memory::wipe(arg);
     }
     result
 }
 
-/// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors, `-X` and `--version` act at once.
-fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collected, Stop> {
+/// The option loop; the `-n`, `-f`/`-x` and `-x`/`-X` errors and `-X` act at once.
+fn collect(getopt: &mut Getopt, daemonize: fn()) -> Result<Collected, Stop> {
     let mut c = Collected::default();
     while let Some(found) = getopt.next_option() {
         let arg = found.argument.unwrap_or_default();
@@ -388,11 +390,6 @@ fn collect(getopt: &mut Getopt, prog: &[u8], daemonize: fn()) -> Result<Collecte
             b'o' => c.sasl_options.push(split_sasl_option(&arg)),
             b'4' => c.family = Some(Family::V4),
             b'6' => c.family = Some(Family::V6),
-            VERSION => {
-                return Err(Stop::Version {
-                    prog: prog.to_vec(),
-                })
-            }
             _ => c.usage = true,
         }
     }
@@ -577,36 +574,6 @@ fn split_sasl_option(arg: &[u8]) -> (Vec<u8>, Vec<u8>) {
     }
 }
 
-/// glibc `atoi`: `(int) strtol(s, NULL, 10)` — leading white space, an optional sign, decimal
-/// digits up to the first other byte; no digits gives 0; out of `long` range saturates, and the
-/// `long` is then truncated to its low 32 bits.
-fn atoi(s: &[u8]) -> i32 {
-    let mut rest = s;
-    while let [b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r', tail @ ..] = rest {
-        rest = tail;
-    }
-    let negative = match rest {
-        [b'-', tail @ ..] => {
-            rest = tail;
-            true
-        }
-        [b'+', tail @ ..] => {
-            rest = tail;
-            false
-        }
-        _ => false,
-    };
-    // Anything past 2^64 saturates anyway, so the magnitude is capped there.
-    let cap: i128 = 1 << 64;
-    let mut magnitude: i128 = 0;
-    for &b in rest.iter().take_while(|b| b.is_ascii_digit()) {
-        magnitude = (magnitude * 10 + i128::from(b - b'0')).min(cap);
-    }
-    let value = if negative { -magnitude } else { magnitude };
-    let long = value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-    long as i32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -640,33 +607,6 @@ mod tests {
         Stop::Usage {
             prog: prog.as_bytes().to_vec(),
             protocol: proto(key),
-        }
-    }
-
-    #[test]
-    fn atoi_follows_glibc() {
-        let cases: [(&str, i32); 18] = [
-            ("", 0),
-            ("abc", 0),
-            ("12abc", 12),
-            ("  -7", -7),
-            ("+5", 5),
-            ("\t\n\x0b\x0c\r 42", 42),
-            ("- 5", 0),
-            ("+-5", 0),
-            ("0x10", 0),
-            ("007", 7),
-            ("2147483647", i32::MAX),
-            ("2147483648", i32::MIN),
-            ("4294967297", 1),
-            ("-4294967295", 1),
-            ("99999999999999999999", -1),
-            ("9223372036854775807", -1),
-            ("-99999999999999999999", 0),
-            ("-9223372036854775807", 1),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(atoi(input.as_bytes()), expected, "atoi({input:?})");
         }
     }
 
@@ -956,25 +896,29 @@ Usage: x [options] hostname
         };
         assert_eq!(stop(&["imtest", "--version"]), version("imtest"));
         assert_eq!(
-            stop(&["/usr/lib/cyrus/bin/sivtest", "h", "--vers"]),
+            stop(&["/usr/lib/cyrus/bin/sivtest", "h", "--version"]),
             version("sivtest")
         );
-        // Before the protocol lookup, so any name works; later options are never seen.
+        // Taken before the options are read (like --help-extras), so any name works and
+        // nothing else is looked at; an option's argument is not an option.
         assert_eq!(
             stop(&["cyrus-imtest", "--version", "-n", "0"]),
             version("cyrus-imtest")
         );
-        assert_eq!(
-            stop(&["imtest", "-n", "0", "--version"]),
-            Stop::Failure(BAD_ROUNDS)
-        );
-        // `-V` is not in the C option string; `--ver` and `--v` are ambiguous for glibc.
-        for bad in ["-V", "--ver", "--v", "--version=1"] {
+        assert_eq!(stop(&["imtest", "-n", "0", "--version"]), version("imtest"));
+        assert_eq!(options(&["imtest", "-w", "--version", "h"]).host, b"h");
+        // `-V` is not in the C option string; `--version=1` is not spelled as ours.
+        for bad in ["-V", "--version=1"] {
             assert_eq!(
                 stop(&["imtest", bad]),
                 usage_stop("imtest", "imap"),
                 "{bad}"
             );
+        }
+        // Master's abbreviations stay: `--v`, `--ver` are `--verbose`; `--vers` is nothing.
+        assert_eq!(stop(&["imtest", "--vers"]), usage_stop("imtest", "imap"));
+        for short in ["--v", "--ver", "--verb"] {
+            assert!(options(&["imtest", short, "h"]).verbose, "{short}");
         }
         assert!(options(&["imtest", "--verb", "h"]).verbose);
         assert_eq!(

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 mod auth;
+mod bytes;
 mod capabilities;
 mod cli;
 mod error;
@@ -19,11 +20,10 @@ mod prompt;
 mod protocol;
 mod relay;
 mod replies;
-mod secret;
 mod session;
 mod socket_mode;
 mod stress;
-mod tls;
+
 mod transcript;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -123,7 +123,7 @@ pub mod parsers {
 
     /// The POP3 greeting's APOP challenge.
     pub fn apop_challenge(line: &[u8]) -> Option<Vec<u8>> {
-        protocol::pop3::apop_challenge(line)
+        crate::auth::pop3::apop_challenge(line)
     }
 
     /// An HTTP `WWW-Authenticate:`/`Authentication-Info:` header for `scheme`.
@@ -133,7 +133,7 @@ pub mod parsers {
         params: bool,
     ) -> Result<Option<Vec<u8>>, String> {
         let mut sid = None;
-        protocol::http::parse_challenge(header, scheme, params, &mut sid)
+        crate::auth::http::parse_challenge(header, scheme, params, &mut sid)
     }
 
     /// Several such headers of one exchange in a row: the SCRAM `sid` seen first must stay.
@@ -145,7 +145,7 @@ pub mod parsers {
         let mut sid = None;
         headers
             .iter()
-            .map(|header| protocol::http::parse_challenge(header, scheme, params, &mut sid))
+            .map(|header| crate::auth::http::parse_challenge(header, scheme, params, &mut sid))
             .collect()
     }
 
@@ -159,13 +159,13 @@ pub mod parsers {
         crate::net::haproxy::header(&kind, &local, &remote)
     }
 
-    pub use crate::auth::ReplyLine as SaslReply;
+    pub use crate::auth::exchange::ReplyLine as SaslReply;
 
     /// How the SASL exchange of protocol `key` classifies one reply line to a step
     /// (`None` for a protocol without a SASL command).
     pub fn sasl_reply(key: &str, line: &[u8]) -> Option<SaslReply> {
         let framing = protocol::lookup(key)?.sasl.as_ref()?;
-        Some(crate::auth::classify_reply(framing, line))
+        Some(crate::auth::exchange::classify_reply(framing, line))
     }
 
     /// What the relay sends for these stdin reads.

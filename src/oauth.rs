@@ -5,8 +5,8 @@
 //! drive libsasl2, so framing and transcript are those of every other mechanism.
 
 use crate::ffi::sasl::{self, StepResult};
+use crate::ffi::secret::Secret;
 use crate::protocol::{Kind as Protocol, Protocol as Table};
-use crate::secret::Secret;
 
 /// The two mechanisms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

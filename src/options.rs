@@ -1,8 +1,8 @@
 //! What the command line asked for, after parsing (spec §2.2). Filled in by `cli`,
 //! read by everything else; no behaviour lives here.
 
+use crate::ffi::secret::Secret;
 use crate::protocol::Protocol;
-use crate::secret::Secret;
 use std::path::PathBuf;
 
 /// `-H`: which HAProxy header to send first on every connection (spec §3.3).

@@ -6,8 +6,8 @@
 //! user.
 
 use crate::ffi::sasl::{PromptKind, PromptRequest, Prompter};
+use crate::ffi::secret::Secret;
 use crate::ffi::{term, user};
-use crate::secret::Secret;
 
 /// Longest echo answer read: the C tool reads with `fgets` into 1023 bytes.
 const ECHO_LINE_MAX: usize = 1022;
@@ -57,9 +57,7 @@ impl Console for Terminal {
 /// The C tool's echo answer: the line as a C string with its last character dropped
 /// (meant to be the newline; at end of input without one a real character goes).
 fn echo_answer(mut line: Secret) -> Secret {
-    if let Some(nul) = line.iter().position(|&b| b == 0) {
-        line.truncate(nul);
-    }
+    line.truncate(crate::bytes::c_str(&line).len());
     line.truncate(line.len().saturating_sub(1));
     line
 }

@@ -229,7 +229,7 @@ impl Relay {
         let ended = loop {
             let printed = &mut self.printed;
             match self.stack.read_chunk_with(SERVER_PIECE, |piece| {
-                printed.extend_from_slice(transcript::c_str(piece))
+                printed.extend_from_slice(crate::bytes::c_str(piece))
             }) {
                 Ok(()) => {
                     if self.unauthenticated {
@@ -279,7 +279,8 @@ impl LineSplitter {
     ) {
         while !bytes.is_empty() {
             let room = STDIN_PIECE - self.partial.len();
-            let take = transcript::find_byte(b'\n', &bytes[..bytes.len().min(room)]).map(|p| p + 1);
+            let take =
+                crate::bytes::find_byte(b'\n', &bytes[..bytes.len().min(room)]).map(|p| p + 1);
             let end = match take {
                 Some(end) => end,
                 None if bytes.len() >= room => room,
@@ -316,7 +317,7 @@ impl LineSplitter {
 /// One piece as the C tool sends it: cut at a NUL, a final LF not preceded by CR becomes
 /// CR LF.
 fn emit(line: &[u8], wire: &mut Vec<u8>) {
-    let piece = transcript::c_str(line);
+    let piece = crate::bytes::c_str(line);
     if piece.ends_with(b"\n") && !piece.ends_with(b"\r\n") {
         wire.extend_from_slice(&piece[..piece.len() - 1]);
         wire.extend_from_slice(b"\r\n");

@@ -1,7 +1,8 @@
 //! Reading the server's replies the C tool's ways (spec §1.3): `waitfor` (read printed
 //! lines up to a tagged one, then drain what is already there) and the capability reader.
 
-use crate::capabilities::{starts_with_ci, Caps, Learnt};
+use crate::bytes::starts_with_ci;
+use crate::capabilities::{Caps, Learnt};
 use crate::error::{Failure, Result, Stage};
 use crate::net::stack::{ReadError, Stack, LINE_MAX};
 use crate::protocol::Protocol;
@@ -22,13 +23,11 @@ pub fn silent_server(timeout: std::time::Duration) -> Failure {
     Failure::new(format!("no data from the server for {seconds} seconds")).at(Stage::Protocol)
 }
 
-/// Prints every line already available without waiting (the C tool's drain).
+/// Prints every line already available without waiting (the C tool's drain); the last one
+/// may be a line without its newline.
 pub fn drain(stack: &mut Stack) {
-    while stack.has_pending() {
-        match stack.read_line(LINE_MAX) {
-            Ok(Some(line)) => transcript::server_line(&line),
-            _ => break,
-        }
+    while let Ok(Some(line)) = stack.read_line_now(LINE_MAX) {
+        transcript::server_line(&line);
     }
 }
 
@@ -62,10 +61,13 @@ pub fn capabilities(
     let mut caps = Caps::fresh(protocol);
     let mut lines = 0;
     loop {
-        if end.is_none() && lines > 0 && !stack.has_pending() {
-            break;
-        }
-        let line = match stack.read_line(LINE_MAX) {
+        // Without an end line, everything after the first line is read without waiting.
+        let read = if end.is_none() && lines > 0 {
+            stack.read_line_now(LINE_MAX)
+        } else {
+            stack.read_line(LINE_MAX)
+        };
+        let line = match read {
             Ok(Some(line)) => line,
             Err(ReadError::TimedOut(timeout)) => return Err(silent_server(timeout)),
             Ok(None) | Err(_) if lines > 0 => break,

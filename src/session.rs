@@ -1,20 +1,21 @@
 //! One run: `-n` rounds of connect → TLS → greeting/capabilities → STARTTLS → authenticate,
 //! then COMPRESS and the interactive part on the last round's connection (spec §3.2, §7).
 
-use crate::auth::Attempt;
-use crate::capabilities::{starts_with_ci, Caps, Learnt};
+use crate::auth::exchange::Attempt;
+use crate::bytes::starts_with_ci;
+use crate::capabilities::{Caps, Learnt};
 use crate::error::{Failure, Result, Stage};
 use crate::ffi::sasl::{self, ClientConfig, Code, ConnFlags};
 use crate::net::connect::{self, ip_semicolon_port};
 use crate::net::haproxy;
 use crate::net::socket;
 use crate::net::stack::Stack;
+use crate::net::tls;
 use crate::oauth;
 use crate::options::Options;
 use crate::prompt::CliPrompter;
 use crate::protocol::{self, Kind, Protocol};
 use crate::replies;
-use crate::tls;
 use crate::transcript;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -215,7 +216,7 @@ fn read_greeting(run: &mut Run, round: &mut Round) -> Result<Caps> {
             transcript::server_line(&line);
             if protocol.kind == Kind::Pop3 {
                 // Like the C tool, the last greeting line decides.
-                round.apop_challenge = protocol::pop3::apop_challenge(&line);
+                round.apop_challenge = crate::auth::pop3::apop_challenge(&line);
             }
             if starts_with_ci(&line, end) {
                 break;
@@ -433,7 +434,7 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
     };
     match protocol.kind {
         Kind::Imap => {
-            protocol::imap::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
+            crate::auth::imap::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
         }
         Kind::Pop3 => {
             // Without a challenge in the greeting the C tool digests the server name.
@@ -441,7 +442,7 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
                 .apop_challenge
                 .clone()
                 .unwrap_or_else(|| run.host.clone().into_bytes());
-            protocol::pop3::authenticate(
+            crate::auth::pop3::authenticate(
                 &mut attempt,
                 protocol,
                 caps,
@@ -451,19 +452,19 @@ fn authenticate(run: &mut Run, round: &mut Round) -> Result<Code> {
             )
         }
         Kind::Nntp => {
-            protocol::nntp::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
+            crate::auth::nntp::authenticate(&mut attempt, protocol, caps, mechanism, &authname)
         }
         Kind::Http => {
-            protocol::http::authenticate(&mut attempt, caps, mechanism, &authname, &run.host)
+            crate::auth::http::authenticate(&mut attempt, caps, mechanism, &authname, &run.host)
         }
         Kind::Smtp | Kind::Lmtp | Kind::Mupdate | Kind::Sieve | Kind::Csync => {
             let Some(framing) = protocol.sasl.as_ref() else {
                 return Ok(sasl::SASL_FAIL);
             };
             match (mechanism, &caps.mechs) {
-                (Some(mech), _) => crate::auth::exchange(&mut attempt, framing, mech),
+                (Some(mech), _) => crate::auth::exchange::exchange(&mut attempt, framing, mech),
                 (None, Some(list)) => {
-                    crate::auth::exchange(&mut attempt, framing, list.clone().as_bytes())
+                    crate::auth::exchange::exchange(&mut attempt, framing, list.clone().as_bytes())
                 }
                 (None, None) => Ok(sasl::SASL_FAIL),
             }
@@ -534,7 +535,7 @@ fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
         run.tls.keep_latest_session(tls);
     }
     transcript::message("Connection closed.\n");
-    round.stack.close();
+    round.stack.close_between_rounds();
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! (IMAP `UN0 UNSELECT`, SMTP `RSET`) so the next client finds it unselected. Other
 //! protocols end with their first client.
 
-use crate::capabilities::starts_with_ci;
+use crate::bytes::starts_with_ci;
 use crate::error::{Failure, Result};
 use crate::ffi::{process, sys};
 use crate::net::stack::{ReadError, Stack};
@@ -273,7 +273,9 @@ fn imap_line(literal: &mut usize, line: &[u8], stack: &mut Stack) -> Piped {
                 i -= 1;
             }
             if line[i] == b'{' {
-                *literal = crate::auth::parse_leading_number(&line[i + 1..]);
+                // The C tool's `int` from atoi; one that overflowed to a negative size
+                // (where the C tool would write a negative length) counts as no literal.
+                *literal = usize::try_from(crate::bytes::atoi(&line[i + 1..])).unwrap_or(0);
             }
         }
         if is_logout(line) {
@@ -334,7 +336,25 @@ fn xmtp_line(in_data: &mut bool, line: &[u8], stack: &mut Stack) -> Piped {
 
 #[cfg(test)]
 mod tests {
-    use super::is_logout;
+    use super::{imap_line, is_logout};
+
+    #[test]
+    fn literal_sizes_are_the_c_tools_int() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let mut stack = crate::net::stack::Stack::new(client);
+        let size_after = |line: &[u8], stack: &mut crate::net::stack::Stack| {
+            let mut literal = 0;
+            imap_line(&mut literal, line, stack);
+            literal
+        };
+        assert_eq!(size_after(b"a1 APPEND x {5}\n", &mut stack), 5);
+        // atoi's int: 2^32 wraps to 0 (no literal, as in the C tool), 2^32 + 3 to 3.
+        assert_eq!(size_after(b"a1 APPEND x {4294967296}\n", &mut stack), 0);
+        assert_eq!(size_after(b"a1 APPEND x {4294967299}\n", &mut stack), 3);
+        // A negative int (the C tool would go on with a negative length): no literal.
+        assert_eq!(size_after(b"a1 APPEND x {2147483648}\n", &mut stack), 0);
+    }
 
     #[test]
     fn logout_detection_is_a_prefix_test_on_the_last_word() {

@@ -4,22 +4,9 @@
 //! This module is the tool's one writer: everything it prints on stdout or stderr goes
 //! through [`out`] or [`err`], and tests see it by injecting a sink ([`capture`]).
 
+use crate::bytes::c_str;
 use std::cell::RefCell;
 use std::io::Write;
-
-/// Bytes up to the first NUL, as `printf("%s")` would print them.
-pub fn c_str(bytes: &[u8]) -> &[u8] {
-    match find_byte(0, bytes) {
-        Some(end) => &bytes[..end],
-        None => bytes,
-    }
-}
-
-/// The first position of `needle` in `haystack` (libc's memchr: relayed data is scanned for
-/// NUL and LF on every piece).
-pub fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
-    crate::ffi::sys::memchr(needle, haystack)
-}
 
 thread_local! {
     /// Where this thread's output goes instead of the real stdout and stderr, while
@@ -94,7 +81,7 @@ pub fn message(text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::{c_str, capture, err, out, server_line};
+    use super::{capture, err, out, server_line};
 
     #[test]
     fn capture_sees_both_streams_in_order_and_nests() {
@@ -106,17 +93,5 @@ mod tests {
             server_line(b"a\0b\r\n");
         });
         assert_eq!(printed, b"one\ntwo\nS: a");
-    }
-
-    #[test]
-    fn c_str_cuts_at_nul() {
-        assert_eq!(c_str(b"ab\0cd"), b"ab");
-        assert_eq!(c_str(b"\0ab\0"), b"");
-        let mut long = vec![b'x'; 5000];
-        long[4097] = 0;
-        assert_eq!(c_str(&long).len(), 4097);
-        assert_eq!(c_str(b"abc"), b"abc");
-        assert_eq!(c_str(b"\0"), b"");
-        assert_eq!(c_str(b""), b"");
     }
 }

@@ -8,15 +8,19 @@
 //! The matrix is data: [`PROTOCOLS`] × [`TlsMode`] × mechanisms, plus the hand-written rows of
 //! [`special_cases`] (wrong passwords, master user / authzid, realms, `-q`, `-n 2`, `-i`,
 //! `-k`/`-l`, client certificates with EXTERNAL, `-H` on the HAProxy listeners, prompts).
-//! Program names the C tools ship but no lab server speaks (httptest, nntptest, synctest,
-//! mupdatetest) are left out here; fake servers cover them elsewhere.
+//! [`cyrus_cases`] runs nntptest, httptest, mupdatetest and synctest against the lab's Cyrus
+//! 3.6.1 servers (nntpd, httpd, the mupdate master, sync_server), and imtest, pop3test,
+//! lmtptest and sivtest against Cyrus where it offers what Dovecot does not (OTP, DIGEST-MD5
+//! security layers, APOP, SCRAM-*-PLUS). The C oracle for mupdatetest is a link named
+//! mupdatetest to the C imtest (Debian's cyrus-clients does not ship that name).
 //!
 //! A case can be marked as an expected difference ([`Expect::Differ`], with the reason and a
 //! check of the difference) or as hanging in both tools ([`Expect::BothHang`]). All cases run
 //! (bounded parallelism, see `lab::max_jobs`), every result is printed with the case name, all
 //! mismatches with a unified diff, then `differential: N cases, M match, K differ`.
 //! `IMTEST_DIFFERENTIAL=report` prints the same but does not fail the test;
-//! `IMTEST_DIFFERENTIAL_FILTER=text` runs only the cases whose name contains `text`.
+//! `IMTEST_DIFFERENTIAL_FILTER=text[,text...]` runs only the cases whose name contains one of
+//! the texts.
 //!
 //! The harness checks itself: `c_tool_is_stable_after_normalisation` runs the C tool twice per
 //! case; both runs must compare equal, or a normalisation is missing.
@@ -194,6 +198,9 @@ struct Case {
     /// After our run, this text must appear in this lab log file (e.g. the client address
     /// Dovecot took from our HAProxy header).
     server_log: Option<(&'static str, String)>,
+    /// Runs alone among the cases that set this (OTP: a user with an exchange under way is
+    /// locked, so two OTP logins at once would fail one of them).
+    serial: bool,
 }
 
 impl Case {
@@ -213,7 +220,13 @@ impl Case {
             expect: Expect::Same,
             c_instead: None,
             server_log: None,
+            serial: false,
         }
+    }
+
+    fn serial(mut self) -> Case {
+        self.serial = true;
+        self
     }
 
     fn stdin(mut self, stdin: &str) -> Case {
@@ -818,6 +831,498 @@ fn special_cases() -> Vec<Case> {
     ]
 }
 
+/// The Cyrus 3.6.1 servers of the lab: the four names only Cyrus serves, and what Dovecot
+/// cannot offer the other names.
+fn cyrus_cases() -> Vec<Case> {
+    const NNTP: &str = "NNTP_PORT";
+    const HTTP: &str = "HTTP_PORT";
+    const MUPDATE: &str = "MUPDATE_PORT";
+    const SYNC: &str = "SYNC_PORT";
+    const IMAP: &str = "CYRUS_IMAP_PORT";
+    const POP3: &str = "CYRUS_POP3_PORT";
+    const ADMIN: &str = "-a cyrus -w cyruspass";
+    // One OTP user per case (scripts/lab.sh).
+    let otp = |user: &str| format!("-a {user} -w otppass -m otp");
+    // httpd keeps the connection open between requests: the last one asks it to close.
+    const GET: &str = "GET / HTTP/1.1\nHost: lab.example\nConnection: close\n\n";
+    const GET_TWO: &str = "GET / HTTP/1.1\nHost: lab.example\n\n\
+                           GET / HTTP/1.1\nHost: lab.example\nConnection: close\n\n";
+    let scram_sha1_fix = "3.6.1 keeps the line end in httptest's SCRAM `data` parameter and \
+                          fails with `base64 decoding error: -5`; we read it as master does";
+    let modes = [
+        ("plaintext", "", None),
+        ("starttls", "-t '' ", None),
+        ("implicit-tls", "-s ", Some(())),
+    ];
+    let mut cases = Vec::new();
+    // nntptest: every mechanism nntpd offers, AUTHINFO USER, in the three TLS modes.
+    for (mode, tls, implicit) in modes {
+        let port = if implicit.is_some() {
+            "NNTPS_PORT"
+        } else {
+            NNTP
+        };
+        for mech in [
+            "",
+            "user",
+            "plain",
+            "login",
+            "cram-md5",
+            "digest-md5",
+            "scram-sha-1",
+            "scram-sha-256",
+        ] {
+            let prefix = format!("nntp/{mode}");
+            cases.push(
+                mech_case(&prefix, "nntptest", port, &format!("{tls}{TIM}"), mech).stdin("LIST\n"),
+            );
+        }
+    }
+    cases.extend([
+        Case::new(
+            "nntp/wrong-password/user",
+            "nntptest",
+            NNTP,
+            "-a tim -w wrong -m user",
+        )
+        .stdin("LIST\n"),
+        Case::new(
+            "nntp/wrong-password/plain",
+            "nntptest",
+            NNTP,
+            "-a tim -w wrong -m plain",
+        )
+        .stdin("LIST\n"),
+        Case::new(
+            "nntp/wrong-password/scram-sha-256",
+            "nntptest",
+            NNTP,
+            "-a tim -w wrong -m scram-sha-256",
+        )
+        .stdin("LIST\n"),
+        Case::new(
+            "nntp/capabilities",
+            "nntptest",
+            NNTP,
+            &format!("{TIM} -m plain"),
+        )
+        .stdin("CAPABILITIES\n"),
+        Case::new(
+            "nntp/mode-reader",
+            "nntptest",
+            NNTP,
+            &format!("{TIM} -m user"),
+        )
+        .stdin("MODE READER\nLIST\n"),
+        Case::new(
+            "nntp/verbose",
+            "nntptest",
+            NNTP,
+            &format!("-v {TIM} -m plain"),
+        )
+        .stdin("LIST\n"),
+        Case::new("nntp/otp", "nntptest", NNTP, &otp("otpnntp"))
+            .stdin("LIST\n")
+            .serial(),
+        Case::new(
+            "nntp/compress",
+            "nntptest",
+            NNTP,
+            &format!("-q {TIM} -m plain"),
+        )
+        .stdin("LIST\n"),
+    ]);
+    // httptest: plain and https, each scheme httpd offers, one and two requests.
+    for (mode, tls, port) in [
+        ("plaintext", "", HTTP),
+        ("implicit-tls", "-s ", "HTTPS_PORT"),
+    ] {
+        for mech in ["", "basic", "digest", "scram-sha-256", "scram-sha-1"] {
+            let prefix = format!("http/{mode}");
+            let case =
+                mech_case(&prefix, "httptest", port, &format!("{tls}{TIM}"), mech).stdin(GET);
+            cases.push(if mech == "scram-sha-1" {
+                case.differs(scram_sha1_fix, http_scram_sha1_logs_in)
+            } else {
+                case
+            });
+        }
+    }
+    cases.extend([
+        Case::new(
+            "http/wrong-password/basic",
+            "httptest",
+            HTTP,
+            "-a tim -w wrong -m basic",
+        )
+        .stdin(GET),
+        Case::new(
+            "http/wrong-password/digest",
+            "httptest",
+            HTTP,
+            "-a tim -w wrong -m digest",
+        )
+        .stdin(GET),
+        Case::new(
+            "http/wrong-password/scram-sha-256",
+            "httptest",
+            HTTP,
+            "-a tim -w wrong -m scram-sha-256",
+        )
+        .stdin(GET),
+        Case::new(
+            "http/wrong-password/default-mech",
+            "httptest",
+            HTTP,
+            "-a tim -w wrong",
+        )
+        .stdin(GET),
+        Case::new(
+            "http/wrong-password/scram-sha-1",
+            "httptest",
+            HTTP,
+            "-a tim -w wrong -m scram-sha-1",
+        )
+        .stdin(GET)
+        .differs(scram_sha1_fix, http_scram_sha1_refused),
+        Case::new(
+            "http/two-requests/basic",
+            "httptest",
+            HTTP,
+            &format!("{TIM} -m basic"),
+        )
+        .stdin(GET_TWO),
+        Case::new(
+            "http/two-requests/digest",
+            "httptest",
+            HTTP,
+            &format!("{TIM} -m digest"),
+        )
+        .stdin(GET_TWO),
+        Case::new(
+            "http/starttls/basic",
+            "httptest",
+            HTTP,
+            &format!("-t '' {TIM} -m basic"),
+        )
+        .stdin(GET),
+        Case::new(
+            "http/verbose/basic",
+            "httptest",
+            HTTP,
+            &format!("-v {TIM} -m basic"),
+        )
+        .stdin(GET),
+        Case::new(
+            "http/authzid/basic",
+            "httptest",
+            HTTP,
+            &format!("{TIM} -u bob -m basic"),
+        )
+        .stdin(GET),
+    ]);
+    // mupdatetest and synctest: only the admin may use them.
+    for (label, tool, port, stdin) in [
+        ("mupdate", "mupdatetest", MUPDATE, "N01 NOOP\n"),
+        ("csync", "synctest", SYNC, "NOOP\n"),
+    ] {
+        for mech in [
+            "",
+            "plain",
+            "login",
+            "cram-md5",
+            "digest-md5",
+            "scram-sha-1",
+            "scram-sha-256",
+        ] {
+            let prefix = format!("{label}/plaintext");
+            cases.push(mech_case(&prefix, tool, port, ADMIN, mech).stdin(stdin));
+        }
+        // STARTTLS for synctest only: the 3.6.1 mupdate master exits at the end of about
+        // every other session that used STARTTLS (the Cyrus master restarts it), taking the
+        // other mupdate sessions of the moment with it.
+        if tool == "synctest" {
+            cases.extend([
+                Case::new(
+                    format!("{label}/starttls/default-mech"),
+                    tool,
+                    port,
+                    &format!("-t '' {ADMIN}"),
+                )
+                .stdin(stdin),
+                Case::new(
+                    format!("{label}/starttls/plain"),
+                    tool,
+                    port,
+                    &format!("-t '' {ADMIN} -m plain"),
+                )
+                .stdin(stdin),
+            ]);
+        }
+        cases.extend([
+            not_admin(label, tool, port, stdin),
+            Case::new(
+                format!("{label}/wrong-password/plain"),
+                tool,
+                port,
+                "-a cyrus -w wrong -m plain",
+            )
+            .stdin(stdin),
+            Case::new(
+                format!("{label}/verbose"),
+                tool,
+                port,
+                &format!("-v {ADMIN} -m plain"),
+            )
+            .stdin(stdin),
+            Case::new(
+                format!("{label}/compress"),
+                tool,
+                port,
+                &format!("-q {ADMIN} -m plain"),
+            )
+            .stdin(stdin),
+        ]);
+    }
+    cases.extend([
+        // OTP for synctest only: the mupdate master exits after an OTP login (the Cyrus
+        // master restarts it), taking every other mupdate session of the moment with it.
+        Case::new("csync/otp", "synctest", SYNC, &otp("otpsync"))
+            .stdin("NOOP\n")
+            .serial(),
+        // Every mupdatetest and synctest case ends with the tool's own `Q01 LOGOUT` / `EXIT`;
+        // one typed before it races the server's close (a reset or not, run to run).
+    ]);
+    // What Dovecot cannot give: OTP, DIGEST-MD5 layers, APOP, SCRAM-*-PLUS.
+    cases.extend([
+        Case::new("cyrus-imap/otp", "imtest", IMAP, &otp("otpimap")).serial(),
+        Case::new("cyrus-pop3/otp", "pop3test", POP3, &otp("otppop3")).serial(),
+        Case::new(
+            "cyrus-sieve/otp",
+            "sivtest",
+            "CYRUS_SIEVE_PORT",
+            &otp("otpsieve"),
+        )
+        .serial(),
+        Case::new(
+            "cyrus-lmtp/otp",
+            "lmtptest",
+            "CYRUS_LMTP_PORT",
+            &otp("otplmtp"),
+        )
+        .serial(),
+        Case::new(
+            "cyrus-imap/otp-wrong-password",
+            "imtest",
+            IMAP,
+            "-a otpimap -w wrong -m otp",
+        )
+        .serial(),
+        Case::new(
+            "cyrus-imap/digest-md5/auth-conf",
+            "imtest",
+            IMAP,
+            &format!("{TIM} -m digest-md5"),
+        )
+        .stdin("a1 NOOP\na2 LIST \"\" *\n"),
+        Case::new(
+            "cyrus-imap/digest-md5/auth-int",
+            "imtest",
+            IMAP,
+            &format!("-l 1 {TIM} -m digest-md5"),
+        )
+        .stdin("a1 NOOP\na2 LIST \"\" *\n"),
+        Case::new(
+            "cyrus-imap/digest-md5/auth",
+            "imtest",
+            IMAP,
+            &format!("-l 0 {TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-imap/digest-md5/min-ssf-56",
+            "imtest",
+            IMAP,
+            &format!("-k 56 {TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-pop3/digest-md5/auth-conf",
+            "pop3test",
+            POP3,
+            &format!("{TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-pop3/digest-md5/auth-int",
+            "pop3test",
+            POP3,
+            &format!("-l 1 {TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-sieve/digest-md5/auth-conf",
+            "sivtest",
+            "CYRUS_SIEVE_PORT",
+            &format!("{TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-sieve/digest-md5/auth-int",
+            "sivtest",
+            "CYRUS_SIEVE_PORT",
+            &format!("-l 1 {TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-lmtp/digest-md5",
+            "lmtptest",
+            "CYRUS_LMTP_PORT",
+            &format!("{TIM} -m digest-md5"),
+        ),
+        Case::new(
+            "cyrus-pop3/apop",
+            "pop3test",
+            POP3,
+            &format!("{TIM} -m apop"),
+        ),
+        Case::new("cyrus-pop3/apop-default", "pop3test", POP3, TIM).stdin("STAT\n"),
+        Case::new(
+            "cyrus-pop3/apop-wrong-password",
+            "pop3test",
+            POP3,
+            "-a tim -w wrong -m apop",
+        ),
+        Case::new(
+            "cyrus-pop3/user",
+            "pop3test",
+            POP3,
+            &format!("{TIM} -m user"),
+        ),
+        Case::new(
+            "cyrus-imap/starttls/default-mech",
+            "imtest",
+            IMAP,
+            &format!("-t '' {TIM}"),
+        ),
+        Case::new(
+            "cyrus-imap/starttls/scram-sha-1-plus",
+            "imtest",
+            IMAP,
+            &format!("-t '' {TIM} -m scram-sha-1-plus"),
+        ),
+        Case::new(
+            "cyrus-imap/starttls/scram-sha-256-plus",
+            "imtest",
+            IMAP,
+            &format!("-t '' {TIM} -m scram-sha-256-plus"),
+        ),
+        Case::new(
+            "cyrus-imap/implicit-tls/scram-sha-256-plus",
+            "imtest",
+            "CYRUS_IMAPS_PORT",
+            &format!("-s {TIM} -m scram-sha-256-plus"),
+        ),
+        Case::new(
+            "cyrus-imap/plaintext/scram-sha-256-plus-not-offered",
+            "imtest",
+            IMAP,
+            &format!("{TIM} -m scram-sha-256-plus"),
+        ),
+        Case::new(
+            "cyrus-pop3/starttls/scram-sha-1-plus",
+            "pop3test",
+            POP3,
+            &format!("-t '' {TIM} -m scram-sha-1-plus"),
+        ),
+        Case::new(
+            "cyrus-pop3/implicit-tls/default-mech",
+            "pop3test",
+            "CYRUS_POP3S_PORT",
+            &format!("-s {TIM}"),
+        ),
+        Case::new(
+            "cyrus-sieve/starttls/scram-sha-256-plus",
+            "sivtest",
+            "CYRUS_SIEVE_PORT",
+            &format!("-t '' {TIM} -m scram-sha-256-plus"),
+        ),
+        Case::new(
+            "cyrus-lmtp/starttls/scram-sha-256-plus",
+            "lmtptest",
+            "CYRUS_LMTP_PORT",
+            &format!("-t '' {TIM} -m scram-sha-256-plus"),
+        ),
+    ]);
+    cases
+}
+
+/// `<prefix>/<mech>` (`default-mech` for none): `args`, then `-m <mech>` if there is one.
+fn mech_case(prefix: &str, tool: &'static str, port: &'static str, args: &str, mech: &str) -> Case {
+    let (name, m) = match mech {
+        "" => ("default-mech", String::new()),
+        mech => (mech, format!(" -m {mech}")),
+    };
+    Case::new(
+        format!("{prefix}/{name}"),
+        tool,
+        port,
+        &format!("{args}{m}"),
+    )
+}
+
+/// A user who is not an admin of the mupdate master or sync_server.
+fn not_admin(label: &str, tool: &'static str, port: &'static str, stdin: &str) -> Case {
+    let case = Case::new(
+        format!("{label}/not-admin/plain"),
+        tool,
+        port,
+        &format!("{TIM} -m plain"),
+    )
+    .stdin(stdin);
+    if tool == "synctest" {
+        case.hangs(
+            "sync_server answers every command of a non-admin with `NO Permission denied`, \
+             EXIT included, so the session never ends",
+        )
+    } else {
+        case
+    }
+}
+
+/// httptest SCRAM-SHA-1 with the right password: 3.6.1 fails on its own base64 handling,
+/// ours logs in (master's parsing); the rest of the output is the same up to that point.
+fn http_scram_sha1_logs_in(c: &Norm, ours: &Norm) -> Result<(), String> {
+    scram_sha1_c_failure(c)?;
+    if ours.exit != Exit::Code(0) || !ours.stdout.contains("\nAuthenticated.\n") {
+        return Err("ours did not log in".to_owned());
+    }
+    same_until_decoding_error(c, ours)
+}
+
+/// httptest SCRAM-SHA-1 with a wrong password: 3.6.1 fails on its own base64 handling, ours
+/// sends the proof and the server refuses it.
+fn http_scram_sha1_refused(c: &Norm, ours: &Norm) -> Result<(), String> {
+    scram_sha1_c_failure(c)?;
+    if ours.stdout.contains("base64 decoding error") || ours.stdout.contains("\nAuthenticated.\n") {
+        return Err("ours did not end with the server's refusal".to_owned());
+    }
+    same_until_decoding_error(c, ours)
+}
+
+fn scram_sha1_c_failure(c: &Norm) -> Result<(), String> {
+    if !c
+        .stdout
+        .contains("base64 decoding error: -5\nAuthentication failed. generic failure\n")
+    {
+        return Err("the C tool did not fail with its base64 decoding error".to_owned());
+    }
+    Ok(())
+}
+
+/// Both outputs agree up to where the C tool printed its decoding error.
+fn same_until_decoding_error(c: &Norm, ours: &Norm) -> Result<(), String> {
+    let at = c.stdout.find("base64 decoding error").unwrap_or(0);
+    if !ours.stdout.starts_with(&c.stdout[..at]) {
+        return Err("ours differs before the C tool's decoding error".to_owned());
+    }
+    Ok(())
+}
+
 /// The C 3.6.1 tool rejects `-H` (usage, exit 1); ours sends the header and logs in.
 fn c_rejects_h_we_log_in(c: &Norm, ours: &Norm) -> Result<(), String> {
     if c.exit != Exit::Code(1)
@@ -856,6 +1361,7 @@ fn empty_literal_rendering(c: &Norm, ours: &Norm) -> Result<(), String> {
 fn all_cases() -> Vec<Case> {
     let mut cases = matrix_cases();
     cases.extend(special_cases());
+    cases.extend(cyrus_cases());
     let mut seen = std::collections::HashSet::new();
     for case in &cases {
         assert!(
@@ -865,7 +1371,9 @@ fn all_cases() -> Vec<Case> {
         );
     }
     match std::env::var("IMTEST_DIFFERENTIAL_FILTER") {
-        Ok(filter) if !filter.is_empty() => cases.retain(|c| c.name.contains(&filter)),
+        Ok(filter) if !filter.is_empty() => {
+            cases.retain(|c| filter.split(',').any(|f| c.name.contains(f)))
+        }
         _ => {}
     }
     cases
@@ -985,9 +1493,18 @@ struct Report {
     text: String,
 }
 
+/// Held while a [`Case::serial`] case runs.
+fn serial_guard(case: &Case) -> Option<std::sync::MutexGuard<'static, ()>> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    case.serial
+        .then(|| SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
 fn judge(lab: &Lab, case: &Case) -> Report {
+    let guard = serial_guard(case);
     let c_raw = run_side(lab, case, Tool::C);
     let ours_raw = run_side(lab, case, Tool::Ours);
+    drop(guard);
     let (c, ours) = (Norm::of(&c_raw), Norm::of(&ours_raw));
     let timing = format!(
         "C {:.2}s, ours {:.2}s",
@@ -1133,8 +1650,10 @@ fn c_tool_is_stable_after_normalisation() {
     let lab = lab::lab();
     let cases = all_cases();
     let results = run_all(&cases, |case| {
+        let guard = serial_guard(case);
         let first = Norm::of(&run_side(lab, case, Tool::C));
         let second = Norm::of(&run_side(lab, case, Tool::C));
+        drop(guard);
         if first == second {
             None
         } else {
@@ -1163,11 +1682,25 @@ fn matrix_covers_the_required_dimensions() {
     let cases = {
         let mut c = matrix_cases();
         c.extend(special_cases());
+        c.extend(cyrus_cases());
         c
     };
     assert!(cases.len() >= 80, "only {} cases", cases.len());
     for tool in ["imtest", "pop3test", "smtptest", "lmtptest", "sivtest"] {
         assert!(cases.iter().any(|c| c.tool == tool), "no case for {tool}");
+    }
+    // The four names only Cyrus serves: at least 40 cases together, each with its own.
+    let cyrus_only = ["nntptest", "httptest", "mupdatetest", "synctest"];
+    let count = |tool: &str| cases.iter().filter(|c| c.tool == tool).count();
+    assert!(cyrus_only.iter().map(|t| count(t)).sum::<usize>() >= 40);
+    for tool in cyrus_only {
+        assert!(count(tool) >= 8, "only {} cases for {tool}", count(tool));
+    }
+    for needle in ["-m otp", "-m apop", "-l 1", "-plus", "-v", "-m user"] {
+        assert!(
+            cyrus_cases().iter().any(|c| c.args.contains(needle)),
+            "no Cyrus case uses {needle:?}"
+        );
     }
     for needle in [
         "-t ''",

@@ -5,16 +5,16 @@
 //! `--password-fd` exists). Their values are read and checked here; nothing acts on them.
 
 use crate::ffi::getopt::LongOption;
+use crate::ffi::secret::Secret;
 use crate::ffi::sys;
 use crate::options::{ChannelBinding, Extras, Family, TlsVersion};
-use crate::secret::Secret;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Our options: name, whether it takes an argument.
-const EXTRAS: [(&str, bool); 28] = [
+const EXTRAS: [(&str, bool); 29] = [
     ("servername", true),
     ("cafile", true),
     ("capath", true),
@@ -43,6 +43,7 @@ const EXTRAS: [(&str, bool); 28] = [
     ("haproxy-tlv", true),
     ("exit-status", false),
     ("help-extras", false),
+    ("version", false),
 ];
 
 /// The environment variable read for the password when no other source is given.
@@ -171,6 +172,11 @@ fn long_takes_argument(name: &[u8], long: &[LongOption]) -> bool {
 /// Whether `--help-extras` was asked for.
 pub fn wants_help(split: &Split) -> bool {
     split.found.iter().any(|(name, _)| *name == "help-extras")
+}
+
+/// Whether `--version` was given.
+pub fn wants_version(split: &Split) -> bool {
+    split.found.iter().any(|(name, _)| *name == "version")
 }
 
 /// What `--help-extras` prints.
@@ -493,7 +499,7 @@ fn read_all(mut file: std::fs::File) -> std::io::Result<Secret> {
             Err(e) => break Err(e),
         }
     };
-    crate::ffi::process::wipe(&mut chunk);
+    crate::ffi::memory::wipe(&mut chunk);
     result.map(|()| bytes)
 }
 
@@ -508,7 +514,7 @@ fn read_first_line_fd(fd: i32) -> std::io::Result<Secret> {
             break;
         }
     }
-    crate::ffi::process::wipe(&mut byte);
+    crate::ffi::memory::wipe(&mut byte);
     Ok(bytes)
 }
 

@@ -197,7 +197,7 @@ impl Drop for Getopt {
     fn drop(&mut self) {
         for s in std::mem::take(&mut self.strings) {
             let mut bytes = s.into_bytes_with_nul();
-            super::process::wipe(&mut bytes);
+            super::memory::wipe(&mut bytes);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Process-level libc calls: the C `main`'s argv (masking the password in it), the start-up
-//! std's own `main` would have done, `-X` daemonizing, `strerror` texts and wiping secrets,
+//! std's own `main` would have done, `-X` daemonizing, `strerror` texts,
 //! the non-dumpable flag and taking a secret out of the environment.
 
-use crate::secret::Secret;
+use crate::ffi::secret::Secret;
 use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStringExt;
 
@@ -131,12 +131,6 @@ pub fn with_umask<T>(mask: libc::mode_t, create: impl FnOnce() -> T) -> T {
     result
 }
 
-/// Overwrites a secret (explicit_bzero: not optimised away) before its memory goes back.
-pub fn wipe(bytes: &mut [u8]) {
-    // SAFETY: `bytes` is a valid, writable slice of exactly `bytes.len()` bytes.
-    unsafe { libc::explicit_bzero(bytes.as_mut_ptr().cast(), bytes.len()) };
-}
-
 /// `-X` (spec §8.4): closes every descriptor from 0 to `getdtablesize() - 1` (stdin, stdout and
 /// stderr included), then forks three times; each parent leaves at once with status 0. Only the
 /// last child returns. No `setsid`.
@@ -206,13 +200,6 @@ mod tests {
         assert_eq!(argv.to_vec(), ["prog", "-wxxxxxx", "xx"]);
         drop(argv);
         assert_eq!(storage[1], b"-wxxxxxx\0");
-    }
-
-    #[test]
-    fn wipe_zeroes() {
-        let mut secret = *b"hunter2";
-        wipe(&mut secret);
-        assert_eq!(secret, [0; 7]);
     }
 
     #[test]

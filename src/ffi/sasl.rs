@@ -5,7 +5,7 @@
 //!
 //! It knows nothing about protocols or printing; what to send and show is the caller's job.
 
-use crate::secret::Secret;
+use crate::ffi::secret::Secret;
 use sasl2_sys::sasl as sys;
 use sasl2_sys::saslutil as util;
 use std::any::Any;

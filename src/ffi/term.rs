@@ -2,7 +2,7 @@
 //! (spec §9.3), unbuffered C stdio, and line reads from fd 0 without read-ahead, so that
 //! whatever follows a prompt answer stays in stdin for the relay.
 
-use crate::secret::Secret;
+use crate::ffi::secret::Secret;
 use std::ffi::CStr;
 use std::os::raw::{c_int, c_void};
 

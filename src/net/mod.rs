@@ -1,7 +1,8 @@
 //! Everything between the program and the server's bytes: connecting, the HAProxy
-//! header, and the layered connection stack.
+//! header, the TLS engine, and the layered connection stack.
 
 pub mod connect;
 pub mod haproxy;
 pub mod socket;
 pub mod stack;
+pub mod tls;

@@ -6,11 +6,11 @@
 //! [`ReadError::TimedOut`].
 
 use super::socket::{self, Socket};
-use crate::ffi::process::wipe;
+use crate::ffi::memory::wipe;
 use crate::ffi::sasl;
+use crate::ffi::secret::grow_wiping;
 use crate::ffi::sys;
 use crate::ffi::zlib::{Deflate, Inflate};
-use crate::secret::grow_wiping;
 use openssl::ssl::SslStream;
 use std::cell::RefCell;
 use std::io::{Read, Write};
@@ -229,13 +229,8 @@ impl Stack {
     /// like prot_fgets. At EOF a partial line is returned; `Ok(None)` = nothing left.
     pub fn read_line(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
         loop {
-            let pending = &self.input[self.consumed..];
-            let limit = pending.len().min(max);
-            if let Some(pos) = crate::transcript::find_byte(b'\n', &pending[..limit]) {
-                return Ok(Some(self.consume(pos + 1)));
-            }
-            if pending.len() >= max {
-                return Ok(Some(self.consume(max)));
+            if let Some(line) = self.buffered_line(max) {
+                return Ok(Some(line));
             }
             match self.fill() {
                 Ok(()) => {}
@@ -247,6 +242,46 @@ impl Stack {
                 Err(err) => return Err(err),
             }
         }
+    }
+
+    /// `read_line` on a stream the C tool has switched to non-blocking (its `prot_fgets`
+    /// between `prot_NONBLOCK` and `prot_BLOCK`): reads only what arrives without waiting. A
+    /// line without its newline comes back as it is once nothing more is there (an HTTP
+    /// error page without a final newline, the start of a line sent in the same read as a
+    /// STARTTLS reply); `Ok(None)` when nothing at all was there, or at the end of the
+    /// connection with nothing buffered.
+    pub fn read_line_now(&mut self, max: usize) -> Result<Option<Vec<u8>>, ReadError> {
+        loop {
+            if let Some(line) = self.buffered_line(max) {
+                return Ok(Some(line));
+            }
+            let more = self.tls_pending().is_some_and(|n| n > 0)
+                || (self.ended.is_none() && sys::readable_now(self.fd()));
+            let filled = if more {
+                self.fill()
+            } else {
+                Err(ReadError::Eof)
+            };
+            match filled {
+                Ok(()) => {}
+                Err(_) if self.buffered() > 0 => {
+                    let n = self.buffered();
+                    return Ok(Some(self.consume(n)));
+                }
+                Err(ReadError::Eof) => return Ok(None),
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// A whole line (to its `\n`) or `max` bytes, if the buffer holds that much.
+    fn buffered_line(&mut self, max: usize) -> Option<Vec<u8>> {
+        let pending = &self.input[self.consumed..];
+        let limit = pending.len().min(max);
+        if let Some(pos) = crate::bytes::find_byte(b'\n', &pending[..limit]) {
+            return Some(self.consume(pos + 1));
+        }
+        (pending.len() >= max).then(|| self.consume(max))
     }
 
     /// Reads whatever is available, at most `max` bytes, waiting only if nothing is.
@@ -511,15 +546,22 @@ impl Stack {
         self.flush()
     }
 
-    /// Ends the connection: TLS close_notify (not waited for), then the socket closes
-    /// when the stack is dropped.
+    /// Ends the connection as the C tool does at the end of a session: the socket is closed
+    /// without a TLS close_notify of our own (the C tool sends one only between `-n`
+    /// rounds, see [`Stack::close_between_rounds`]).
     pub fn close(&mut self) {
-        if let Transport::Tls(tls) = &mut self.transport {
-            crate::tls::Engine::shutdown(tls);
-        }
         if let Some(socket) = self.socket() {
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
+    }
+
+    /// Between `-n` rounds: TLS close_notify (not waited for), so the session can be taken
+    /// again, then the socket is closed.
+    pub fn close_between_rounds(&mut self) {
+        if let Transport::Tls(tls) = &mut self.transport {
+            crate::net::tls::Engine::shutdown(tls);
+        }
+        self.close();
     }
 }
 

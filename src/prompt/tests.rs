@@ -18,20 +18,20 @@ impl Console for Fake {
     fn show(&mut self, text: &[u8]) {
         self.shown.extend_from_slice(text);
     }
-    fn read_hidden(&mut self) -> crate::secret::Secret {
+    fn read_hidden(&mut self) -> crate::ffi::secret::Secret {
         self.shown.extend_from_slice(b"<hidden read>");
         if self.hidden.is_empty() {
             Default::default()
         } else {
-            crate::secret::Secret::new(self.hidden.remove(0))
+            crate::ffi::secret::Secret::new(self.hidden.remove(0))
         }
     }
-    fn read_line(&mut self, max: usize) -> crate::secret::Secret {
+    fn read_line(&mut self, max: usize) -> crate::ffi::secret::Secret {
         self.line_max.push(max);
         if self.lines.is_empty() {
             Default::default()
         } else {
-            crate::secret::Secret::new(self.lines.remove(0))
+            crate::ffi::secret::Secret::new(self.lines.remove(0))
         }
     }
 }
@@ -49,7 +49,7 @@ fn full() -> CliPrompter {
     CliPrompter {
         authname: b"tim".to_vec(),
         authzid: Some(b"bob".to_vec()),
-        password: Some(crate::secret::Secret::new(b"s3cret".to_vec())),
+        password: Some(crate::ffi::secret::Secret::new(b"s3cret".to_vec())),
         realm: Some(b"realm.test".to_vec()),
     }
 }
@@ -213,7 +213,7 @@ struct Scripted<'a> {
 }
 
 impl Prompter for Scripted<'_> {
-    fn answer(&mut self, request: &PromptRequest) -> crate::secret::Secret {
+    fn answer(&mut self, request: &PromptRequest) -> crate::ffi::secret::Secret {
         self.prompter.respond(request, self.console)
     }
 }
@@ -262,7 +262,7 @@ fn digest_md5_realm_prompt_reads_a_line() {
         prompter: CliPrompter {
             authname: b"tim".to_vec(),
             authzid: None,
-            password: Some(crate::secret::Secret::new(b"x".to_vec())),
+            password: Some(crate::ffi::secret::Secret::new(b"x".to_vec())),
             realm: None,
         },
         console: &mut console,

@@ -628,8 +628,3 @@ mod tests {
         assert_eq!(wrapped, ["imap", "pop3", "smtp", "http", "nntp"]);
     }
 }
-
-pub mod http;
-pub mod imap;
-pub mod nntp;
-pub mod pop3;

@@ -1,6 +1,6 @@
 //! Real servers for the integration tests: the throw-away mail lab of `scripts/lab.sh`
-//! (Dovecot: IMAP, POP3, ManageSieve, LMTP, submission; Postfix: SMTP) and a runner for the
-//! tools under test.
+//! (Dovecot: IMAP, POP3, ManageSieve, LMTP, submission; Postfix: SMTP; Cyrus 3.6.1: IMAP,
+//! POP3, LMTP, Sieve, NNTP, HTTP, mupdate, sync) and a runner for the tools under test.
 //!
 //! * [`lab()`] starts the lab once per test binary (a `OnceLock`), in a private directory
 //!   `$TMPDIR/imtest-lab-<pid>/lab`, and makes sure it is stopped when the test process ends:
@@ -157,7 +157,8 @@ fn register_cleanup() {
     });
 }
 
-/// The lab, started on first use (≈ 4 s); panics with the script's output if it cannot start.
+/// The lab, started on first use (≈ 5 s with Cyrus); panics with the script's output if it
+/// cannot start.
 pub fn lab() -> &'static Lab {
     static LAB: OnceLock<Result<Lab, String>> = OnceLock::new();
     match LAB.get_or_init(start_lab) {
@@ -175,7 +176,13 @@ fn start_lab() -> Result<Lab, String> {
         });
     }
     for program in [
-        "dovecot", "postfix", "doveadm", "openssl", "python3", "flock",
+        "dovecot",
+        "postfix",
+        "doveadm",
+        "openssl",
+        "python3",
+        "flock",
+        "saslpasswd2",
     ] {
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|d| d.join(program).exists()))

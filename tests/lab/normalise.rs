@@ -17,12 +17,23 @@
 //!    * CRAM-MD5 (RFC 2195): the challenge `<random.time@host>` and the HMAC in the reply.
 //!
 //!    Other tokens are left alone: PLAIN, LOGIN, EXTERNAL and APOP payloads are the same in
-//!    every run (APOP's digest is over the host name here, spec §6.4), and a token that is
+//!    every run (APOP's digest is over the host name when the banner has no challenge, spec
+//!    §6.4; see 5 for one that has), and a token that is
 //!    not strict base64 (say, a wrongly padded one from our tool) stays as it is and shows
 //!    up in the diff.
+//!    * OTP (RFC 2444): the sequence number of the challenge `otp-md5 <seq> <seed> ext`
+//!      (it goes down with every login) and the one-time password of the reply.
+//!
+//!    The same payloads in HTTP headers (Cyrus httpd): SCRAM as `sid=...,data=<base64>`
+//!    (the session id `sid` varies too) and DIGEST-MD5 in the clear after `Digest `
+//!    (`WWW-Authenticate`, `Authorization`) or `Authentication-Info: `.
 //! 2. **Dovecot's command timing**, `(0.001 + 0.000 secs)` or `(0.001 + 0.000 + 0.001 secs)`
 //!    at the end of tagged replies → `(<t> secs)`.
 //! 3. **Dovecot's time stamp** `[YYYY-MM-DD HH:MM:SS]` in "internal error" replies.
+//! 4. **Cyrus's session ids** `SESSIONID=<...>`, and the HTTP header values `Date:` and
+//!    `Expires:` (the served page has a fixed mtime, so `ETag` and `Last-Modified` stay).
+//! 5. **APOP** (Cyrus pop3d): the banner's challenge `<...@host>` and, when the output has
+//!    such a challenge, the digest of `APOP <user> <digest>` computed from it.
 //!
 //! Not normalised, because it does not vary between the runs being compared (both tools talk
 //! to the same lab in the same test process): ports, host names, UIDVALIDITY, mailbox
@@ -32,6 +43,7 @@
 /// `bytes` as text (invalid UTF-8 as `\xNN`), normalised line by line.
 pub fn normalise(bytes: &[u8]) -> String {
     let text = readable(bytes);
+    let apop = apop_challenge(&text);
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let body_len = line
@@ -42,6 +54,11 @@ pub fn normalise(bytes: &[u8]) -> String {
         let body = sasl_tokens(body);
         let body = dovecot_timing(&body);
         let body = dovecot_stamp(&body);
+        let body = cyrus_values(&body);
+        let body = match &apop {
+            Some(challenge) => apop_values(&body, challenge),
+            None => body,
+        };
         out.push_str(&body);
         out.push_str(end);
     }
@@ -63,13 +80,51 @@ pub fn readable(bytes: &[u8]) -> String {
 // --- 1. SASL payloads ----------------------------------------------------------------------
 
 fn sasl_tokens(line: &str) -> String {
+    // DIGEST-MD5 in the clear in HTTP headers: everything after the scheme.
+    for marker in ["Digest ", "Authentication-Info: "] {
+        if let Some(at) = line.find(marker) {
+            let (head, rest) = line.split_at(at + marker.len());
+            if let Some(n) = sasl_text(rest) {
+                return format!("{head}{n}");
+            }
+        }
+    }
     line.split(' ')
-        .map(sasl_token)
+        .map(|token| match http_scram_params(token) {
+            Some(n) => n,
+            None => sasl_token(token),
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
 
+/// HTTP SCRAM parameters `[sid=<id>,]data=<base64>`: the sid masked, the data as a token.
+fn http_scram_params(token: &str) -> Option<String> {
+    if !token.starts_with("sid=") && !token.starts_with("data=") {
+        return None;
+    }
+    let params: Vec<String> = token
+        .split(',')
+        .map(|p| {
+            if p.starts_with("sid=") {
+                "sid=<sid>".to_owned()
+            } else if let Some(data) = p.strip_prefix("data=") {
+                format!("data={}", sasl_token(data))
+            } else {
+                p.to_owned()
+            }
+        })
+        .collect();
+    Some(params.join(","))
+}
+
 fn sasl_token(token: &str) -> String {
+    // Sieve success data: `OK (SASL "<base64>")`.
+    if let Some(inner) = token.strip_suffix(')') {
+        if inner.starts_with('"') {
+            return format!("{})", sasl_token(inner));
+        }
+    }
     let (quote, core) = match token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(inner) => ("\"", inner),
         None => ("", token),
@@ -102,6 +157,21 @@ fn sasl_text(text: &str) -> Option<String> {
             return Some(format!("{user} <hmac>"));
         }
     }
+    // OTP challenge `otp-<alg> <seq> <seed> ext` and reply `<hex|word|init-...>:<otp>`.
+    let words: Vec<&str> = text.split(' ').collect();
+    if words.len() >= 3
+        && words[0].starts_with("otp-")
+        && words[1].bytes().all(|b| b.is_ascii_digit())
+    {
+        let mut masked = words.clone();
+        masked[1] = "<seq>";
+        return Some(masked.join(" "));
+    }
+    for kind in ["hex:", "word:", "init-hex:", "init-word:"] {
+        if text.starts_with(kind) {
+            return Some(format!("{kind}<otp>"));
+        }
+    }
     // DIGEST-MD5: key=value or key="value" pairs.
     let pairs = digest_pairs(text);
     if pairs.iter().any(|(k, _)| matches!(*k, "nonce" | "rspauth")) {
@@ -125,17 +195,39 @@ fn sasl_text(text: &str) -> Option<String> {
     if is_scram {
         let rebuilt: Vec<String> = attrs
             .iter()
-            .map(|a| match a.get(..2) {
+            .enumerate()
+            .map(|(i, a)| match a.get(..2) {
                 Some("r=") => "r=<nonce>".to_owned(),
                 Some("s=") => "s=<salt>".to_owned(),
-                Some("p=") => "p=<proof>".to_owned(),
+                // The first attribute `p=` is the gs2 channel-binding flag, not a proof.
+                Some("p=") if i > 0 => "p=<proof>".to_owned(),
                 Some("v=") => "v=<signature>".to_owned(),
+                Some("c=") => format!("c={}", channel_binding(&a[2..])),
                 _ => (*a).to_owned(),
             })
             .collect();
         return Some(rebuilt.join(","));
     }
     None
+}
+
+/// SCRAM `c=`: the gs2 header and, for the -PLUS mechanisms, the channel binding data (a
+/// TLS value of this connection) masked.
+fn channel_binding(value: &str) -> String {
+    let Some(decoded) = base64_strict(value) else {
+        return value.to_owned();
+    };
+    match decoded.windows(2).position(|w| w == b",,") {
+        Some(at)
+            if at + 2 < decoded.len() && decoded[..at].iter().all(|b| (0x20..0x7f).contains(b)) =>
+        {
+            format!(
+                "{}<channel binding>",
+                String::from_utf8_lossy(&decoded[..at + 2])
+            )
+        }
+        _ => value.to_owned(),
+    }
 }
 
 /// Splits a DIGEST-MD5 directive list at commas outside double quotes into (key, raw value).
@@ -198,6 +290,53 @@ fn base64_strict(s: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+// --- 4. and 5. Cyrus ------------------------------------------------------------------------
+
+/// `SESSIONID=<...>` → `SESSIONID=<id>`; `Date:`/`Expires:` header values → `<date>`.
+fn cyrus_values(line: &str) -> String {
+    let mut line = line.to_owned();
+    if let Some(at) = line.find("SESSIONID=<") {
+        let start = at + "SESSIONID=<".len();
+        if let Some(len) = line[start..].find('>') {
+            line.replace_range(start..start + len, "id");
+        }
+    }
+    let shown = if line.starts_with("S: ") { 3 } else { 0 };
+    for name in ["Date: ", "Expires: "] {
+        if line[shown..].starts_with(name) {
+            line.replace_range(shown + name.len().., "<date>");
+        }
+    }
+    line
+}
+
+/// The APOP challenge `<...@...>` of a `+OK` banner, if the output shows one.
+fn apop_challenge(text: &str) -> Option<String> {
+    let banner = text
+        .lines()
+        .find(|l| l.starts_with("S: +OK ") && l.contains('@'))?;
+    let start = banner.rfind('<')?;
+    let end = start + banner[start..].find('>')? + 1;
+    let challenge = &banner[start..end];
+    challenge.contains('@').then(|| challenge.to_owned())
+}
+
+/// With a banner challenge: the challenge itself and the digest sent for it.
+fn apop_values(line: &str, challenge: &str) -> String {
+    let line = line.replace(challenge, "<apop challenge>");
+    let words: Vec<&str> = line.split(' ').collect();
+    match words.as_slice() {
+        [c, "APOP", user, digest]
+            if c.ends_with("C:")
+                && digest.len() == 32
+                && digest.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            format!("{c} APOP {user} <apop digest>")
+        }
+        _ => line,
+    }
 }
 
 // --- 2. and 3. Dovecot -----------------------------------------------------------------------
@@ -363,6 +502,71 @@ mod tests {
         ] {
             assert_eq!(normalise(line.as_bytes()), line);
         }
+    }
+
+    #[test]
+    fn scram_plus() {
+        let first = format!(
+            "C: A01 AUTHENTICATE SCRAM-SHA-256-PLUS {}\r\n",
+            b64("p=tls-unique,,n=tim,r=abc")
+        );
+        assert_eq!(
+            normalise(first.as_bytes()),
+            "C: A01 AUTHENTICATE SCRAM-SHA-256-PLUS b64{p=tls-unique,,n=tim,r=<nonce>}\r\n"
+        );
+        let last = format!(
+            "C: {}\r\n",
+            b64(&format!(
+                "c={},r=abc,p=xyz",
+                b64("p=tls-unique,,\u{1}\u{2}")
+            ))
+        );
+        assert_eq!(
+            normalise(last.as_bytes()),
+            "C: b64{c=p=tls-unique,,<channel binding>,r=<nonce>,p=<proof>}\r\n"
+        );
+    }
+
+    #[test]
+    fn cyrus_values() {
+        assert_eq!(
+            normalise(b"S: 250 Ok SESSIONID=<imtest-lab-cyrus-1-2-3>\r\n"),
+            "S: 250 Ok SESSIONID=<id>\r\n"
+        );
+        assert_eq!(
+            normalise(b"S: Date: Fri, 04 Dec 2026 18:46:56 GMT\r\nExpires: x\r\n"),
+            "S: Date: <date>\r\nExpires: <date>\r\n"
+        );
+        assert_eq!(
+            normalise(format!("S: + {}\r\n", b64("otp-md5 498 vm4487 ext")).as_bytes()),
+            "S: + b64{otp-md5 <seq> vm4487 ext}\r\n"
+        );
+        assert_eq!(
+            normalise(format!("C: {}\r\n", b64("hex:6c8f38881c8876a7")).as_bytes()),
+            "C: b64{hex:<otp>}\r\n"
+        );
+        let scram = format!(
+            "S: WWW-Authenticate: SCRAM-SHA-1 sid=abc-1,data={}\r\n",
+            b64("r=abcdefghXYZ,s=c2FsdA==,i=4096")
+        );
+        assert_eq!(
+            normalise(scram.as_bytes()),
+            "S: WWW-Authenticate: SCRAM-SHA-1 sid=<sid>,data=b64{r=<nonce>,s=<salt>,i=4096}\r\n"
+        );
+        assert_eq!(
+            normalise(b"S: WWW-Authenticate: Digest nonce=\"a=\",realm=\"lab.example\"\r\n"),
+            "S: WWW-Authenticate: Digest nonce=\"<nonce>\",realm=\"lab.example\"\r\n"
+        );
+        assert_eq!(
+            normalise(b"S: Authentication-Info: rspauth=0123\r\n"),
+            "S: Authentication-Info: rspauth=<rspauth>\r\n"
+        );
+        let pop = "S: +OK lab.example ready <123.456@lab.example>\r\n\
+                   C: APOP tim 0508e93dfa0d3c85fb603ae3ee3afc40\r\n";
+        assert_eq!(
+            normalise(pop.as_bytes()),
+            "S: +OK lab.example ready <apop challenge>\r\nC: APOP tim <apop digest>\r\n"
+        );
     }
 
     #[test]

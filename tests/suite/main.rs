@@ -33,9 +33,11 @@ mod hardening;
 mod imap;
 mod mechanism;
 mod mechanisms;
+mod partial_lines;
 mod sasl_math;
 mod secrets;
 mod valgrind;
+mod verbose_tls;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -77,6 +79,8 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(extras_tls::trials());
     tests.extend(hardening::trials());
     tests.extend(secrets::trials());
+    tests.extend(verbose_tls::trials());
+    tests.extend(partial_lines::trials_all());
     tests
 }
 

@@ -115,9 +115,7 @@ impl Engine {
             line("starting TLS engine");
         }
         // A C string ends at the first NUL, and an empty name means "no client certificate".
-        let keyfile = keyfile
-            .and_then(|f| f.split(|&b| b == 0).next())
-            .filter(|f| !f.is_empty());
+        let keyfile = keyfile.map(crate::bytes::c_str).filter(|f| !f.is_empty());
         let (ctx, first_error) = match self.context(keyfile) {
             Ok(ctx) => ctx,
             Err(None) => return Err(Failure::Engine(socket)),
@@ -482,16 +480,17 @@ fn info_line(event: &InfoEvent<'_>) -> Option<Vec<u8>> {
 }
 
 /// `read from <bio> [<buf>] (<n> bytes => <r> (0x<R>))` — addresses as `%08lX`, the result
-/// also in hex as a 32-bit unsigned value.
+/// a `long` as 3.6.1 prints it (`%ld (0x%lX)`: -1 is `0xFFFFFFFFFFFFFFFF`).
 fn bio_header(event: &BioEvent<'_>) -> String {
+    let result = i64::from(event.result);
     format!(
         "{} {:08X} [{:08X}] ({} bytes => {} (0x{:X}))\n",
         if event.write { "write to" } else { "read from" },
         event.bio_addr,
         event.buf_addr,
         event.requested,
-        event.result,
-        event.result as u32
+        result,
+        result as u64
     )
 }
 

@@ -3,14 +3,15 @@
 //! (GSS-SPNEGO), Digest [3.6] and SCRAM with `sid=`/`data=` parameters, parsed the way
 //! upstream master does (3.6 kept the line ending in `data` and always failed).
 
-use crate::auth::Attempt;
-use crate::capabilities::{contains_ci, Caps};
+use crate::auth::exchange::Attempt;
+use crate::bytes::contains_ci;
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, PromptKind};
+use crate::ffi::secret::Secret;
 use crate::prompt;
 use crate::protocol::HTTP_CAPABILITY_REQUEST;
 use crate::replies;
-use crate::secret::Secret;
 use crate::transcript;
 
 /// The HTTP SASL line reader's size (base64 of 16K, spec §1.3).
@@ -163,12 +164,9 @@ fn sasl_exchange(attempt: &mut Attempt, mechlist: &[u8], host: &str) -> Result<C
             Status::No
         };
         let mut challenge: Option<Vec<u8>> = None;
-        while attempt.stack.has_pending() {
-            let Ok(Some(header)) = attempt.stack.read_line(HTTP_LINE_MAX) else {
-                break;
-            };
+        while let Ok(Some(header)) = attempt.stack.read_line_now(HTTP_LINE_MAX) {
             transcript::server_line(&header);
-            let header = transcript::c_str(&header);
+            let header = crate::bytes::c_str(&header);
             let carries = (status == Status::Ok && header.starts_with(b"Authentication-Info:"))
                 || header.starts_with(b"WWW-Authenticate:");
             if !carries {

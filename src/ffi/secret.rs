@@ -4,7 +4,7 @@
 //! included, is wiped when it is dropped, and it never grows by reallocating without
 //! wiping the buffer it leaves.
 
-use crate::ffi::process::wipe;
+use super::memory::wipe;
 
 #[derive(Default, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);

@@ -3,15 +3,16 @@
 //! answer challenges until the server says yes or no. Protocol framing comes from the
 //! protocol table; the prompts come from the `Prompter`.
 
-use crate::capabilities::{contains_ci, starts_with_ci, Caps};
+use crate::bytes::{c_str, contains_ci, starts_with_ci};
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code, Prompter};
+use crate::ffi::secret::Secret;
 use crate::net::stack::{Stack, SASL_LINE_MAX};
 use crate::oauth;
 use crate::protocol::{SaslFraming, SuccessData};
 use crate::replies;
-use crate::secret::Secret;
-use crate::transcript::{self, c_str};
+use crate::transcript;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -320,7 +321,7 @@ pub fn classify_reply(framing: &SaslFraming, line: &[u8]) -> ReplyLine {
             let text = c_str(line);
             decode_challenge(&text[prefix.len().min(text.len())..])
         }
-        None => ReplyLine::Literal(parse_leading_number(line.get(1..).unwrap_or_default())),
+        None => ReplyLine::Literal(literal_size(line.get(1..).unwrap_or_default())),
     }
 }
 
@@ -375,18 +376,31 @@ fn decode_challenge(text: &[u8]) -> ReplyLine {
     }
 }
 
-/// atoi: leading digits, anything else ends the number; no digits = 0.
-pub fn parse_leading_number(text: &[u8]) -> usize {
-    text.iter()
-        .take_while(|b| b.is_ascii_digit())
-        .fold(0usize, |n, &d| {
-            n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
-        })
+/// The size of a `{n}` literal as the C tool takes it: `atoi` of what follows the first
+/// byte, stored in an `unsigned` (so `{4294967296}` is 0 and `{-5}` is 4294967291).
+pub fn literal_size(text: &[u8]) -> usize {
+    crate::bytes::atoi(text) as u32 as usize
+}
+
+/// The password for a command of our own (POP3 PASS, NNTP AUTHINFO PASS), from `-w` or a
+/// prompt.
+pub fn password(attempt: &mut Attempt) -> Secret {
+    crate::prompt::password(attempt.prompter)
+}
+
+/// Sends a printed command and reads one printed reply line (POP3 and NNTP's own logins).
+pub fn one_line(attempt: &mut Attempt, shown: &[u8], sent: &[u8]) -> Result<Vec<u8>> {
+    transcript::client_line(shown);
+    // `sent` may carry the password: its line is a `Secret` too.
+    replies::send(attempt.stack, &Secret::concat(&[sent, b"\r\n"]))?;
+    let reply = replies::line(attempt.stack, crate::net::stack::LINE_MAX)?;
+    transcript::server_line(&reply);
+    Ok(reply)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_leading_number;
+    use super::literal_size;
 
     #[test]
     fn success_data_forms() {
@@ -523,9 +537,14 @@ mod tests {
     }
 
     #[test]
-    fn atoi_like() {
-        assert_eq!(parse_leading_number(b"12}\r\n"), 12);
-        assert_eq!(parse_leading_number(b"x"), 0);
-        assert_eq!(parse_leading_number(b""), 0);
+    fn literal_sizes_as_c_reads_them() {
+        assert_eq!(literal_size(b"12}\r\n"), 12);
+        assert_eq!(literal_size(b"x"), 0);
+        assert_eq!(literal_size(b""), 0);
+        assert_eq!(literal_size(b" +7}"), 7);
+        assert_eq!(literal_size(b"4294967296}"), 0);
+        assert_eq!(literal_size(b"4294967297}"), 1);
+        assert_eq!(literal_size(b"-5}"), 4294967291);
+        assert_eq!(literal_size(b"99999999999999999999}"), 0xFFFF_FFFF);
     }
 }

@@ -833,7 +833,7 @@ fn bio_header_matches_c_format() {
     };
     assert_eq!(
         bio_header(&event),
-        "write to 55E3DFB25B10 [00000ABC] (517 bytes => -1 (0xFFFFFFFF))\n"
+        "write to 55E3DFB25B10 [00000ABC] (517 bytes => -1 (0xFFFFFFFFFFFFFFFF))\n"
     );
 }
 

@@ -1,11 +1,10 @@
 //! NNTP's own paths [3.6] (spec §6.0, §6.5): `-m user` is AUTHINFO USER/PASS; any other
 //! `-m` must be in the advertised SASL list.
 
-use crate::auth::{self, Attempt};
+use crate::auth::exchange::{self, one_line, password, Attempt};
 use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
-use crate::protocol::pop3::{one_line, password};
 use crate::protocol::Protocol;
 use crate::transcript;
 
@@ -25,7 +24,7 @@ pub fn authenticate(
             }
             authinfo_user(attempt, authname)
         }
-        other => auth::advertised_exchange(attempt, framing, caps, other, "SASL "),
+        other => exchange::advertised_exchange(attempt, framing, caps, other, "SASL "),
     }
 }
 
@@ -37,7 +36,7 @@ fn authinfo_user(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {
         reply = one_line(
             attempt,
             b"AUTHINFO PASS <omitted>",
-            &crate::secret::Secret::concat(&[b"AUTHINFO PASS ", &password]),
+            &crate::ffi::secret::Secret::concat(&[b"AUTHINFO PASS ", &password]),
         )?;
     }
     Ok(if reply.starts_with(b"281") {

@@ -2,20 +2,19 @@
 //! greeting's challenge — or, as the C tool does, the server name when there was none),
 //! and the APOP challenge scan of the greeting (spec §3.5).
 
-use crate::auth::{self, Attempt};
-use crate::capabilities::{starts_with_ci, Caps};
+use crate::auth::exchange::{self, one_line, password, Attempt};
+use crate::bytes::starts_with_ci;
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
-use crate::net::stack::LINE_MAX;
+use crate::ffi::secret::Secret;
 use crate::protocol::Protocol;
-use crate::replies;
-use crate::secret::Secret;
 use crate::transcript;
 use openssl::hash::{hash, MessageDigest};
 
 /// The `<...@...>` APOP challenge in a greeting line, scanning from offset 3.
 pub fn apop_challenge(line: &[u8]) -> Option<Vec<u8>> {
-    let line = transcript::c_str(line);
+    let line = crate::bytes::c_str(line);
     let mut cursor = 3.min(line.len());
     while let Some(open) = line[cursor..]
         .iter()
@@ -57,22 +56,8 @@ pub fn authenticate(
             }
             user_pass(attempt, authname)
         }
-        other => auth::advertised_exchange(attempt, framing, caps, other, "SASL "),
+        other => exchange::advertised_exchange(attempt, framing, caps, other, "SASL "),
     }
-}
-
-pub fn password(attempt: &mut Attempt) -> crate::secret::Secret {
-    crate::prompt::password(attempt.prompter)
-}
-
-/// Sends a printed command and reads one printed reply line.
-pub fn one_line(attempt: &mut Attempt, shown: &[u8], sent: &[u8]) -> Result<Vec<u8>> {
-    transcript::client_line(shown);
-    // `sent` may carry the password: its line is a `Secret` too.
-    replies::send(attempt.stack, &Secret::concat(&[sent, b"\r\n"]))?;
-    let reply = replies::line(attempt.stack, LINE_MAX)?;
-    transcript::server_line(&reply);
-    Ok(reply)
 }
 
 fn user_pass(attempt: &mut Attempt, authname: &[u8]) -> Result<Code> {

@@ -1,14 +1,15 @@
 //! IMAP's own authentication paths (spec §6.0, §6.3): `-m login` is the LOGIN command with
 //! the password as a synchronising literal; any other `-m` must be advertised as AUTH=.
 
-use crate::auth::{self, Attempt};
-use crate::capabilities::{starts_with_ci, Caps};
+use crate::auth::exchange::{self, Attempt};
+use crate::bytes::starts_with_ci;
+use crate::capabilities::Caps;
 use crate::error::Result;
 use crate::ffi::sasl::{self, Code};
+use crate::ffi::secret::Secret;
 use crate::net::stack::LINE_MAX;
 use crate::protocol::Protocol;
 use crate::replies;
-use crate::secret::Secret;
 use crate::transcript;
 
 pub fn authenticate(
@@ -27,7 +28,7 @@ pub fn authenticate(
             }
             login(attempt, authname)
         }
-        other => auth::advertised_exchange(attempt, framing, caps, other, "AUTH="),
+        other => exchange::advertised_exchange(attempt, framing, caps, other, "AUTH="),
     }
 }
 
