@@ -16,7 +16,6 @@
 //! * [`wire`] — the spec's notation for output and wire logs, base64.
 //!
 //! The integration suite (`tests/suite/`) builds its engine on these; see `tests/README.md`.
-#![allow(dead_code)]
 
 pub mod certs;
 pub mod deflate;

@@ -174,8 +174,6 @@ pub enum Step {
     Send(Vec<u8>),
     /// Read one line (through LF); `Some(x)` asserts it equals `x` exactly.
     ReadLine(Option<Vec<u8>>),
-    /// Read one line; the closure picks the steps that come next.
-    Branch(BranchFn),
     /// Read exactly N bytes; `Some(x)` asserts their value.
     ReadExact(usize, Option<Vec<u8>>),
     /// Read until the client closes (recorded as Recv).
@@ -195,7 +193,6 @@ pub enum Step {
     Run(RunFn),
 }
 
-pub type BranchFn = Box<dyn FnOnce(&[u8]) -> Vec<Step> + Send>;
 pub type RunFn = Box<dyn FnOnce(&mut Session) -> Result<(), String> + Send>;
 /// The steps of one connection.
 pub type Script = Vec<Step>;
@@ -208,9 +205,6 @@ pub fn read_line() -> Step {
 }
 pub fn expect_line(line: impl AsRef<[u8]>) -> Step {
     Step::ReadLine(Some(line.as_ref().to_vec()))
-}
-pub fn branch(f: impl FnOnce(&[u8]) -> Vec<Step> + Send + 'static) -> Step {
-    Step::Branch(Box::new(f))
 }
 pub fn read_exact(n: usize) -> Step {
     Step::ReadExact(n, None)
@@ -716,8 +710,6 @@ pub struct ServerReport {
     pub conns: Vec<ConnLog>,
     /// Server-level problem (e.g. an expected connection never came).
     pub error: Option<String>,
-    /// Number of scripts that were supplied.
-    pub expected_conns: usize,
 }
 
 impl ServerReport {
@@ -839,7 +831,6 @@ fn accept(listener: &TcpListener, stop: &AtomicBool) -> Result<TcpStream, String
 
 fn serve(listener: TcpListener, scripts: Vec<Script>, stop: Arc<AtomicBool>) -> ServerReport {
     let mut report = ServerReport {
-        expected_conns: scripts.len(),
         ..Default::default()
     };
     for (i, script) in scripts.into_iter().enumerate() {
@@ -920,12 +911,6 @@ fn run_script(s: &mut Session, script: Script) -> Result<(), String> {
                             String::from_utf8_lossy(&line)
                         )));
                     }
-                }
-            }
-            Step::Branch(f) => {
-                let line = s.read_line().map_err(ctx)?;
-                for st in f(&line).into_iter().rev() {
-                    steps.push_front(st);
                 }
             }
             Step::ReadExact(len, expect) => {
