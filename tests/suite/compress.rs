@@ -12,6 +12,7 @@
 
 use crate::engine::{Case, Expect};
 use crate::lab::Tool;
+use crate::support::run::words;
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
 use std::io::{Read, Write};
@@ -71,18 +72,7 @@ fn compressed_wire_bytes_and_output_match_the_c_tool() -> Result<(), Failed> {
     let reply = server_compressed();
     Case::new("-q against a scripted COMPRESS=DEFLATE server", "imtest")
         .expect(Expect::Same)
-        .args(&[
-            "-q",
-            "-p",
-            "{PORT}",
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
+        .args(&words("-q -p {PORT} -m plain -a tim -w x 127.0.0.1"))
         .stdin(&stdin)
         .server(move || {
             vec![vec![

@@ -13,6 +13,7 @@
 
 use crate::lab::normalise::normalise;
 use crate::lab::{Exit, Outcome, Tool};
+use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
 use crate::support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
 use crate::support::server::{
@@ -117,7 +118,7 @@ fn verify_with_lab_ca_succeeds() {
         &["--cafile", "{lab}/ca.pem"][..],
         &["--verify", "--cafile", "{lab}/ca.pem"],
     ] {
-        let mut args = vec!["-s", "-p", "{IMAPS_PORT}", "-m", "plain"];
+        let mut args = words("-s -p {IMAPS_PORT} -m plain");
         args.extend_from_slice(extra);
         args.push("127.0.0.1");
         let o = ours("imtest", &with_tim(&args));
@@ -134,16 +135,9 @@ fn verify_with_lab_ca_succeeds() {
 fn verify_with_system_store_fails() {
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--verify",
-            "--exit-status",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --verify --exit-status 127.0.0.1",
+        )),
     );
     // The C tool's verify line is still printed (Dovecot sends the lab CA along).
     assert!(
@@ -213,14 +207,9 @@ fn verify_detects_wrong_host_certificate() {
     // The listener's certificate is for wrong.example, signed by the lab CA.
     let by_ip = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "--cafile",
-            "{lab}/ca.pem",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_WRONGHOST_PORT} --cafile {lab}/ca.pem 127.0.0.1",
+        )),
     );
     assert!(
         has_line(&by_ip.stdout, "verify error:num=64:IP address mismatch"),
@@ -231,14 +220,9 @@ fn verify_detects_wrong_host_certificate() {
 
     let by_name = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "--cafile",
-            "{lab}/ca.pem",
-            "localhost",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_WRONGHOST_PORT} --cafile {lab}/ca.pem localhost",
+        )),
     );
     assert!(
         has_line(&by_name.stdout, "verify error:num=62:hostname mismatch"),
@@ -250,18 +234,7 @@ fn verify_detects_wrong_host_certificate() {
     // Only the name was wrong: checked against the certificate's name it passes.
     let right = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "-m",
-            "plain",
-            "--cafile",
-            "{lab}/ca.pem",
-            "--servername",
-            "wrong.example",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {SMTPS_WRONGHOST_PORT} -m plain --cafile {lab}/ca.pem --servername wrong.example 127.0.0.1")),
     );
     assert_success(&right);
 }
@@ -275,7 +248,7 @@ fn capath_is_a_trust_store_too() {
     let subject_hash = {
         // OpenSSL's `-subject_hash`: the file name OpenSSL looks for in a CA directory.
         let out = std::process::Command::new("openssl")
-            .args(["x509", "-noout", "-subject_hash", "-in"])
+            .args(words("x509 -noout -subject_hash -in"))
             .arg(crate::lab::lab().path("ca.pem"))
             .output()
             .expect("openssl x509");
@@ -405,17 +378,9 @@ fn servername_without_verify_only_changes_sni() {
     // The name is not checked without --verify: the C tool's verify line, and on we go.
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--show-cert",
-            "--servername",
-            "sni.example",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --show-cert --servername sni.example 127.0.0.1",
+        )),
     );
     assert_success(&o);
     assert_eq!(subjects(&o)[0], "CN=sni.example", "{}", describe(&o));
@@ -450,15 +415,9 @@ fn tls_min_and_max_choose_the_version() {
 fn tls_max_below_the_servers_minimum_fails_the_handshake() {
     let o = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_TLS13_PORT}",
-            "--tls-max",
-            "1.2",
-            "--exit-status",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_TLS13_PORT} --tls-max 1.2 --exit-status 127.0.0.1",
+        )),
     );
     // The C tool's lines, then the failure with OpenSSL's reason.
     assert_eq!(
@@ -475,7 +434,7 @@ fn tls_max_below_the_servers_minimum_fails_the_handshake() {
     // The listener itself works at 1.3.
     let ok = ours(
         "smtptest",
-        &with_tim(&["-s", "-p", "{SMTPS_TLS13_PORT}", "-m", "plain", "127.0.0.1"]),
+        &with_tim(&words("-s -p {SMTPS_TLS13_PORT} -m plain 127.0.0.1")),
     );
     assert_success(&ok);
     assert!(established_line(&ok).starts_with("TLS connection established: TLSv1.3 with"));
@@ -485,18 +444,7 @@ fn ciphers_and_ciphersuites_choose_the_cipher() {
     // Neither is what the lab and OpenSSL pick by default (AES-256-GCM).
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--tls-max",
-            "1.2",
-            "--ciphers",
-            "ECDHE-RSA-AES128-GCM-SHA256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m plain --tls-max 1.2 --ciphers ECDHE-RSA-AES128-GCM-SHA256 127.0.0.1")),
     );
     assert_success(&o);
     assert_eq!(
@@ -507,16 +455,9 @@ fn ciphers_and_ciphersuites_choose_the_cipher() {
 
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--ciphersuites",
-            "TLS_CHACHA20_POLY1305_SHA256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --ciphersuites TLS_CHACHA20_POLY1305_SHA256 127.0.0.1",
+        )),
     );
     assert_success(&o);
     assert_eq!(
@@ -528,14 +469,7 @@ fn ciphers_and_ciphersuites_choose_the_cipher() {
 fn cipher_list_without_a_usable_cipher_is_reported() {
     let o = ours(
         "imtest",
-        &[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "--ciphers",
-            "NO-SUCH-CIPHER",
-            "127.0.0.1",
-        ],
+        &words("-s -p {IMAPS_PORT} --ciphers NO-SUCH-CIPHER 127.0.0.1"),
     );
     assert_eq!(
         text(&o.stderr),
@@ -563,15 +497,7 @@ fn show_cert_prints_the_chain() {
     let lab = crate::lab::lab();
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--show-cert",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m plain --show-cert 127.0.0.1")),
     );
     assert_success(&o);
     let stdout = text(&o.stdout);
@@ -607,16 +533,7 @@ fn show_cert_prints_the_chain() {
 /// tool's session copy, taken before the ticket arrives) every round has them, with it only
 /// the first. The C tool is run too, to show what "without" means.
 fn tls_resume_resumes_tls13_rounds_after_the_first() {
-    let args = with_tim(&[
-        "-s",
-        "-n",
-        "3",
-        "-p",
-        "{SMTPS_PORT}",
-        "-m",
-        "plain",
-        "127.0.0.1",
-    ]);
+    let args = with_tim(&words("-s -n 3 -p {SMTPS_PORT} -m plain 127.0.0.1"));
     let count = |o: &Outcome, needle: &str| text(&o.stdout).matches(needle).count();
     for tool in [Tool::C, Tool::Ours] {
         let o = run_as(tool, "smtptest", &args);
@@ -657,14 +574,7 @@ fn assert_same_as_c(name: &str, args: &[&str]) {
 fn without_the_options_imaps_is_the_c_tools_output() {
     assert_same_as_c(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "scram-sha-256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m scram-sha-256 127.0.0.1")),
     );
 }
 
@@ -797,7 +707,7 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
 /// Like the other TLS options, it needs `-t` or `-s`.
 fn no_plaintext_fallback_needs_tls() {
     let out = Command::new(Imp::Ours, "imtest")
-        .args(["--no-plaintext-fallback", "-p", "1", "127.0.0.1"])
+        .args(words("--no-plaintext-fallback -p 1 127.0.0.1"))
         .run();
     assert_eq!(
         text(&out.stderr),

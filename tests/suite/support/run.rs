@@ -592,3 +592,8 @@ impl Pty {
         }
     }
 }
+
+/// A command line written as one string: its words (no quoting; for literal argument lists).
+pub fn words(line: &'static str) -> Vec<&'static str> {
+    line.split_whitespace().collect()
+}
