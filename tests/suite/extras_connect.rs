@@ -39,6 +39,16 @@ fn describe(out: &Outcome) -> String {
     )
 }
 
+/// The run ended normally after a successful login.
+fn assert_logged_in(out: &Outcome) {
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(out));
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(out)
+    );
+}
+
 /// The first line of the lab file `file` holding all of `needles`, waited for up to 5 s.
 fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
     let start = Instant::now();
@@ -64,12 +74,7 @@ fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
         &format!("-4 -p {port} {TIM} -m plain 127.0.0.1"),
         b"a1 NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
 
     let out = ours("imtest", &format!("-4 -p {port} {TIM} ::1"), b"");
     assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
@@ -328,12 +333,7 @@ fn imap_via_haproxy(extra: &str) -> Outcome {
         &format!("{extra} -p {port} {TIM} -m plain 127.0.0.1"),
         b"a1 NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
     out
 }
 
@@ -451,12 +451,7 @@ fn v2_header_gives_postfix_the_client_address() {
         &format!("-H 192.0.2.25 --haproxy-version 2 -p {port} {TIM} 127.0.0.1"),
         b"NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
     assert!(
         log_line(
             lab,
@@ -478,12 +473,7 @@ fn v2_unknown_is_accepted_by_dovecot_as_local() {
         &format!("-H unknown --haproxy-version 2 -p {port} {TIM} -m plain 127.0.0.1"),
         b"",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
 }
 
 fn v2_ipv4_client_cannot_name_an_ipv6_server() {
