@@ -26,6 +26,9 @@ mod stress;
 
 mod transcript;
 
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+
 /// Runs the tool with these arguments (argv[0] first) and returns the exit status: the
 /// command line, the session, and the one fatal error turned into the C tool's
 /// `failure: ...` line.

@@ -920,5 +920,5 @@ impl Drop for Conn {
 #[cfg(test)]
 mod tests;
 
-#[cfg(test)]
-pub(crate) mod test_server;
+#[cfg(any(test, feature = "testkit"))]
+pub mod test_server;

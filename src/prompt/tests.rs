@@ -2,7 +2,7 @@
 //! and through real libsasl2 exchanges with a scripted console.
 
 use super::*;
-use crate::ffi::sasl::test_server::{self, SaslDb, ServerConn};
+use crate::ffi::sasl::test_server::{self, SaslDb, SaslServer};
 use crate::ffi::sasl::{Conn, ConnFlags, SASL_CONTINUE, SASL_OK};
 
 /// A console that records what was shown and answers from a script.
@@ -228,7 +228,7 @@ fn plain_without_w_prompts_with_the_plugins_text() {
     test_server::init();
     let db = SaslDb::create("example.test", &[("tim", "typed secret")]);
     let host = host("plain");
-    let mut server = ServerConn::new("imap", &host, &db, 256, 65536).unwrap();
+    let mut server = SaslServer::basic("imap", &host, &db, 256, 65536).unwrap();
     let mut client = Conn::new("imap", Some(&host), None, None, ConnFlags::default()).unwrap();
     let mut console = Fake {
         hidden: vec![b"typed secret".to_vec()],
@@ -241,7 +241,10 @@ fn plain_without_w_prompts_with_the_plugins_text() {
     let start = client.start(b"PLAIN", true, &mut prompter);
     assert_eq!(start.code, SASL_OK);
     assert_eq!(start.output.as_deref(), Some(&b"\0tim\0typed secret"[..]));
-    assert_eq!(server.start("PLAIN", start.output.as_deref()).0, SASL_OK);
+    assert_eq!(
+        server.start_raw("PLAIN", start.output.as_deref()).0,
+        SASL_OK
+    );
     assert_eq!(console.shown, b"Please enter your password: <hidden read>");
 }
 

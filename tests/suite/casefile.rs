@@ -293,6 +293,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
         ..CaseFile::default()
     };
     let mut in_script = false;
+    let mut no_connection = false;
     let mut block: Option<(String, Vec<String>)> = None;
     let lines: Vec<&str> = text.lines().collect();
     for (n, raw) in lines.iter().enumerate() {
@@ -322,7 +323,16 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                 continue;
             }
             let op = parse_op(line).map_err(err)?;
-            case.connections.last_mut().unwrap().push(op);
+            case.connections
+                .last_mut()
+                .ok_or_else(|| err("`script: none` takes no steps".into()))?
+                .push(op);
+            continue;
+        }
+        if line == "script: none" {
+            // The client must fail before it connects.
+            in_script = true;
+            no_connection = true;
             continue;
         }
         if line == "script:" {
@@ -359,6 +369,7 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                     "stdout-differs" => Expect::StdoutDiffers,
                     "text" => Expect::Text,
                     "mechanism" => Expect::Mechanism,
+                    "extra" => Expect::Extra,
                     other => return Err(err(format!("unknown expectation {other:?}"))),
                 })
             }
@@ -449,6 +460,9 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
     }
     if case.tool.is_empty() {
         return Err(format!("{}: needs `tool:`", path.display()));
+    }
+    if no_connection && !case.connections.is_empty() {
+        return Err(format!("{}: `script: none` takes no steps", path.display()));
     }
     if case.lab.is_some() && !text.lines().any(|l| l.trim() == "normalise: lab") {
         return Err(format!(
@@ -644,8 +658,7 @@ impl CaseFile {
 
     /// A same-as-C case that finishes must say what the C tool's exit status and stderr are.
     fn check_recorded(&self) -> Result<(), Failed> {
-        if self.expect() != Expect::Hang
-            && self.expect() != Expect::Text
+        if !matches!(self.expect(), Expect::Hang | Expect::Text | Expect::Extra)
             && (self.exit.is_none() || self.stderr.is_none())
         {
             return Err(format!(
@@ -712,12 +725,12 @@ pub fn all_trials() -> Vec<Trial> {
                 continue;
             }
         };
-        if blessing && file.expect() != Expect::Text {
+        if blessing && !matches!(file.expect(), Expect::Text | Expect::Extra) {
             out.push(Trial::test(name, move || file.bless()));
             continue;
         }
         let expect = file.expect();
-        if expect == Expect::Text || expect == Expect::Mechanism {
+        if matches!(expect, Expect::Text | Expect::Mechanism | Expect::Extra) {
             out.extend(trials(&name, expect, move || file.case()));
         } else {
             let file = Arc::new(file);

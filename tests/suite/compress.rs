@@ -11,7 +11,7 @@
 //! for the same input must be identical, and what Dovecot sends back must be decompressed.
 
 use crate::engine::{Case, Expect};
-use crate::support::run::{Command, Imp, Output};
+use crate::support::run::{words, Command, Imp, Output};
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
 use std::io::{Read, Write};
@@ -71,18 +71,7 @@ fn compressed_wire_bytes_and_output_match_the_c_tool() -> Result<(), Failed> {
     let reply = server_compressed();
     Case::new("-q against a scripted COMPRESS=DEFLATE server", "imtest")
         .expect(Expect::Same)
-        .args(&[
-            "-q",
-            "-p",
-            "{PORT}",
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
+        .args(&words("-q -p {PORT} -m plain -a tim -w x 127.0.0.1"))
         .stdin(&stdin)
         .server(move || {
             vec![vec![

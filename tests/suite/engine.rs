@@ -10,6 +10,8 @@
 //!   *and* to the C tool's run of the case;
 //! * **declared deviation** ([`Case::deviation`]): in `::ours`, the text and the C tool's run
 //!   are first changed as the deviation says (its reason is printed on failure);
+//! * **opt-in extra** ([`Expect::Extra`]): an option the C tool does not have; ours alone
+//!   must print the expected stdout, stderr, exit status and wire log;
 //! * **mechanism exchange** ([`Expect::Mechanism`], against the libsasl2 fake server): the
 //!   server's view of the authentication, stdout lines in order and the exit status hold for
 //!   both tools, and ours prints the C tool's stdout (payloads masked) and stderr.
@@ -48,6 +50,8 @@ pub enum Expect {
     StdoutDiffers,
     /// A SASL exchange judged by the server's view, ordered lines and the exit status.
     Mechanism,
+    /// An opt-in extra the C tool lacks: ours alone matches the expected text.
+    Extra,
 }
 
 impl Expect {
@@ -662,6 +666,13 @@ impl Case {
         self.fail("ours differs", p, &o)
     }
 
+    /// Opt-in extra: ours alone must match the expected text.
+    pub fn check_extra(&self) -> Result<(), Failed> {
+        let o = self.observe(Imp::Ours);
+        let p = text_problems(&o, &self.expected);
+        self.fail("ours does not match the expected text", p, &o)
+    }
+
     /// Same-as-C: runs both tools and compares them (and the recorded status/stderr).
     pub fn check_same(&self) -> Result<(), Failed> {
         let guard = serial_guard(self.lab.as_ref());
@@ -892,6 +903,9 @@ pub fn trials(
     build: impl Fn() -> Case + Send + Sync + 'static,
 ) -> Vec<Trial> {
     let build = Arc::new(build);
+    if expect == Expect::Extra {
+        return vec![Trial::test(name, move || build().check_extra())];
+    }
     if !expect.two_sided() {
         return vec![Trial::test(name, move || build().check_same())];
     }

@@ -5,6 +5,7 @@
 
 use crate::engine::{rust_case, rust_test, Case, Observation, Outcome};
 use crate::mechanism::{authenticated, mask_sasl};
+use crate::support::run::words;
 use crate::support::sasl_server::*;
 use crate::support::server::*;
 use libtest_mimic::Trial;
@@ -163,7 +164,7 @@ fn normalise_scram_first(o: &mut Observation, prefix: &[u8], spec_b64: &str) {
 
 fn a30_http_scram_data_parsing() -> Case {
     Case::new("13A.30", "httptest")
-        .args(&["-p", "{PORT}", "-a", "tim", "-u", "bob", "-w", "x", "127.0.0.1"])
+        .args(&words("-p {PORT} -a tim -u bob -w x 127.0.0.1"))
         .server(|| vec![[
             expect_options(&[]),
             vec![send("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: SCRAM-SHA-256 realm=\"fake\"\r\nContent-Length: 0\r\n\r\n")],

@@ -5,6 +5,7 @@
 //! (`::oracle`) and against ours compared with both (`::ours`).
 
 use crate::engine::{rust_case, rust_test, Case};
+use crate::support::run::words;
 use crate::support::server::*;
 use libtest_mimic::Trial;
 
@@ -16,7 +17,7 @@ const SPEC_SCRAM_FIRST: &str = "biwsbj10aW0scj05ZjgzOXNhMFc0bVBVd0QwNTlYcmdnRDYx
 
 fn a05_step_fails_cancel() -> Case {
     Case::new("13A.5", "imtest")
-        .args(&["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"])
+        .args(&words("-p {PORT} -a tim -w x 127.0.0.1"))
         .server(|| {
             vec![vec![
                 send("* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-1] fake ready\r\n"),
@@ -94,7 +95,7 @@ const SPEC_DIGEST_RESPONSE: &str = "dXNlcm5hbWU9InRpbSIscmVhbG09Im15cmVhbG0iLG5v
 
 fn a16_digest_md5_realm_prompt() -> Case {
     Case::new("13A.16", "imtest")
-        .args(&["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"])
+        .args(&words("-p {PORT} -a tim -w x 127.0.0.1"))
         .stdin(b"myrealm\n")
         .server(|| vec![vec![
             send("* OK [CAPABILITY IMAP4rev1 AUTH=DIGEST-MD5] fake ready\r\n"),

@@ -3,7 +3,6 @@
 //! Select by name like any libtest binary: `cargo test --test suite -- pop3/` runs every POP3
 //! case, `-- --list` lists them all; several filters select what any of them selects.
 
-#[path = "../support/mod.rs"]
 mod support;
 
 // The real-server lab (Dovecot, Postfix, Cyrus), shared with the binaries not yet in the suite.
@@ -11,19 +10,35 @@ mod support;
 #[allow(unused_imports)]
 mod lab;
 
+/// The listed tests of a module's Rust functions: `listed!("topic/", f, g)` names them
+/// `topic/f`, `topic/g`.
+#[macro_export]
+macro_rules! listed {
+    ($prefix:literal, $($f:ident),+ $(,)?) => {
+        vec![$($crate::engine::rust_test(concat!($prefix, stringify!($f)), $f)),+]
+    };
+}
+
 mod bad_input;
 mod casefile;
 mod cli;
 mod compress;
+mod daemon;
 mod deviations;
 mod engine;
 mod exchanges;
+mod extras_cli;
+mod extras_connect;
+mod extras_oauth;
+mod extras_tls;
+mod hardening;
 mod imap;
 mod lab_matrix;
 mod mechanism;
 mod mechanisms;
 mod partial_lines;
 mod sasl_math;
+mod secrets;
 mod valgrind;
 mod verbose_tls;
 
@@ -60,10 +75,17 @@ fn all_tests() -> Vec<Trial> {
     tests.extend(exchanges::trials());
     tests.extend(mechanisms::trials());
     tests.extend(valgrind::trials());
+    tests.extend(daemon::trials());
+    tests.extend(extras_cli::trials());
+    tests.extend(extras_connect::trials());
+    tests.extend(extras_oauth::trials());
+    tests.extend(extras_tls::trials());
+    tests.extend(hardening::trials());
+    tests.extend(secrets::trials());
+    tests.extend(verbose_tls::trials());
     tests.extend(partial_lines::trials_all());
     tests.extend(lab_matrix::trials());
     tests.extend(cli::trials());
-    tests.extend(verbose_tls::trials());
     tests
 }
 

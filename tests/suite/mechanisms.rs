@@ -8,6 +8,7 @@
 
 use crate::engine::{rust_case, Case, Feed};
 use crate::mechanism::{imap_tail, AuthView};
+use crate::support::run::words;
 use crate::support::sasl_server::*;
 use crate::support::server::*;
 use libtest_mimic::Trial;
@@ -90,7 +91,7 @@ fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
 /// relayed through it: the capability re-read, the command and the logout reach the server
 /// through the layer.
 fn digest_md5_layer(title: &str, layer: &[&str], ssf: u32) -> Case {
-    let mut args = vec!["-p", "{PORT}", "-m", "DIGEST-MD5"];
+    let mut args = words("-p {PORT} -m DIGEST-MD5");
     args.extend(layer);
     args.extend(["-a", "tim", "-w", PASS, "127.0.0.1"]);
     let ssf_line = format!("Security strength factor: {ssf}");
@@ -124,7 +125,7 @@ fn digest_md5_layer(title: &str, layer: &[&str], ssf: u32) -> Case {
 fn digest_md5_auth_int() -> Case {
     digest_md5_layer(
         "DIGEST-MD5 qop=auth-int (-k 1 -l 1), command relayed through the layer",
-        &["-k", "1", "-l", "1"],
+        &words("-k 1 -l 1"),
         1,
     )
 }
@@ -141,7 +142,7 @@ fn otp_with_challenge_prompt() -> Case {
     mech(
         "OTP with -c (one-time password typed at the echo prompt)",
         // No -w: only the typed one-time password can succeed.
-        &["-p", "{PORT}", "-m", "OTP", "-c", "-a", "tim", "127.0.0.1"],
+        &words("-p {PORT} -m OTP -c -a tim 127.0.0.1"),
         AuthView::ok("OTP", "tim@EXAMPLE", 0),
     )
     .server_fed(|feed: &Feed| {

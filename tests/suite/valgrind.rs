@@ -5,6 +5,7 @@
 //! so they run side by side (valgrind is slow).
 
 use crate::support::certs::certs;
+use crate::support::run::words;
 use crate::support::run::{Command, Imp};
 use crate::support::sasl_server::*;
 use crate::support::server::*;
@@ -65,17 +66,7 @@ fn under_valgrind(args: &[&str], script: Script, expect: &str) -> Result<(), Fai
 
 fn plain_login_and_relay() -> Result<(), Failed> {
     under_valgrind(
-        &[
-            "-p",
-            "{PORT}",
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "secret",
-            "127.0.0.1",
-        ],
+        &words("-p {PORT} -m plain -a tim -w secret 127.0.0.1"),
         vec![
             send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
             read_line(),
@@ -119,19 +110,7 @@ fn starttls() -> Result<(), Failed> {
 fn digest_md5_auth_conf() -> Result<(), Failed> {
     let db = SaslDb::create("EXAMPLE", &[("tim", "secret")]);
     under_valgrind(
-        &[
-            "-p",
-            "{PORT}",
-            "-m",
-            "DIGEST-MD5",
-            "-k",
-            "128",
-            "-a",
-            "tim",
-            "-w",
-            "secret",
-            "127.0.0.1",
-        ],
+        &words("-p {PORT} -m DIGEST-MD5 -k 128 -a tim -w secret 127.0.0.1"),
         vec![
             send("* OK fake ready\r\n"),
             read_line(),

@@ -13,7 +13,7 @@ use libtest_mimic::Trial;
 /// addresses masked, and the other non-dump lines (normalised as in the differential tests),
 /// from the first line starting with `from`.
 fn trace_after(stdout: &[u8], from: &str) -> Vec<String> {
-    let text = lab::normalise::normalise(stdout);
+    let text = crate::lab::normalise::normalise(stdout);
     let mut lines = text.lines().skip_while(|l| !l.starts_with(from));
     let mut kept = Vec::new();
     for line in lines.by_ref() {

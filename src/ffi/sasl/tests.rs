@@ -1,7 +1,7 @@
 //! Tests of the client wrapper against the real libsasl2: a client `Conn` and a test server
 //! in the same process, full exchanges per mechanism, base64 and option lookup.
 
-use super::test_server::{self, Mode, SaslDb, ServerConn};
+use super::test_server::{self, Mode, SaslDb, SaslServer};
 use super::*;
 
 /// A prompter answering from a script and recording every request.
@@ -127,10 +127,14 @@ fn client(max_ssf: u32) -> Conn {
 }
 
 /// A client and a server for a fresh host name.
-fn pair(db: &SaslDb, client_max_ssf: u32, server_max_ssf: u32) -> (Conn, ServerConn) {
+fn pair(
+    db: &std::sync::Arc<SaslDb>,
+    client_max_ssf: u32,
+    server_max_ssf: u32,
+) -> (Conn, SaslServer) {
     let host = fresh_host();
     let server =
-        ServerConn::new("imap", &host, db, server_max_ssf, 65536).expect("sasl_server_new");
+        SaslServer::basic("imap", &host, db, server_max_ssf, 65536).expect("sasl_server_new");
     (
         client_for(&host, client_max_ssf, ConnFlags::default()),
         server,
@@ -140,7 +144,7 @@ fn pair(db: &SaslDb, client_max_ssf: u32, server_max_ssf: u32) -> (Conn, ServerC
 /// Runs a whole exchange; the server decides when it is over.
 fn exchange(
     client: &mut Conn,
-    server: &mut ServerConn,
+    server: &mut SaslServer,
     mechlist: &str,
     want_ir: bool,
     script: &mut Script,
@@ -161,7 +165,7 @@ fn exchange(
         };
     }
     let mut client_code = start.code;
-    let (mut server_code, mut challenge) = server.start(&mechanism, start.output.as_deref());
+    let (mut server_code, mut challenge) = server.start_raw(&mechanism, start.output.as_deref());
     transcript.push(Msg::Server(server_code, challenge.clone()));
     for _ in 0..10 {
         if server_code != SASL_CONTINUE {
@@ -176,7 +180,7 @@ fn exchange(
         if reply.code != SASL_OK && reply.code != SASL_CONTINUE {
             break;
         }
-        (server_code, challenge) = server.step(reply.output.as_deref().unwrap_or(&[]));
+        (server_code, challenge) = server.step_raw(reply.output.as_deref().unwrap_or(&[]));
         transcript.push(Msg::Server(server_code, challenge.clone()));
     }
     Outcome {
@@ -187,7 +191,7 @@ fn exchange(
     }
 }
 
-fn assert_success(outcome: &Outcome, server: &ServerConn) {
+fn assert_success(outcome: &Outcome, server: &SaslServer) {
     assert_eq!(
         outcome.server_code,
         SASL_OK,
@@ -210,7 +214,7 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
     guard
 }
 
-fn db() -> SaslDb {
+fn db() -> std::sync::Arc<SaslDb> {
     SaslDb::create(REALM, &[("tim", "tanstaaftanstaaf")])
 }
 
@@ -293,7 +297,7 @@ fn plain_with_authzid_and_proxy_flag() {
         },
     )
     .unwrap();
-    let mut s = ServerConn::new("imap", "mail.example.test", &db, 256, 65536).unwrap();
+    let mut s = SaslServer::basic("imap", "mail.example.test", &db, 256, 65536).unwrap();
     let mut script = Script::tim("tanstaaftanstaaf");
     script.user = b"tim".to_vec();
     let outcome = exchange(&mut c, &mut s, "CRAM-MD5 PLAIN", true, &mut script);
@@ -428,7 +432,7 @@ fn digest_md5_asks_for_realm_when_server_offers_several() {
     assert_eq!(seen.prompt, "Please enter your realm");
     let out = String::from_utf8(reply.output.unwrap().to_vec()).unwrap();
     assert!(out.contains(&format!("realm=\"{REALM}\"")), "{out}");
-    drop(s.start("DIGEST-MD5", None));
+    drop(s.start_raw("DIGEST-MD5", None));
     eprintln!("DIGEST-MD5 realm request: {seen:?}");
 }
 
@@ -493,7 +497,7 @@ fn final_output_is_empty_or_null_depending_on_success_data() {
         ("DIGEST-MD5", true, None),
     ] {
         let host = fresh_host();
-        let mut s = ServerConn::new("imap", &host, &db, 256, 65536).unwrap();
+        let mut s = SaslServer::basic("imap", &host, &db, 256, 65536).unwrap();
         let flags = ConnFlags {
             success_data,
             ..ConnFlags::default()
@@ -524,7 +528,7 @@ fn digest_md5_second_login_on_the_same_host_reauthenticates() {
     let host = fresh_host();
     let mut script = Script::tim("tanstaaftanstaaf");
     for round in 1..=2 {
-        let mut s = ServerConn::new("imap", &host, &db, 256, 65536).unwrap();
+        let mut s = SaslServer::basic("imap", &host, &db, 256, 65536).unwrap();
         let mut c = client_for(&host, 0, ConnFlags::default());
         let outcome = exchange(&mut c, &mut s, "DIGEST-MD5", true, &mut script);
         assert_success(&outcome, &s);
@@ -576,7 +580,7 @@ fn otp_with_challenge_prompts_asks_for_the_one_time_password() {
     assert_eq!(start.code, SASL_CONTINUE);
     // authzid (falls back to the authid when empty) NUL authid
     assert_eq!(start.output.as_deref(), Some(&b"tim\0tim"[..]));
-    let (code, challenge) = s.start("OTP", start.output.as_deref());
+    let (code, challenge) = s.start_raw("OTP", start.output.as_deref());
     assert_eq!(code, SASL_CONTINUE);
     let challenge = String::from_utf8(challenge.unwrap()).unwrap();
     // "otp-md5 <seq> <seed> ext"
@@ -593,7 +597,7 @@ fn otp_with_challenge_prompts_asks_for_the_one_time_password() {
     assert_eq!(seen.prompt, "Please enter your one-time password");
     assert_eq!(seen.challenge.as_deref(), Some(challenge.as_str()));
     assert!(script.prompt_for(PromptKind::Pass).is_none());
-    let (code, _) = s.step(&reply.output.unwrap());
+    let (code, _) = s.step_raw(&reply.output.unwrap());
     assert_eq!(code, SASL_OK, "{}", errstring(code));
     assert_eq!(
         script.kinds(),

@@ -3,22 +3,17 @@
 //! ours for the same kind of server.
 
 use super::*;
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
+use crate::testkit::pki::{ec_key, make_cert, now, rsa_key, Kind, ServerTls};
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::ssl::SslVersion;
-use openssl::x509::extension::BasicConstraints;
-use openssl::x509::{X509Builder, X509NameBuilder, X509};
+use openssl::x509::X509;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 const C_TOOL: &str = "/usr/lib/cyrus/bin/imtest";
 const BANNER: &[u8] = b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n";
@@ -57,62 +52,9 @@ struct Pki {
     deep: Vec<X509>,
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn rsa_key() -> PKey<Private> {
-    PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
-}
-
-/// A certificate for `cn` with `key`, signed by `issuer` (or by itself), valid over
-/// `[from, to]` (unix seconds).
-fn make_cert(
-    cn: &str,
-    key: &PKey<Private>,
-    issuer: Option<(&X509, &PKey<Private>)>,
-    from: i64,
-    to: i64,
-    ca: bool,
-) -> X509 {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    b.set_subject_name(&name).unwrap();
-    match issuer {
-        Some((cert, _)) => b.set_issuer_name(cert.subject_name()).unwrap(),
-        None => b.set_issuer_name(&name).unwrap(),
-    }
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::from_unix(from).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(to).unwrap()).unwrap();
-    if ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-            .unwrap();
-    }
-    let signer = issuer.map(|(_, k)| k).unwrap_or(key);
-    b.sign(signer, MessageDigest::sha256()).unwrap();
-    b.build()
-}
-
-fn ec_key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
 fn deep_chain(leaf_key: &PKey<Private>, from: i64, to: i64) -> Vec<X509> {
     let mut key = ec_key();
-    let mut cert = make_cert("Deep root", &key, None, from, to, true);
+    let mut cert = make_cert("Deep root", &key, None, from, to, Kind::Ca);
     let mut chain = vec![cert.clone()];
     for i in 1..=11 {
         let next_key = ec_key();
@@ -122,7 +64,7 @@ fn deep_chain(leaf_key: &PKey<Private>, from: i64, to: i64) -> Vec<X509> {
             Some((&cert, &key)),
             from,
             to,
-            true,
+            Kind::Ca,
         );
         chain.push(next.clone());
         (key, cert) = (next_key, next);
@@ -133,7 +75,7 @@ fn deep_chain(leaf_key: &PKey<Private>, from: i64, to: i64) -> Vec<X509> {
         Some((&cert, &key)),
         from,
         to,
-        false,
+        Kind::Plain,
     ));
     chain.reverse();
     chain
@@ -145,17 +87,31 @@ fn pki() -> &'static Pki {
         let t = now();
         let day = 86_400;
         let ca_key = rsa_key();
-        let ca = make_cert("Test CA", &ca_key, None, t - day, t + 30 * day, true);
+        let ca = make_cert("Test CA", &ca_key, None, t - day, t + 30 * day, Kind::Ca);
         let server_key = rsa_key();
         let client_key = rsa_key();
         let signed = |cn: &str, key: &PKey<Private>, from: i64, to: i64| {
-            make_cert(cn, key, Some((&ca, &ca_key)), from, to, false)
+            make_cert(cn, key, Some((&ca, &ca_key)), from, to, Kind::Plain)
         };
         Pki {
-            self_signed: make_cert("selfie", &server_key, None, t - day, t + 30 * day, false),
+            self_signed: make_cert(
+                "selfie",
+                &server_key,
+                None,
+                t - day,
+                t + 30 * day,
+                Kind::Plain,
+            ),
             leaf: signed("localhost", &server_key, t - day, t + 30 * day),
-            expired: make_cert("old", &server_key, None, t - 30 * day, t - day, false),
-            not_yet_valid: make_cert("young", &server_key, None, t + day, t + 30 * day, false),
+            expired: make_cert("old", &server_key, None, t - 30 * day, t - day, Kind::Plain),
+            not_yet_valid: make_cert(
+                "young",
+                &server_key,
+                None,
+                t + day,
+                t + 30 * day,
+                Kind::Plain,
+            ),
             client: signed("user", &client_key, t - day, t + 30 * day),
             other_key: rsa_key(),
             ec_key: ec_key(),
@@ -194,9 +150,7 @@ impl Drop for TempFile {
 
 /// Certificate then key, one PEM file, as `-t file` expects.
 fn client_pem(key: &PKey<Private>) -> Vec<u8> {
-    let mut pem = pki().client.to_pem().unwrap();
-    pem.extend_from_slice(&key.private_key_to_pem_pkcs8().unwrap());
-    pem
+    crate::testkit::pki::pem(&[&pki().client], key)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,36 +235,25 @@ struct Seen {
 
 fn server_context(spec: Spec) -> SslContext {
     let pki = pki();
-    let mut b = SslContextBuilder::new(SslMethod::tls_server()).unwrap();
-    let leaf = match spec.chain {
-        Chain::SelfSigned => &pki.self_signed,
-        Chain::LeafOnly | Chain::LeafAndRoot => &pki.leaf,
-        Chain::Expired => &pki.expired,
-        Chain::NotYetValid => &pki.not_yet_valid,
-        Chain::Deep => &pki.deep[0],
+    let (leaf, chain) = match spec.chain {
+        Chain::SelfSigned => (&pki.self_signed, &[][..]),
+        Chain::LeafOnly => (&pki.leaf, &[][..]),
+        Chain::LeafAndRoot => (&pki.leaf, std::slice::from_ref(&pki.ca)),
+        Chain::Expired => (&pki.expired, &[][..]),
+        Chain::NotYetValid => (&pki.not_yet_valid, &[][..]),
+        Chain::Deep => (&pki.deep[0], &pki.deep[1..]),
     };
-    b.set_certificate(leaf).unwrap();
-    if spec.chain == Chain::LeafAndRoot {
-        b.add_extra_chain_cert(pki.ca.clone()).unwrap();
-    }
-    if spec.chain == Chain::Deep {
-        for cert in &pki.deep[1..] {
-            b.add_extra_chain_cert(cert.clone()).unwrap();
-        }
-    }
-    b.set_private_key(&pki.server_key).unwrap();
-    b.check_private_key().unwrap();
-    b.set_session_id_context(b"imtest-tls-tests").unwrap();
+    let mut tls = ServerTls::new(leaf, chain, &pki.server_key);
     if spec.no_tickets {
-        b.set_options(SslOptions::NO_TICKET);
+        tls = tls.no_tickets();
     }
     if spec.tls12_only {
-        b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+        tls = tls.max_version(Some(SslVersion::TLS1_2));
     }
     if spec.ask_client_cert {
-        b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+        tls = tls.request_client_cert();
     }
-    b.build()
+    tls.context()
 }
 
 /// Starts a server on 127.0.0.1 that handles one connection per entry of `plan` (sharing one

@@ -4,9 +4,7 @@
 //! `IMTEST_PASSWORD`), `--help-extras` against the man page, and master's long-option
 //! abbreviations, which our full-name-only options must leave alone.
 
-mod lab;
-
-use lab::{lab, run, Exit, Outcome, Tool, OURS, TIM};
+use crate::lab::{lab, run, Exit, Outcome, Tool, OURS, TIM};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
@@ -118,7 +116,6 @@ fn stage_cases() -> Vec<(&'static str, Vec<String>, &'static str, i32)> {
     ]
 }
 
-#[test]
 fn exit_status_gives_one_code_per_stage_and_nothing_changes_without_it() {
     for (case, list, stdin, stage) in stage_cases() {
         let plain: Vec<&str> = list.iter().map(String::as_str).collect();
@@ -142,7 +139,6 @@ fn exit_status_gives_one_code_per_stage_and_nothing_changes_without_it() {
     }
 }
 
-#[test]
 fn exit_status_protocol_stage_when_the_server_goes_away() {
     let c = imtest(
         Tool::C,
@@ -178,7 +174,6 @@ fn scratch_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
     path
 }
 
-#[test]
 fn password_file_logs_in_and_a_wrong_one_does_not() {
     let good = scratch_file("good", format!("{}\n", TIM.1).as_bytes());
     let bad = scratch_file("bad", b"nope\n");
@@ -203,7 +198,6 @@ fn password_file_logs_in_and_a_wrong_one_does_not() {
     }
 }
 
-#[test]
 fn password_fd_zero_reads_one_line_and_leaves_the_rest_of_stdin() {
     let imap = imap_port();
     let stdin = format!("{}\na1 NOOP\n", TIM.1);
@@ -227,7 +221,6 @@ fn password_fd_zero_reads_one_line_and_leaves_the_rest_of_stdin() {
     assert!(out.contains("a1 OK NOOP completed"), "{out}");
 }
 
-#[test]
 fn password_fd_from_an_inherited_descriptor() {
     let file = scratch_file("fd3", format!("{}\n", TIM.1).as_bytes());
     let imap = imap_port();
@@ -258,7 +251,6 @@ fn password_fd_from_an_inherited_descriptor() {
     assert_eq!(output.status.code(), Some(1));
 }
 
-#[test]
 fn imtest_password_is_used_only_when_no_other_source_is_given() {
     let imap = imap_port();
     let run_env = |extra: &[&str]| {
@@ -273,7 +265,6 @@ fn imtest_password_is_used_only_when_no_other_source_is_given() {
     assert!(run_env(&["-w", "wrong"]).contains("Authentication failed."));
 }
 
-#[test]
 fn two_password_sources_are_refused() {
     let file = scratch_file("two", b"x\n");
     let output = ours_direct(
@@ -288,7 +279,6 @@ fn two_password_sources_are_refused() {
 }
 
 /// Every option `--help-extras` lists is documented in the man page, and the other way round.
-#[test]
 fn help_extras_and_the_man_page_list_the_same_options() {
     let output = ours_direct(&["--help-extras"], &[]);
     assert_eq!(output.status.code(), Some(0));
@@ -322,7 +312,6 @@ fn help_extras_and_the_man_page_list_the_same_options() {
     assert_eq!(documented, listed);
 }
 
-#[test]
 fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     // --ver and --v are --verbose, as in master: neither our --verify nor our --version
     // (both taken only when spelled in full) makes them ambiguous.
@@ -353,4 +342,19 @@ fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     let output = ours_direct(&["--verif", "host"], &[]);
     assert!(text(&output.stderr).starts_with(&format!("{OURS}: unrecognized option '--verif'")));
     assert_eq!(output.status.code(), Some(1));
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/cli/",
+        exit_status_gives_one_code_per_stage_and_nothing_changes_without_it,
+        exit_status_protocol_stage_when_the_server_goes_away,
+        password_file_logs_in_and_a_wrong_one_does_not,
+        password_fd_zero_reads_one_line_and_leaves_the_rest_of_stdin,
+        password_fd_from_an_inherited_descriptor,
+        imtest_password_is_used_only_when_no_other_source_is_given,
+        two_password_sources_are_refused,
+        help_extras_and_the_man_page_list_the_same_options,
+        master_abbreviations_are_unchanged_by_our_full_name_options,
+    )
 }

@@ -1,20 +1,15 @@
 //! XOAUTH2 and OAUTHBEARER (`--oauth-token-file`, `--oauth-token-fd`; src/oauth.rs) against
 //! real servers — the lab's Dovecot (IMAP, POP3, ManageSieve, submission) and Postfix (SMTP,
 //! through Dovecot's auth service), whose oauth2 passdb checks HS256 JWTs minted by
-//! `scripts/lab.sh token` — and against scripted fake servers for what Dovecot never does
-//! (no SASL-IR, only XOAUTH2 advertised, a second error challenge). Plus the command-line
-//! refusals.
+//! `scripts/lab.sh token`. Plus the command-line refusals. What Dovecot never does (no
+//! SASL-IR, only XOAUTH2 advertised, a second error challenge) is in `tests/cases/extras/oauth/`.
 
-mod lab;
-mod support;
-
-use lab::{lab, Exit, Outcome, Tool};
+use crate::lab::{lab, Exit, Outcome, Tool};
+use crate::support::run::{Command as FakeRun, Imp, Input};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::run::{Command as FakeRun, Imp, Input};
-use support::server::{close, expect_line, send, FakeServer};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// An error challenge must be answered at once: far below the 30 s a sieve client that
@@ -50,7 +45,7 @@ fn token_text(path: &Path) -> String {
 }
 
 fn ours(name: &str, args: &[String], stdin: &[u8]) -> Outcome {
-    lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
+    crate::lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -263,32 +258,26 @@ fn both_ways(proto: &Proto) {
     is_refused(proto, "OAUTHBEARER", "badsig", "Incorrect JWT signature");
 }
 
-#[test]
 fn imtest_with_sasl_ir() {
     both_ways(&IMAP);
 }
 
-#[test]
 fn pop3test() {
     both_ways(&POP3);
 }
 
-#[test]
 fn sivtest_literals_and_quoted_error_challenge() {
     both_ways(&SIEVE);
 }
 
-#[test]
 fn smtptest_dovecot_submission() {
     both_ways(&SUBMISSION);
 }
 
-#[test]
 fn smtptest_postfix() {
     both_ways(&POSTFIX);
 }
 
-#[test]
 fn token_from_an_inherited_pipe() {
     let token = token_text(&token_file("valid"));
     let mut fds = [0; 2];
@@ -302,7 +291,7 @@ fn token_from_an_inherited_pipe() {
     // SAFETY: closing our copy of the write end, so the child sees EOF after the token.
     unsafe { libc::close(write_end) };
     let port = lab().port("IMAP_PORT").to_string();
-    let mut command = Command::new(lab::OURS);
+    let mut command = Command::new(crate::lab::OURS);
     command
         .args(["-p", &port, "-a", "tim", "-m", "OAUTHBEARER"])
         .args(["--oauth-token-fd", "7", "127.0.0.1"])
@@ -335,7 +324,6 @@ fn token_from_an_inherited_pipe() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
-#[test]
 fn token_without_m_picks_oauthbearer() {
     let token = token_file("valid");
     for (tool, port, command) in [
@@ -366,12 +354,11 @@ fn token_without_m_picks_oauthbearer() {
 
 /// Without a token nothing is opted in: `-m XOAUTH2`/`-m OAUTHBEARER` end exactly as in the
 /// C tool (libsasl2 has no such mechanism), against the lab that advertises both.
-#[test]
 fn m_xoauth2_without_a_token_is_the_c_tool() {
     let port = lab().port("IMAP_PORT").to_string();
     for mech in ["XOAUTH2", "oauthBearer"] {
         let args = strings(&["-p", &port, "-a", "tim", "-w", "x", "-m", mech, "127.0.0.1"]);
-        let c = lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
+        let c = crate::lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
         let ours = ours("imtest", &args, b"");
         assert!(
             text(&c.stdout).contains("Authentication failed. no mechanism available"),
@@ -384,7 +371,6 @@ fn m_xoauth2_without_a_token_is_the_c_tool() {
     }
 }
 
-#[test]
 fn httptest_refuses_tokens() {
     let token = token_file("valid");
     for extra in [
@@ -410,102 +396,17 @@ fn httptest_refuses_tokens() {
     }
 }
 
-/// Runs our imtest with a token file against a scripted server; returns stdout and the
-/// lines the server received.
-fn against_fake(
-    script: Vec<support::server::Step>,
-    extra: &[&str],
-    token: &str,
-) -> (String, Vec<String>) {
-    let dir = support::tmp::TempDir::new("oauth");
-    let file = dir.write("token", format!("{token}\n").as_bytes());
-    let server = FakeServer::start(vec![script]);
-    let port = server.port().to_string();
-    let out = FakeRun::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim"])
-        .args(extra)
-        .args(["--oauth-token-file", file.to_str().unwrap(), "127.0.0.1"])
-        .stdin(Input::Null)
-        .run();
-    let report = server.finish();
-    report.assert_ok();
-    let received = report.conns[0]
-        .received_pieces()
-        .iter()
-        .map(|p| text(p))
-        .collect();
-    assert_eq!(out.code(), 0, "{}", text(&out.stderr));
-    (text(&out.stdout), received)
-}
-
-fn logout() -> Vec<support::server::Step> {
-    vec![
-        expect_line("Q01 LOGOUT\r\n"),
-        send("* BYE\r\nQ01 OK bye\r\n"),
-        close(),
-    ]
-}
-
-#[test]
-fn only_xoauth2_advertised_and_no_sasl_ir() {
-    let ir = b64(b"user=tim\x01auth=Bearer t0k3n\x01\x01");
-    let mut script = vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2] fake\r\n"),
-        expect_line("A01 AUTHENTICATE XOAUTH2\r\n"),
-        send("+ \r\n"),
-        expect_line(format!("{ir}\r\n")),
-        send("A01 OK done\r\n"),
-    ];
-    script.extend(logout());
-    let (stdout, _) = against_fake(script, &[], "t0k3n");
-    let expected = format!(
-        "C: A01 AUTHENTICATE XOAUTH2\r\nS: + \r\nC: {ir}\r\nS: A01 OK done\r\n\
-         Authenticated.\nSecurity strength factor: 0\n"
-    );
-    assert!(stdout.contains(&expected), "{stdout}");
-}
-
-#[test]
-fn a_second_error_challenge_is_cancelled() {
-    let mut script = vec![
-        send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] fake\r\n"),
-        support::server::read_line(),
-        // Not JSON at all: still the error report, answered with ^A.
-        send("+ bm90IGpzb24=\r\n"),
-        expect_line("AQ==\r\n"),
-        send("+ e30=\r\n"),
-        expect_line("*\r\n"),
-        send("A01 NO cancelled\r\n"),
-    ];
-    script.extend(logout());
-    let (stdout, received) = against_fake(script, &["-m", "oauthbearer"], "t0k3n");
-    assert!(
-        received[0].starts_with("A01 AUTHENTICATE OAUTHBEARER "),
-        "{received:?}"
-    );
-    let expected = "S: + bm90IGpzb24=\r\nC: AQ==\r\nS: + e30=\r\nC: *\r\n\
-                    Authentication failed. bad protocol / cancel\n";
-    assert!(stdout.contains(expected), "{stdout}");
-}
-
-#[test]
-fn a_token_changes_nothing_when_no_oauth_mechanism_is_advertised() {
-    let script = || {
-        let mut s = vec![
-            send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] fake\r\n"),
-            expect_line("A01 AUTHENTICATE PLAIN AHRpbQBzZWNyZXQ=\r\n"),
-            send("A01 OK done\r\n"),
-        ];
-        s.extend(logout());
-        s
-    };
-    let (with_token, _) = against_fake(script(), &["-w", "secret"], "t0k3n");
-    let server = FakeServer::start(vec![script()]);
-    let port = server.port().to_string();
-    let without = FakeRun::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim", "-w", "secret", "127.0.0.1"])
-        .stdin(Input::Null)
-        .run();
-    server.finish().assert_ok();
-    assert_eq!(with_token, text(&without.stdout));
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/oauth/",
+        imtest_with_sasl_ir,
+        pop3test,
+        sivtest_literals_and_quoted_error_challenge,
+        smtptest_dovecot_submission,
+        smtptest_postfix,
+        token_from_an_inherited_pipe,
+        token_without_m_picks_oauthbearer,
+        m_xoauth2_without_a_token_is_the_c_tool,
+        httptest_refuses_tokens,
+    )
 }

@@ -5,29 +5,25 @@
 //!   `sni.example`), `--tls-min`/`--tls-max` (Postfix's TLS-1.3-only listener), `--ciphers`,
 //!   `--ciphersuites`, `--show-cert`, and that without any of them the output is still the C
 //!   tool's, byte for byte (after the differential suite's normalisation);
-//! * `--no-plaintext-fallback`: against fake servers that refuse STARTTLS (IMAP `NO` and
-//!   `BAD`, POP3 `-ERR`, SMTP `454`, NNTP `580`) or whose STARTTLS leaves the TLS engine
-//!   failed, where the server's received bytes show no credential; against the lab, where
-//!   with TLS up (no verification) the output is the C tool's;
-//! * against a fake IMAP server with an in-process libsasl2 server (`tests/support`): `--cb`,
+//! * `--no-plaintext-fallback` against the lab: with TLS up (no verification) the output is
+//!   the C tool's (the fake servers refusing STARTTLS are `tests/cases/extras/tls/`);
+//! * against a fake IMAP server with an in-process libsasl2 server (`support/`): `--cb`,
 //!   where the server computes its own binding data (tls-exporter from its side of the TLS
 //!   session, tls-server-end-point from the certificate it serves).
 
-mod lab;
-mod support;
-
-use lab::normalise::normalise;
-use lab::{Exit, Outcome, Tool};
+use crate::lab::normalise::normalise;
+use crate::lab::{Exit, Outcome, Tool};
+use crate::support::run::words;
+use crate::support::run::{Command, Imp, Output};
+use crate::support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
+use crate::support::server::{
+    expect_line, send, start_tls, FakeServer, ServerReport, Session, TlsConfig, TlsInfo,
+};
 use openssl::hash::{hash, MessageDigest};
 use openssl::nid::Nid;
 use openssl::ssl::SslVersion;
 use openssl::x509::X509;
 use std::time::Duration;
-use support::run::{Command, Imp, Output};
-use support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
-use support::server::{
-    expect_line, send, start_tls, FakeServer, ServerReport, Session, TlsConfig, TlsInfo,
-};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(10);
 const TIM: [&str; 4] = ["-a", "tim", "-w", "tanstaaftanstaaf"];
@@ -37,7 +33,7 @@ const TIM: [&str; 4] = ["-a", "tim", "-w", "tanstaaftanstaaf"];
 /// Runs `tool` as `name` against the lab: `{PORT_NAME}` in an argument becomes that port,
 /// `{lab}` the lab directory; the protocol's usual stdin line.
 fn run_as(tool: Tool, name: &str, args: &[&str]) -> Outcome {
-    let lab = lab::lab();
+    let lab = crate::lab::lab();
     let args: Vec<String> = args
         .iter()
         .map(|a| {
@@ -53,7 +49,7 @@ fn run_as(tool: Tool, name: &str, args: &[&str]) -> Outcome {
     } else {
         b"NOOP\n"
     };
-    lab::run(tool, name, &args, stdin, RUN_TIMEOUT)
+    crate::lab::run(tool, name, &args, stdin, RUN_TIMEOUT)
 }
 
 fn ours(name: &str, args: &[&str]) -> Outcome {
@@ -117,13 +113,12 @@ fn assert_verify_failure(o: &Outcome, status: i32, reason: &str, name: &str) {
 
 // --- --verify, --cafile, --capath -------------------------------------------------------------
 
-#[test]
 fn verify_with_lab_ca_succeeds() {
     for extra in [
         &["--cafile", "{lab}/ca.pem"][..],
         &["--verify", "--cafile", "{lab}/ca.pem"],
     ] {
-        let mut args = vec!["-s", "-p", "{IMAPS_PORT}", "-m", "plain"];
+        let mut args = words("-s -p {IMAPS_PORT} -m plain");
         args.extend_from_slice(extra);
         args.push("127.0.0.1");
         let o = ours("imtest", &with_tim(&args));
@@ -137,20 +132,12 @@ fn verify_with_lab_ca_succeeds() {
     }
 }
 
-#[test]
 fn verify_with_system_store_fails() {
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--verify",
-            "--exit-status",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --verify --exit-status 127.0.0.1",
+        )),
     );
     // The C tool's verify line is still printed (Dovecot sends the lab CA along).
     assert!(
@@ -169,7 +156,6 @@ fn verify_with_system_store_fails() {
     );
 }
 
-#[test]
 fn verify_over_starttls_checks_the_certificate() {
     let ok = ours(
         "imtest",
@@ -217,19 +203,13 @@ fn verify_over_starttls_checks_the_certificate() {
     assert_eq!(bad.exit, Exit::Code(1), "{}", describe(&bad));
 }
 
-#[test]
 fn verify_detects_wrong_host_certificate() {
     // The listener's certificate is for wrong.example, signed by the lab CA.
     let by_ip = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "--cafile",
-            "{lab}/ca.pem",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_WRONGHOST_PORT} --cafile {lab}/ca.pem 127.0.0.1",
+        )),
     );
     assert!(
         has_line(&by_ip.stdout, "verify error:num=64:IP address mismatch"),
@@ -240,14 +220,9 @@ fn verify_detects_wrong_host_certificate() {
 
     let by_name = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "--cafile",
-            "{lab}/ca.pem",
-            "localhost",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_WRONGHOST_PORT} --cafile {lab}/ca.pem localhost",
+        )),
     );
     assert!(
         has_line(&by_name.stdout, "verify error:num=62:hostname mismatch"),
@@ -259,34 +234,22 @@ fn verify_detects_wrong_host_certificate() {
     // Only the name was wrong: checked against the certificate's name it passes.
     let right = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_WRONGHOST_PORT}",
-            "-m",
-            "plain",
-            "--cafile",
-            "{lab}/ca.pem",
-            "--servername",
-            "wrong.example",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {SMTPS_WRONGHOST_PORT} -m plain --cafile {lab}/ca.pem --servername wrong.example 127.0.0.1")),
     );
     assert_success(&right);
 }
 
-#[test]
 fn capath_is_a_trust_store_too() {
     // A hashed directory holding only the lab CA.
     let dir = std::env::temp_dir().join(format!("imtest-capath-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let ca = std::fs::read(lab::lab().path("ca.pem")).unwrap();
+    let ca = std::fs::read(crate::lab::lab().path("ca.pem")).unwrap();
     let cert = X509::from_pem(&ca).unwrap();
     let subject_hash = {
         // OpenSSL's `-subject_hash`: the file name OpenSSL looks for in a CA directory.
         let out = std::process::Command::new("openssl")
-            .args(["x509", "-noout", "-subject_hash", "-in"])
-            .arg(lab::lab().path("ca.pem"))
+            .args(words("x509 -noout -subject_hash -in"))
+            .arg(crate::lab::lab().path("ca.pem"))
             .output()
             .expect("openssl x509");
         text(&out.stdout).trim().to_owned()
@@ -338,7 +301,6 @@ fn capath_is_a_trust_store_too() {
     );
 }
 
-#[test]
 fn bad_trust_store_paths_are_one_clear_line_before_connecting() {
     let cases: [(&[&str], &str); 3] = [
         (
@@ -375,7 +337,6 @@ fn subjects(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn servername_sends_sni_and_is_the_name_checked() {
     let base = [
         "-s",
@@ -413,22 +374,13 @@ fn servername_sends_sni_and_is_the_name_checked() {
     assert_verify_failure(&wrong, 1, "hostname mismatch", "other.example");
 }
 
-#[test]
 fn servername_without_verify_only_changes_sni() {
     // The name is not checked without --verify: the C tool's verify line, and on we go.
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--show-cert",
-            "--servername",
-            "sni.example",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --show-cert --servername sni.example 127.0.0.1",
+        )),
     );
     assert_success(&o);
     assert_eq!(subjects(&o)[0], "CN=sni.example", "{}", describe(&o));
@@ -440,7 +392,6 @@ fn servername_without_verify_only_changes_sni() {
 
 // --- versions and ciphers ----------------------------------------------------------------------
 
-#[test]
 fn tls_min_and_max_choose_the_version() {
     let base = ["-s", "-p", "{IMAPS_PORT}", "-m", "plain"];
     let run = |extra: &[&str]| {
@@ -461,19 +412,12 @@ fn tls_min_and_max_choose_the_version() {
     );
 }
 
-#[test]
 fn tls_max_below_the_servers_minimum_fails_the_handshake() {
     let o = ours(
         "smtptest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{SMTPS_TLS13_PORT}",
-            "--tls-max",
-            "1.2",
-            "--exit-status",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {SMTPS_TLS13_PORT} --tls-max 1.2 --exit-status 127.0.0.1",
+        )),
     );
     // The C tool's lines, then the failure with OpenSSL's reason.
     assert_eq!(
@@ -490,29 +434,17 @@ fn tls_max_below_the_servers_minimum_fails_the_handshake() {
     // The listener itself works at 1.3.
     let ok = ours(
         "smtptest",
-        &with_tim(&["-s", "-p", "{SMTPS_TLS13_PORT}", "-m", "plain", "127.0.0.1"]),
+        &with_tim(&words("-s -p {SMTPS_TLS13_PORT} -m plain 127.0.0.1")),
     );
     assert_success(&ok);
     assert!(established_line(&ok).starts_with("TLS connection established: TLSv1.3 with"));
 }
 
-#[test]
 fn ciphers_and_ciphersuites_choose_the_cipher() {
     // Neither is what the lab and OpenSSL pick by default (AES-256-GCM).
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--tls-max",
-            "1.2",
-            "--ciphers",
-            "ECDHE-RSA-AES128-GCM-SHA256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m plain --tls-max 1.2 --ciphers ECDHE-RSA-AES128-GCM-SHA256 127.0.0.1")),
     );
     assert_success(&o);
     assert_eq!(
@@ -523,16 +455,9 @@ fn ciphers_and_ciphersuites_choose_the_cipher() {
 
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--ciphersuites",
-            "TLS_CHACHA20_POLY1305_SHA256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words(
+            "-s -p {IMAPS_PORT} -m plain --ciphersuites TLS_CHACHA20_POLY1305_SHA256 127.0.0.1",
+        )),
     );
     assert_success(&o);
     assert_eq!(
@@ -541,18 +466,10 @@ fn ciphers_and_ciphersuites_choose_the_cipher() {
     );
 }
 
-#[test]
 fn cipher_list_without_a_usable_cipher_is_reported() {
     let o = ours(
         "imtest",
-        &[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "--ciphers",
-            "NO-SUCH-CIPHER",
-            "127.0.0.1",
-        ],
+        &words("-s -p {IMAPS_PORT} --ciphers NO-SUCH-CIPHER 127.0.0.1"),
     );
     assert_eq!(
         text(&o.stderr),
@@ -576,20 +493,11 @@ fn pem_certificates(text: &str) -> Vec<X509> {
     certs
 }
 
-#[test]
 fn show_cert_prints_the_chain() {
-    let lab = lab::lab();
+    let lab = crate::lab::lab();
     let o = ours(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--show-cert",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m plain --show-cert 127.0.0.1")),
     );
     assert_success(&o);
     let stdout = text(&o.stdout);
@@ -624,18 +532,8 @@ fn show_cert_prints_the_chain() {
 /// certificate, so its round prints no `verify error` lines: without the option (the C
 /// tool's session copy, taken before the ticket arrives) every round has them, with it only
 /// the first. The C tool is run too, to show what "without" means.
-#[test]
 fn tls_resume_resumes_tls13_rounds_after_the_first() {
-    let args = with_tim(&[
-        "-s",
-        "-n",
-        "3",
-        "-p",
-        "{SMTPS_PORT}",
-        "-m",
-        "plain",
-        "127.0.0.1",
-    ]);
+    let args = with_tim(&words("-s -n 3 -p {SMTPS_PORT} -m plain 127.0.0.1"));
     let count = |o: &Outcome, needle: &str| text(&o.stdout).matches(needle).count();
     for tool in [Tool::C, Tool::Ours] {
         let o = run_as(tool, "smtptest", &args);
@@ -665,30 +563,21 @@ fn assert_same_as_c(name: &str, args: &[&str]) {
     assert!(
         c_out == o_out && c_err == o_err && c.exit == o.exit,
         "differs from the C tool:\n{}{}exit {} vs {}",
-        lab::diff::unified("C", "ours", &c_out, &o_out, 3),
-        lab::diff::unified("C", "ours", &c_err, &o_err, 3),
+        crate::lab::diff::unified("C", "ours", &c_out, &o_out, 3),
+        crate::lab::diff::unified("C", "ours", &c_err, &o_err, 3),
         c.exit,
         o.exit
     );
     assert!(c_out.contains("TLS connection established"), "{c_out}");
 }
 
-#[test]
 fn without_the_options_imaps_is_the_c_tools_output() {
     assert_same_as_c(
         "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "scram-sha-256",
-            "127.0.0.1",
-        ]),
+        &with_tim(&words("-s -p {IMAPS_PORT} -m scram-sha-256 127.0.0.1")),
     );
 }
 
-#[test]
 fn without_the_options_starttls_is_the_c_tools_output() {
     assert_same_as_c(
         "smtptest",
@@ -696,286 +585,10 @@ fn without_the_options_starttls_is_the_c_tools_output() {
     );
 }
 
-// --- STARTTLS refused under --verify (fake server) -------------------------------------------
-
-fn refusing_server() -> FakeServer {
-    FakeServer::start(vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
-        expect_line("S01 STARTTLS\r\n"),
-        send("S01 NO not today\r\n"),
-        support::server::run(|s| {
-            // The C tool's way goes on in clear text; with --verify nothing more comes.
-            let _ = s.read_line();
-            let _ = s.read_line();
-            Ok(())
-        }),
-    ]])
-}
-
-#[test]
-fn starttls_refused_is_a_failure_under_verify() {
-    let server = refusing_server();
-    let port = server.port().to_string();
-    let out = Command::new(Imp::Ours, "imtest")
-        .args([
-            "-t",
-            "",
-            "-p",
-            &port,
-            "--verify",
-            "--exit-status",
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
-        .stdin_bytes("a1 NOOP\n")
-        .run();
-    server.finish();
-    assert_eq!(
-        text(&out.stderr),
-        "failure: STARTTLS refused by the server (--verify needs TLS): S01 NO not today\n",
-        "{}",
-        out.describe()
-    );
-    assert_eq!(out.code(), 3, "{}", out.describe());
-    assert!(
-        !text(&out.stdout).contains("AUTHENTICATE"),
-        "{}",
-        out.describe()
-    );
-
-    // Without --verify: the C tool's behaviour, on in clear text.
-    let server = refusing_server();
-    let port = server.port().to_string();
-    let out = Command::new(Imp::Ours, "imtest")
-        .args([
-            "-t",
-            "",
-            "-p",
-            &port,
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
-        .stdin_bytes("a1 NOOP\n")
-        .run();
-    server.finish();
-    assert!(
-        text(&out.stdout).contains("C: A01 AUTHENTICATE PLAIN"),
-        "{}",
-        out.describe()
-    );
-}
-
-// --- --no-plaintext-fallback ------------------------------------------------------------------
-
-const SECRET: &str = "s3cr3t-Pw";
-
-/// A server that offers STARTTLS as `name` speaks it and answers it with `refusal`, then
-/// records whatever else comes until the client closes.
-fn refusing(name: &str, refusal: &'static str) -> FakeServer {
-    let before: Vec<support::server::Step> = match name {
-        "imtest" => vec![
-            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
-            expect_line("S01 STARTTLS\r\n"),
-        ],
-        "pop3test" => vec![
-            send("+OK fake POP3 ready\r\n"),
-            expect_line("CAPA\r\n"),
-            send("+OK capa\r\nSTLS\r\nUSER\r\nSASL PLAIN\r\n.\r\n"),
-            expect_line("STLS\r\n"),
-        ],
-        "smtptest" => vec![
-            send("220 fake ready\r\n"),
-            expect_line("EHLO smtptest\r\n"),
-            send("250-fake\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n"),
-            expect_line("STARTTLS\r\n"),
-        ],
-        "nntptest" => vec![
-            send("200 fake NNTP ready\r\n"),
-            expect_line("CAPABILITIES\r\n"),
-            send("101 caps\r\nVERSION 2\r\nSTARTTLS\r\nAUTHINFO USER\r\nSASL PLAIN\r\n.\r\n"),
-            expect_line("STARTTLS\r\n"),
-        ],
-        other => panic!("no script for {other}"),
-    };
-    let mut script = before;
-    script.extend([send(refusal), support::server::read_to_eof()]);
-    FakeServer::start(vec![script])
-}
-
-/// Ours as `name` with `-t ""` against `server`, PLAIN (or `mech`) as tim, plus `extra`.
-fn against(server: &FakeServer, name: &str, mech: &str, extra: &[&str]) -> Output {
-    let port = server.port().to_string();
-    Command::new(Imp::Ours, name)
-        .args(["-t", "", "-p", &port, "-m", mech, "-a", "tim", "-w", SECRET])
-        .args(extra)
-        .arg("127.0.0.1")
-        .stdin_bytes("NOOP\n")
-        .timeout(RUN_TIMEOUT)
-        .run()
-}
-
-/// What the server got beyond the STARTTLS exchange must carry no credential.
-fn assert_refused(name: &str, mech: &str, refusal: &'static str, received: &str) {
-    let server = refusing(name, refusal);
-    let out = against(
-        &server,
-        name,
-        mech,
-        &["--no-plaintext-fallback", "--exit-status"],
-    );
-    let report = server.finish();
-    let got = text(&report.conns[0].received());
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "failure: STARTTLS refused by the server (--no-plaintext-fallback): {}\n",
-            refusal.trim_end()
-        ),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(out.code(), 3, "{}", out.describe());
-    assert_eq!(got, received, "{name}: the server got more than STARTTLS");
-    assert!(!got.contains(SECRET), "{got}");
-}
-
-#[test]
-fn no_plaintext_fallback_imap_no() {
-    assert_refused(
-        "imtest",
-        "plain",
-        "S01 NO not today\r\n",
-        "S01 STARTTLS\r\n",
-    );
-    assert_refused(
-        "imtest",
-        "login",
-        "S01 NO not today\r\n",
-        "S01 STARTTLS\r\n",
-    );
-}
-
-/// The C tool waits for `S01 OK` or `S01 NO` only: a `BAD` leaves it (and ours without the
-/// option) hanging. Under the option it is a refusal like any other.
-#[test]
-fn no_plaintext_fallback_imap_bad_is_a_failure_not_a_hang() {
-    assert_refused(
-        "imtest",
-        "plain",
-        "S01 BAD unknown command\r\n",
-        "S01 STARTTLS\r\n",
-    );
-}
-
-#[test]
-fn no_plaintext_fallback_pop3_err() {
-    assert_refused("pop3test", "plain", "-ERR not now\r\n", "CAPA\r\nSTLS\r\n");
-    assert_refused("pop3test", "user", "-ERR not now\r\n", "CAPA\r\nSTLS\r\n");
-}
-
-#[test]
-fn no_plaintext_fallback_smtp_454() {
-    assert_refused(
-        "smtptest",
-        "plain",
-        "454 4.7.0 TLS not available\r\n",
-        "EHLO smtptest\r\nSTARTTLS\r\n",
-    );
-}
-
-#[test]
-fn no_plaintext_fallback_nntp_580() {
-    assert_refused(
-        "nntptest",
-        "plain",
-        "580 can not initiate TLS\r\n",
-        "CAPABILITIES\r\nSTARTTLS\r\n",
-    );
-    assert_refused(
-        "nntptest",
-        "user",
-        "580 can not initiate TLS\r\n",
-        "CAPABILITIES\r\nSTARTTLS\r\n",
-    );
-}
-
-/// Without `--exit-status` the status is the usual 1.
-#[test]
-fn no_plaintext_fallback_alone_exits_1() {
-    let server = refusing("smtptest", "454 4.7.0 TLS not available\r\n");
-    let out = against(&server, "smtptest", "plain", &["--no-plaintext-fallback"]);
-    server.finish();
-    assert!(
-        text(&out.stderr).starts_with("failure: STARTTLS refused by the server"),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(out.code(), 1, "{}", out.describe());
-}
-
-/// The `-t` key file cannot be loaded: the C tool (and ours without the option) says
-/// `Start TLS engine failed` and authenticates in clear text on the same connection.
-#[test]
-fn no_plaintext_fallback_when_the_tls_engine_fails() {
-    let run = |extra: &[&str]| {
-        let server = FakeServer::start(vec![vec![
-            send("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] fake ready\r\n"),
-            expect_line("S01 STARTTLS\r\n"),
-            send("S01 OK go ahead\r\n"),
-            support::server::run(|s| {
-                s.set_timeout(Duration::from_secs(3));
-                // Without the option: the capabilities again, then the credential.
-                if s.read_line().is_ok() {
-                    let _ = s.send(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nC01 OK\r\n");
-                    let _ = s.read_line();
-                    let _ = s.send(b"A01 NO no\r\n");
-                }
-                Ok(())
-            }),
-        ]]);
-        let port = server.port().to_string();
-        let out = Command::new(Imp::Ours, "imtest")
-            .args(["-t", "/nonexistent/key.pem", "-p", &port, "-m", "plain"])
-            .args(["-a", "tim", "-w", SECRET])
-            .args(extra)
-            .arg("127.0.0.1")
-            .stdin_bytes("a1 NOOP\n")
-            .run();
-        let got = text(&server.finish().conns[0].received());
-        (out, got)
-    };
-    let (out, got) = run(&[]);
-    assert!(got.contains("A01 AUTHENTICATE PLAIN"), "{got}");
-    assert!(
-        has_line(&out.stdout, "Start TLS engine failed"),
-        "{}",
-        out.describe()
-    );
-
-    let (out, got) = run(&["--no-plaintext-fallback", "--exit-status"]);
-    assert_eq!(
-        text(&out.stderr),
-        "failure: no TLS, so no credential is sent (--no-plaintext-fallback)\n",
-        "{}",
-        out.describe()
-    );
-    assert_eq!(out.code(), 3, "{}", out.describe());
-    assert_eq!(got, "S01 STARTTLS\r\n");
-}
+// --- --no-plaintext-fallback against the lab (the fake-server cases are case files) ----
 
 /// With TLS up the option changes nothing: against Dovecot and Postfix (the lab's CA is not
 /// trusted here — no verification is asked for), the output is the C tool's without it.
-#[test]
 fn no_plaintext_fallback_with_tls_up_is_the_c_tools_output() {
     for (name, args) in [
         (
@@ -1001,7 +614,7 @@ fn no_plaintext_fallback_with_tls_up_is_the_c_tools_output() {
         assert!(
             c_out == o_out && c.exit == o.exit && c.stderr == o.stderr,
             "{name}: differs from the C tool:\n{}exit {} vs {}",
-            lab::diff::unified("C", "ours", &c_out, &o_out, 3),
+            crate::lab::diff::unified("C", "ours", &c_out, &o_out, 3),
             c.exit,
             o.exit
         );
@@ -1020,7 +633,8 @@ fn smtpd_pid(line: &str) -> Option<&str> {
 fn notls_sessions(count: usize) -> Vec<String> {
     let start = std::time::Instant::now();
     loop {
-        let log = text(&std::fs::read(lab::lab().path("postfix/maillog")).unwrap_or_default());
+        let log =
+            text(&std::fs::read(crate::lab::lab().path("postfix/maillog")).unwrap_or_default());
         let pids: Vec<&str> = log
             .lines()
             .filter(|l| l.contains("missing.pem"))
@@ -1042,7 +656,6 @@ fn notls_sessions(count: usize) -> Vec<String> {
 /// A real server that refuses STARTTLS: Postfix without its certificate offers STARTTLS and
 /// answers it with 454. The C tool then sends the password in clear text (Postfix logs
 /// `auth=1`); with the option ours stops, and Postfix's record of the session shows no AUTH.
-#[test]
 fn no_plaintext_fallback_against_postfix_refusing_starttls() {
     let args = with_tim(&[
         "-t",
@@ -1092,10 +705,9 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
 }
 
 /// Like the other TLS options, it needs `-t` or `-s`.
-#[test]
 fn no_plaintext_fallback_needs_tls() {
     let out = Command::new(Imp::Ours, "imtest")
-        .args(["--no-plaintext-fallback", "-p", "1", "127.0.0.1"])
+        .args(words("--no-plaintext-fallback -p 1 127.0.0.1"))
         .run();
     assert_eq!(
         text(&out.stderr),
@@ -1122,7 +734,7 @@ fn expect_unique(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
 /// RFC 5929 from the certificate the server serves: it is signed with SHA-256 (checked), so
 /// the hash is SHA-256 of its DER.
 fn expect_server_end_point(_: &TlsInfo) -> (&'static str, Vec<u8>) {
-    let cert = &support::certs::certs().server.cert;
+    let cert = &crate::support::certs::certs().server.cert;
     assert_eq!(
         cert.signature_algorithm().object().nid(),
         Nid::SHA256WITHRSAENCRYPTION
@@ -1147,7 +759,7 @@ fn serve_scram(s: &mut Session, cfg: &ServerConfig, expect: Expect) -> Result<()
             "expected AUTHENTICATE with an initial response, got {line:?}"
         ));
     }
-    let initial = support::transcript::b64decode(words[3].as_bytes()).ok_or("IR base64")?;
+    let initial = crate::support::wire::b64decode(words[3].as_bytes()).ok_or("IR base64")?;
     let tls = s.tls().cloned().ok_or("no TLS")?;
     let (local, remote) = (s.local.clone(), s.remote.clone());
     let mut srv = SaslServer::new(cfg, &local, &remote).map_err(|e| e.to_string())?;
@@ -1158,18 +770,20 @@ fn serve_scram(s: &mut Session, cfg: &ServerConfig, expect: Expect) -> Result<()
     loop {
         match step {
             Ok(Progress::Continue(challenge)) => {
-                s.send(format!("+ {}\r\n", support::transcript::b64encode(&challenge)).as_bytes())?;
+                s.send(
+                    format!("+ {}\r\n", crate::support::wire::b64encode(&challenge)).as_bytes(),
+                )?;
                 let answer = text(&s.read_line()?);
-                let answer = support::transcript::b64decode(answer.trim_end().as_bytes())
+                let answer = crate::support::wire::b64decode(answer.trim_end().as_bytes())
                     .ok_or("response base64")?;
                 step = srv.step(&answer);
             }
             Ok(Progress::Done(_)) => {
-                s.record_auth(srv.outcome(Ok(())));
+                s.record_auth(crate::support::sasl_server::outcome(&srv, Ok(())));
                 return s.send(b"A01 OK done\r\n");
             }
             Err(e) => {
-                s.record_auth(srv.outcome(Err(&e)));
+                s.record_auth(crate::support::sasl_server::outcome(&srv, Err(&e)));
                 return s.send(format!("A01 NO {}\r\n", e.text).as_bytes());
             }
         }
@@ -1180,7 +794,7 @@ fn cb_session(
     tls: TlsConfig,
     cfg: ServerConfig,
     expect: Expect,
-) -> Vec<Vec<support::server::Step>> {
+) -> Vec<Vec<crate::support::server::Step>> {
     vec![vec![
         send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake ready\r\n"),
         expect_line("S01 STARTTLS\r\n"),
@@ -1188,8 +802,8 @@ fn cb_session(
         start_tls(&tls),
         expect_line("C01 CAPABILITY\r\n"),
         send(format!("* CAPABILITY {SCRAM_CAPS}\r\nC01 OK done\r\n")),
-        support::server::run(move |s| serve_scram(s, &cfg, expect)),
-        support::server::run(|s| loop {
+        crate::support::server::run(move |s| serve_scram(s, &cfg, expect)),
+        crate::support::server::run(|s| loop {
             let line = text(&s.read_line()?);
             let tag = line.split(' ').next().unwrap_or("").to_owned();
             if line.starts_with("Q01 LOGOUT") {
@@ -1204,7 +818,7 @@ fn cb_session(
 /// the client's output, the server's record and the gs2 header the client sent.
 fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, String) {
     let db = SaslDb::create("EXAMPLE", &[("tim", "secret")]);
-    let mut tls = TlsConfig::builder(&support::certs::certs().server);
+    let mut tls = TlsConfig::builder(&crate::support::certs::certs().server);
     if !tls13 {
         tls = tls.max_version(SslVersion::TLS1_2);
     }
@@ -1234,7 +848,7 @@ fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, Strin
     let pieces = report.conns[0].received_pieces();
     let auth = text(&pieces[2]);
     let ir = auth.trim_end().rsplit(' ').next().unwrap();
-    let first = support::transcript::b64decode(ir.as_bytes()).expect("IR base64");
+    let first = crate::support::wire::b64decode(ir.as_bytes()).expect("IR base64");
     // The gs2 header ends with the comma before `n=<user>`.
     let first = text(&first);
     let gs2 = first[..=first.find(",n=").expect("n= in the client-first message")].to_owned();
@@ -1268,12 +882,10 @@ fn assert_cb_rejected(cb: &str, expect: Expect, gs2: &str, server_says: &str) {
     );
 }
 
-#[test]
 fn cb_tls_exporter_matches_the_servers_own_data() {
     assert_cb_ok("tls-exporter", true, expect_exporter, "p=tls-exporter,,");
 }
 
-#[test]
 fn cb_tls_server_end_point_matches_the_servers_certificate_hash() {
     assert_cb_ok(
         "tls-server-end-point",
@@ -1283,19 +895,16 @@ fn cb_tls_server_end_point_matches_the_servers_certificate_hash() {
     );
 }
 
-#[test]
 fn cb_tls_unique_and_the_default_are_tls_unique() {
     assert_cb_ok("tls-unique", true, expect_unique, "p=tls-unique,,");
     assert_cb_ok("", true, expect_unique, "p=tls-unique,,");
 }
 
-#[test]
 fn cb_auto_is_exporter_on_tls13_and_unique_below() {
     assert_cb_ok("auto", true, expect_exporter, "p=tls-exporter,,");
     assert_cb_ok("auto", false, expect_unique, "p=tls-unique,,");
 }
 
-#[test]
 fn cb_mismatch_fails_authentication() {
     // The server wants tls-exporter, the client was told tls-unique.
     assert_cb_rejected(
@@ -1311,4 +920,34 @@ fn cb_mismatch_fails_authentication() {
         "p=tls-exporter,,",
         "Channel bindings mismatch",
     );
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/tls/",
+        verify_with_lab_ca_succeeds,
+        verify_with_system_store_fails,
+        verify_over_starttls_checks_the_certificate,
+        verify_detects_wrong_host_certificate,
+        capath_is_a_trust_store_too,
+        bad_trust_store_paths_are_one_clear_line_before_connecting,
+        servername_sends_sni_and_is_the_name_checked,
+        servername_without_verify_only_changes_sni,
+        tls_min_and_max_choose_the_version,
+        tls_max_below_the_servers_minimum_fails_the_handshake,
+        ciphers_and_ciphersuites_choose_the_cipher,
+        cipher_list_without_a_usable_cipher_is_reported,
+        show_cert_prints_the_chain,
+        tls_resume_resumes_tls13_rounds_after_the_first,
+        without_the_options_imaps_is_the_c_tools_output,
+        without_the_options_starttls_is_the_c_tools_output,
+        no_plaintext_fallback_with_tls_up_is_the_c_tools_output,
+        no_plaintext_fallback_against_postfix_refusing_starttls,
+        no_plaintext_fallback_needs_tls,
+        cb_tls_exporter_matches_the_servers_own_data,
+        cb_tls_server_end_point_matches_the_servers_certificate_hash,
+        cb_tls_unique_and_the_default_are_tls_unique,
+        cb_auto_is_exporter_on_tls13_and_unique_below,
+        cb_mismatch_fails_authentication,
+    )
 }

@@ -11,19 +11,17 @@
 //! The built-in logins print `<omitted>` instead (IMAP LOGIN's literal, POP3 `PASS`, NNTP
 //! `AUTHINFO PASS`), and a prompted password is read without echo.
 
-mod support;
-
+use crate::support::run::{Command, Imp, Input};
+use crate::support::server::*;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::run::{Command, Imp, Input};
-use support::server::*;
 
 const PASSWORD: &str = "s3cr3t-Pw";
 
 /// Starts ours with `args` (`{PORT}` replaced) against a server that accepts PLAIN and then
 /// holds the session open; returns the cmdline seen once masking happened (or the last one
 /// seen at the deadline), plus the run's output.
-fn cmdline_during_session(args: &[&str]) -> (Vec<String>, support::run::Output) {
+fn cmdline_during_session(args: &[&str]) -> (Vec<String>, crate::support::run::Output) {
     let (authed_tx, authed_rx) = mpsc::channel::<()>();
     let server = FakeServer::start(vec![vec![
         send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
@@ -109,7 +107,6 @@ fn normalise_port(args: &[String]) -> Vec<String> {
 
 const X: &str = "xxxxxxxxx"; // PASSWORD.len() times `x`
 
-#[test]
 fn separate_argument() {
     check(
         &["-p", "{PORT}", "-a", "tim", "-w", PASSWORD, "127.0.0.1"],
@@ -117,7 +114,6 @@ fn separate_argument() {
     );
 }
 
-#[test]
 fn attached_and_clustered() {
     let attached = format!("-w{PASSWORD}");
     let clustered = format!("-vw{PASSWORD}");
@@ -139,7 +135,6 @@ fn attached_and_clustered() {
     );
 }
 
-#[test]
 fn long_forms_and_abbreviations() {
     let equals = format!("--password={PASSWORD}");
     let abbreviated = format!("--pass={PASSWORD}");
@@ -193,7 +188,6 @@ fn long_forms_and_abbreviations() {
 
 /// glibc permutes argv (options before operands); the mask still hits the original places,
 /// and every `-w` given is masked, not only the one that counts.
-#[test]
 fn permuted_and_repeated() {
     check(
         &[
@@ -222,7 +216,6 @@ fn permuted_and_repeated() {
 }
 
 /// An argument after `--` is an operand, not a password: left alone.
-#[test]
 fn operand_after_double_dash_is_not_masked() {
     let (seen, _) = cmdline_during_session(&[
         "-p",
@@ -236,4 +229,15 @@ fn operand_after_double_dash_is_not_masked() {
     ]);
     assert_eq!(seen.last().map(String::as_str), Some("127.0.0.1"));
     assert!(!seen.iter().any(|a| a.contains(PASSWORD)), "{seen:?}");
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "secrets/",
+        separate_argument,
+        attached_and_clustered,
+        long_forms_and_abbreviations,
+        permuted_and_repeated,
+        operand_after_double_dash_is_not_masked,
+    )
 }

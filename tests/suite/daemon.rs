@@ -5,15 +5,13 @@
 //! connection reuses descriptor 0, which its clean-up closes by mistake, so the C daemon never
 //! sends `Q01 LOGOUT`; ours does (as both tools do with `-x`).
 
-mod support;
-
+use crate::support::run::{Command, Imp};
+use crate::support::server::*;
+use crate::support::tmp::TempDir;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::run::{Command, Imp};
-use support::server::*;
-use support::tmp::TempDir;
 
 fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -108,7 +106,6 @@ fn daemon_session(imp: Imp) -> Seen {
     }
 }
 
-#[test]
 fn daemon_serves_a_client_and_stops_on_sigint() {
     let c = daemon_session(Imp::Oracle);
     let ours = daemon_session(Imp::Ours);
@@ -126,4 +123,8 @@ fn daemon_serves_a_client_and_stops_on_sigint() {
         [session, b"Q01 LOGOUT\r\n".to_vec()].concat(),
         "ours logs out"
     );
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!("daemon/", daemon_serves_a_client_and_stops_on_sigint,)
 }

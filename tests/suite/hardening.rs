@@ -6,16 +6,14 @@
 //! * the `-x` socket is created 0600 and the `-I` file 0644 even under umask 000;
 //! * `-I` does not write through a symbolic link planted at its path.
 
-mod support;
-
+use crate::support::run::{Command, Imp, Input};
+use crate::support::server::*;
+use crate::support::tmp::TempDir;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::run::{Command, Imp, Input};
-use support::server::*;
-use support::tmp::TempDir;
 
 const PASSWORD: &str = "s3cr3t-Pw";
 /// `\0tim\0s3cr3t-Pw` in base64.
@@ -38,7 +36,6 @@ fn holding_server(authed: mpsc::Sender<()>) -> FakeServer {
     ]])
 }
 
-#[test]
 fn process_run_as_another_user_is_not_dumpable() {
     let (authed_tx, authed_rx) = mpsc::channel();
     let server = holding_server(authed_tx);
@@ -121,7 +118,6 @@ fn entry(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn imtest_password_leaves_proc_environ() {
     let environ = environ_during_session(&[]);
     assert!(
@@ -137,7 +133,6 @@ fn imtest_password_leaves_proc_environ() {
     assert!(show(&environ).contains("LC_ALL=C "), "the rest stays");
 }
 
-#[test]
 fn imtest_password_is_wiped_even_when_w_wins() {
     // -w gives the same password (the server expects it); the variable is still removed.
     let environ = environ_during_session(&["-w", PASSWORD]);
@@ -148,7 +143,6 @@ fn imtest_password_is_wiped_even_when_w_wins() {
     );
 }
 
-#[test]
 fn socket_and_pid_file_modes_ignore_umask_000() {
     let server = FakeServer::start(vec![vec![
         send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
@@ -202,7 +196,6 @@ fn socket_and_pid_file_modes_ignore_umask_000() {
 
 /// An existing pid file with a wider mode is narrowed to 0644; /dev/null (not a regular
 /// file) keeps its mode.
-#[test]
 fn existing_pid_file_is_narrowed_to_0644() {
     let dir = TempDir::new("pidmode");
     let pidfile = dir.path().join("pid");
@@ -221,7 +214,6 @@ fn existing_pid_file_is_narrowed_to_0644() {
     assert_eq!(now, null_mode);
 }
 
-#[test]
 fn pid_file_is_not_written_through_a_symlink() {
     let dir = TempDir::new("pidlink");
     let victim = dir.path().join("victim");
@@ -259,7 +251,6 @@ fn pid_file_is_not_written_through_a_symlink() {
     );
 }
 
-#[test]
 fn pid_file_keeps_working_on_a_plain_path() {
     let dir = TempDir::new("pidplain");
     let pidfile = dir.path().join("pid");
@@ -348,7 +339,6 @@ fn login_server(name: &str, authed: mpsc::Sender<()>) -> FakeServer {
 /// rounds are over, the password is only where it must stay for the session (`-w`'s value;
 /// the prompter and its copy end with the last round), not in the line that was sent, the
 /// outgoing queue or freed blocks.
-#[test]
 fn no_stray_copies_of_the_password_after_login() {
     for (name, mech) in [("imtest", "login"), ("pop3test", "user")] {
         let (authed_tx, authed_rx) = mpsc::channel();
@@ -380,7 +370,6 @@ fn no_stray_copies_of_the_password_after_login() {
 
 /// A bearer token goes through our own XOAUTH2 code: after the exchange the token is only
 /// in the options (one copy), and its base64 form, printed and sent, nowhere in memory.
-#[test]
 fn no_stray_copies_of_the_bearer_token_after_xoauth2() {
     let token = format!("ya29.{LONG_PASSWORD}");
     let dir = TempDir::new("token");
@@ -423,4 +412,19 @@ fn no_stray_copies_of_the_bearer_token_after_xoauth2() {
     server.finish().assert_ok();
     assert_eq!(output.code(), 0, "{}", output.describe());
     assert_eq!((raw, base64), (1, 0), "copies of the token (raw, base64)");
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "hardening/",
+        process_run_as_another_user_is_not_dumpable,
+        imtest_password_leaves_proc_environ,
+        imtest_password_is_wiped_even_when_w_wins,
+        socket_and_pid_file_modes_ignore_umask_000,
+        existing_pid_file_is_narrowed_to_0644,
+        pid_file_is_not_written_through_a_symlink,
+        pid_file_keeps_working_on_a_plain_path,
+        no_stray_copies_of_the_password_after_login,
+        no_stray_copies_of_the_bearer_token_after_xoauth2,
+    )
 }

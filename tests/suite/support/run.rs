@@ -74,7 +74,6 @@ pub struct Command {
     args: Vec<OsString>,
     stdin: Input,
     timeout: Duration,
-    argv0_path: bool,
     envs: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
     /// A program (and its options) that runs the tool, e.g. valgrind.
@@ -125,7 +124,6 @@ impl Command {
             args: Vec::new(),
             stdin: Input::Bytes(Vec::new()),
             timeout: RUN_TIMEOUT,
-            argv0_path: false,
             envs: vec![("LC_ALL".into(), "C".into())],
             cwd: None,
             wrapper: Vec::new(),
@@ -159,12 +157,6 @@ impl Command {
 
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
-        self
-    }
-
-    /// argv[0] = the full path of the symlink instead of the bare name.
-    pub fn argv0_path(mut self) -> Self {
-        self.argv0_path = true;
         self
     }
 
@@ -205,11 +197,7 @@ impl Command {
             }
             None => {
                 let mut cmd = std::process::Command::new(&link);
-                if self.argv0_path {
-                    cmd.arg0(&link);
-                } else {
-                    cmd.arg0(&self.name);
-                }
+                cmd.arg0(&self.name);
                 cmd
             }
         };
@@ -337,7 +325,6 @@ impl Command {
             status,
             drive_result,
             timed_out,
-            elapsed: start.elapsed(),
         }
     }
 }
@@ -475,7 +462,6 @@ pub struct PtyOutput {
     /// What the driver closure returned.
     pub drive_result: Result<(), String>,
     pub timed_out: bool,
-    pub elapsed: Duration,
 }
 
 impl Pty {
@@ -506,11 +492,6 @@ impl Pty {
         }
         self.out.extend_from_slice(&buf[..r as usize]);
         true
-    }
-
-    /// All bytes seen so far.
-    pub fn output(&self) -> &[u8] {
-        &self.out
     }
 
     /// Waits until the terminal output (from byte `from` on) contains `needle`.
@@ -610,4 +591,9 @@ impl Pty {
             }
         }
     }
+}
+
+/// A command line written as one string: its words (no quoting; for literal argument lists).
+pub fn words(line: &'static str) -> Vec<&'static str> {
+    line.split_whitespace().collect()
 }

@@ -1,20 +1,18 @@
 //! The connection extras: `-4`/`-6`, `--connect-timeout`, `--read-timeout`, `--unix` and
 //! PROXY v2 (`--haproxy-*`). Against the lab's real servers (Dovecot's LMTP socket and its
 //! HAProxy listeners, Postfix's `smtpd_upstream_proxy_protocol=haproxy` listener) where a
-//! server has something to say about it, against scripted fake servers for the timeouts, and
+//! server has something to say about it, against a scripted fake server for the read timeout
+//! while the user types (the other fake-server cases are `tests/cases/extras/connect/`), and
 //! against a listener with a full accept queue (no answer to a SYN, loopback only) for the
 //! connect timeout.
 
-mod lab;
-mod support;
-
-use lab::normalise::normalise;
-use lab::{lab, Exit, Lab, Outcome, Tool};
+use crate::lab::normalise::normalise;
+use crate::lab::{lab, Exit, Lab, Outcome, Tool};
+use crate::support::run::{Command, Imp, Input};
+use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-use support::run::{Command, Imp, Input};
-use support::server::{discard_to_eof, expect_line, send, FakeServer};
 
 const RUN: Duration = Duration::from_secs(15);
 const TIM: &str = "-a tim -w tanstaaftanstaaf";
@@ -24,7 +22,7 @@ fn args(text: &str) -> Vec<String> {
 }
 
 fn ours(name: &str, line: &str, stdin: &[u8]) -> Outcome {
-    lab::run(Tool::Ours, name, &args(line), stdin, RUN)
+    crate::lab::run(Tool::Ours, name, &args(line), stdin, RUN)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -39,6 +37,16 @@ fn describe(out: &Outcome) -> String {
         text(&out.stdout),
         text(&out.stderr)
     )
+}
+
+/// The run ended normally after a successful login.
+fn assert_logged_in(out: &Outcome) {
+    assert_eq!(out.exit, Exit::Code(0), "{}", describe(out));
+    assert!(
+        text(&out.stdout).contains("\nAuthenticated.\n"),
+        "{}",
+        describe(out)
+    );
 }
 
 /// The first line of the lab file `file` holding all of `needles`, waited for up to 5 s.
@@ -58,7 +66,6 @@ fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
 
 // --- -4 / -6 ----------------------------------------------------------------------------------
 
-#[test]
 fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
     let lab = lab();
     let port = lab.port("IMAP_PORT");
@@ -67,12 +74,7 @@ fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
         &format!("-4 -p {port} {TIM} -m plain 127.0.0.1"),
         b"a1 NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
 
     let out = ours("imtest", &format!("-4 -p {port} {TIM} ::1"), b"");
     assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
@@ -85,7 +87,6 @@ fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
     );
 }
 
-#[test]
 fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
     let port = lab().port("IMAP_PORT");
     let out = ours(
@@ -132,7 +133,6 @@ fn unanswering_listener() -> (TcpListener, Vec<TcpStream>) {
     panic!("the accept queue never filled up");
 }
 
-#[test]
 fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
     let (listener, _queued) = unanswering_listener();
     let port = listener.local_addr().unwrap().port();
@@ -162,40 +162,6 @@ fn connect_timeout_gives_up_on_an_address_that_does_not_answer() {
 
 const SILENT: &str = "failure: no data from the server for 1 seconds\n";
 
-#[test]
-fn read_timeout_ends_the_wait_for_a_greeting() {
-    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args(&format!(
-            "--read-timeout 1 --exit-status -p {} 127.0.0.1",
-            server.port()
-        )))
-        .run_raw();
-    server.finish();
-    assert_eq!(out.code(), 5, "{}", out.describe());
-    assert_eq!(text(&out.stderr), SILENT);
-    assert!(out.stdout.is_empty(), "{}", out.describe());
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
-}
-
-#[test]
-fn read_timeout_ends_a_tls_handshake_the_server_never_answers() {
-    let server = FakeServer::start(vec![vec![discard_to_eof()]]);
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args(&format!(
-            "--read-timeout 0.5 -s -p {} 127.0.0.1",
-            server.port()
-        )))
-        .run_raw();
-    server.finish();
-    assert_eq!(out.code(), 1, "{}", out.describe());
-    assert_eq!(
-        text(&out.stderr),
-        "failure: no data from the server for 0.5 seconds\n"
-    );
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
-}
-
 /// smtptest against a server that answers EHLO and then says nothing more.
 fn mute_after_ehlo() -> FakeServer {
     FakeServer::start(vec![vec![
@@ -208,7 +174,6 @@ fn mute_after_ehlo() -> FakeServer {
     ]])
 }
 
-#[test]
 fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
     let server = mute_after_ehlo();
     let (feed, stdin) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -243,27 +208,7 @@ fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
     );
 }
 
-#[test]
-fn read_timeout_bounds_the_wait_after_a_file_was_sent() {
-    let server = mute_after_ehlo();
-    let dir = support::tmp::TempDir::new("read-timeout-file");
-    let file = dir.path().join("commands");
-    std::fs::write(&file, "NOOP\r\n").unwrap();
-    let out = Command::new(Imp::Ours, "smtptest")
-        .args(args(&format!(
-            "--read-timeout 1 --exit-status -f {} -p {} 127.0.0.1",
-            file.display(),
-            server.port()
-        )))
-        .run_raw();
-    server.finish().assert_ok();
-    assert_eq!(out.code(), 5, "{}", out.describe());
-    assert_eq!(text(&out.stderr), SILENT);
-    assert!(out.elapsed < Duration::from_secs(4), "{}", out.describe());
-}
-
 /// Options that do not fire leave the output as the C tool's (which has none of them).
-#[test]
 fn unfired_connect_options_change_nothing() {
     let lab = lab();
     let port = lab.port("IMAP_PORT");
@@ -278,8 +223,8 @@ fn unfired_connect_options_change_nothing() {
         .chain(base.iter().cloned())
         .collect();
     let stdin = b"a1 NOOP\n";
-    let c = lab::run(Tool::C, "imtest", &base, stdin, RUN);
-    let o = lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
+    let c = crate::lab::run(Tool::C, "imtest", &base, stdin, RUN);
+    let o = crate::lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
     assert_eq!(c.exit, Exit::Code(0), "{}", describe(&c));
     assert_eq!(o.exit, c.exit, "{}", describe(&o));
     assert_eq!(normalise(&o.stdout), normalise(&c.stdout));
@@ -288,7 +233,6 @@ fn unfired_connect_options_change_nothing() {
 
 // --- --unix -------------------------------------------------------------------------------
 
-#[test]
 fn unix_socket_delivers_through_dovecot_lmtp() {
     let lab = lab();
     let socket = lab.path("lmtp.sock");
@@ -330,7 +274,6 @@ fn unix_socket_delivers_through_dovecot_lmtp() {
     );
 }
 
-#[test]
 fn unix_socket_carries_starttls() {
     let lab = lab();
     let socket = lab.path("lmtp.sock");
@@ -341,7 +284,7 @@ fn unix_socket_carries_starttls() {
         "-t".to_owned(),
         String::new(),
     ];
-    let out = lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
+    let out = crate::lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
     assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
     assert!(
@@ -361,7 +304,6 @@ fn unix_socket_carries_starttls() {
     );
 }
 
-#[test]
 fn unix_socket_that_is_not_there() {
     let lab = lab();
     let missing = lab.path("no-such.sock");
@@ -391,12 +333,7 @@ fn imap_via_haproxy(extra: &str) -> Outcome {
         &format!("{extra} -p {port} {TIM} -m plain 127.0.0.1"),
         b"a1 NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
     out
 }
 
@@ -407,7 +344,6 @@ fn dovecot_login(rip: &str) -> String {
         .unwrap_or_else(|| panic!("no Dovecot login line with {rip}"))
 }
 
-#[test]
 fn v2_header_gives_dovecot_the_client_address() {
     imap_via_haproxy("-H 192.0.2.21 --haproxy-version 2");
     let line = dovecot_login("192.0.2.21");
@@ -454,7 +390,6 @@ fn tap(
     (port, handle)
 }
 
-#[test]
 fn v2_header_bytes_on_the_wire() {
     let (port, tapped) = tap(lab().port("IMAP_HAPROXY_PORT"));
     let out = ours(
@@ -477,7 +412,6 @@ fn v2_header_bytes_on_the_wire() {
     assert!(dovecot_login("192.0.2.26").contains(" lip=127.0.0.1,"));
 }
 
-#[test]
 fn v2_header_with_the_options_fields() {
     imap_via_haproxy(
         "-H 192.0.2.22 --haproxy-version 2 --haproxy-dest 198.51.100.4 \
@@ -487,14 +421,12 @@ fn v2_header_with_the_options_fields() {
     assert!(line.contains(" lip=198.51.100.4,"), "{line}");
 }
 
-#[test]
 fn v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured() {
     imap_via_haproxy("-H 192.0.2.23 --haproxy-version 2 --haproxy-tlv ssl");
     let line = dovecot_login("192.0.2.23");
     assert!(line.contains(", secured,"), "{line}");
 }
 
-#[test]
 fn v2_header_with_an_ipv6_client() {
     imap_via_haproxy("-H 2001:db8::21 --haproxy-version 2");
     let line = dovecot_login("2001:db8::21");
@@ -505,14 +437,12 @@ fn v2_header_with_an_ipv6_client() {
     assert!(line.contains(" lip=::1,"), "{line}");
 }
 
-#[test]
 fn v1_header_with_a_destination_from_the_options() {
     imap_via_haproxy("-H 192.0.2.24 --haproxy-dest 198.51.100.5");
     let line = dovecot_login("192.0.2.24");
     assert!(line.contains(" lip=198.51.100.5,"), "{line}");
 }
 
-#[test]
 fn v2_header_gives_postfix_the_client_address() {
     let lab = lab();
     let port = lab.port("SMTP_HAPROXY_PORT");
@@ -521,12 +451,7 @@ fn v2_header_gives_postfix_the_client_address() {
         &format!("-H 192.0.2.25 --haproxy-version 2 -p {port} {TIM} 127.0.0.1"),
         b"NOOP\n",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
     assert!(
         log_line(
             lab,
@@ -540,7 +465,6 @@ fn v2_header_gives_postfix_the_client_address() {
 
 /// `-H unknown` in version 2 is a LOCAL command with family UNSPEC (as HAProxy sends it):
 /// Dovecot keeps the connection's own addresses and the login goes through.
-#[test]
 fn v2_unknown_is_accepted_by_dovecot_as_local() {
     let lab = lab();
     let port = lab.port("IMAP_HAPROXY_PORT");
@@ -549,28 +473,9 @@ fn v2_unknown_is_accepted_by_dovecot_as_local() {
         &format!("-H unknown --haproxy-version 2 -p {port} {TIM} -m plain 127.0.0.1"),
         b"",
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
-    assert!(
-        text(&out.stdout).contains("\nAuthenticated.\n"),
-        "{}",
-        describe(&out)
-    );
+    assert_logged_in(&out);
 }
 
-#[test]
-fn v2_needs_an_ip_address_and_says_so_before_connecting() {
-    // Port 1 refuses connections: the failure must come before any connect.
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(args("-H client.example --haproxy-version 2 -p 1 127.0.0.1"))
-        .run_raw();
-    assert_eq!(out.code(), 1, "{}", out.describe());
-    assert_eq!(
-        text(&out.stderr),
-        "failure: -H client.example: not an IP address (a version 2 PROXY header needs one)\n"
-    );
-}
-
-#[test]
 fn v2_ipv4_client_cannot_name_an_ipv6_server() {
     let listener = TcpListener::bind("[::1]:0").expect("an IPv6 loopback listener");
     let port = listener.local_addr().unwrap().port();
@@ -599,4 +504,27 @@ fn v2_ipv4_client_cannot_name_an_ipv6_server() {
         out.describe()
     );
     drop(listener);
+}
+
+pub fn trials() -> Vec<libtest_mimic::Trial> {
+    crate::listed!(
+        "extras/connect/",
+        ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address,
+        ipv6_only_refuses_an_ipv4_address_and_tries_ipv6,
+        connect_timeout_gives_up_on_an_address_that_does_not_answer,
+        read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends,
+        unfired_connect_options_change_nothing,
+        unix_socket_delivers_through_dovecot_lmtp,
+        unix_socket_carries_starttls,
+        unix_socket_that_is_not_there,
+        v2_header_gives_dovecot_the_client_address,
+        v2_header_bytes_on_the_wire,
+        v2_header_with_the_options_fields,
+        v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured,
+        v2_header_with_an_ipv6_client,
+        v1_header_with_a_destination_from_the_options,
+        v2_header_gives_postfix_the_client_address,
+        v2_unknown_is_accepted_by_dovecot_as_local,
+        v2_ipv4_client_cannot_name_an_ipv6_server,
+    )
 }

@@ -9,10 +9,8 @@
 //! connection (so the client sees EOF) and is reported by [`ServerReport::assert_ok`].
 
 use super::certs::{common_name, Identity};
-use openssl::ssl::{
-    HandshakeError, Ssl, SslContext, SslMethod, SslOptions, SslSessionCacheMode, SslStream,
-    SslVerifyMode, SslVersion,
-};
+use imtest::testkit::pki::ServerTls;
+use openssl::ssl::{HandshakeError, Ssl, SslContext, SslStream, SslVersion};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -155,29 +153,19 @@ impl TlsBuilder {
         self
     }
     pub fn build(self) -> TlsConfig {
-        // Library defaults (protocol range, ciphers), like a plain server context.
-        let mut b = SslContext::builder(SslMethod::tls_server()).expect("SslContext");
-        b.set_private_key(&self.identity.key).expect("key");
-        b.set_certificate(&self.identity.cert).expect("cert");
-        for c in &self.identity.chain {
-            b.add_extra_chain_cert(c.clone()).expect("chain cert");
-        }
-        b.check_private_key().expect("key matches cert");
-        b.set_min_proto_version(self.min).expect("min version");
-        b.set_max_proto_version(self.max).expect("max version");
-        b.set_options(SslOptions::IGNORE_UNEXPECTED_EOF);
-        b.set_session_id_context(b"imtest-tests").expect("sid ctx");
-        b.set_options(SslOptions::NO_TICKET);
-        if self.session_cache {
-            b.set_session_cache_mode(SslSessionCacheMode::SERVER);
-        } else {
-            b.set_session_cache_mode(SslSessionCacheMode::OFF);
-            b.set_num_tickets(0).expect("num tickets");
+        let id = &self.identity;
+        let mut tls = ServerTls::new(&id.cert, &id.chain, &id.key)
+            .min_version(self.min)
+            .max_version(self.max)
+            .ignore_unexpected_eof()
+            .no_tickets();
+        if !self.session_cache {
+            tls = tls.no_session_cache();
         }
         if self.client_cert {
-            b.set_verify_callback(SslVerifyMode::PEER, |_, _| true);
+            tls = tls.request_client_cert();
         }
-        TlsConfig { ctx: b.build() }
+        TlsConfig { ctx: tls.context() }
     }
 }
 
@@ -186,8 +174,6 @@ pub enum Step {
     Send(Vec<u8>),
     /// Read one line (through LF); `Some(x)` asserts it equals `x` exactly.
     ReadLine(Option<Vec<u8>>),
-    /// Read one line; the closure picks the steps that come next.
-    Branch(BranchFn),
     /// Read exactly N bytes; `Some(x)` asserts their value.
     ReadExact(usize, Option<Vec<u8>>),
     /// Read until the client closes (recorded as Recv).
@@ -207,7 +193,6 @@ pub enum Step {
     Run(RunFn),
 }
 
-pub type BranchFn = Box<dyn FnOnce(&[u8]) -> Vec<Step> + Send>;
 pub type RunFn = Box<dyn FnOnce(&mut Session) -> Result<(), String> + Send>;
 /// The steps of one connection.
 pub type Script = Vec<Step>;
@@ -220,9 +205,6 @@ pub fn read_line() -> Step {
 }
 pub fn expect_line(line: impl AsRef<[u8]>) -> Step {
     Step::ReadLine(Some(line.as_ref().to_vec()))
-}
-pub fn branch(f: impl FnOnce(&[u8]) -> Vec<Step> + Send + 'static) -> Step {
-    Step::Branch(Box::new(f))
 }
 pub fn read_exact(n: usize) -> Step {
     Step::ReadExact(n, None)
@@ -728,8 +710,6 @@ pub struct ServerReport {
     pub conns: Vec<ConnLog>,
     /// Server-level problem (e.g. an expected connection never came).
     pub error: Option<String>,
-    /// Number of scripts that were supplied.
-    pub expected_conns: usize,
 }
 
 impl ServerReport {
@@ -851,7 +831,6 @@ fn accept(listener: &TcpListener, stop: &AtomicBool) -> Result<TcpStream, String
 
 fn serve(listener: TcpListener, scripts: Vec<Script>, stop: Arc<AtomicBool>) -> ServerReport {
     let mut report = ServerReport {
-        expected_conns: scripts.len(),
         ..Default::default()
     };
     for (i, script) in scripts.into_iter().enumerate() {
@@ -932,12 +911,6 @@ fn run_script(s: &mut Session, script: Script) -> Result<(), String> {
                             String::from_utf8_lossy(&line)
                         )));
                     }
-                }
-            }
-            Step::Branch(f) => {
-                let line = s.read_line().map_err(ctx)?;
-                for st in f(&line).into_iter().rev() {
-                    steps.push_front(st);
                 }
             }
             Step::ReadExact(len, expect) => {

@@ -1,21 +1,18 @@
-//! One throw-away PKI per test process (openssl crate, nothing from the system trust store):
+//! One throw-away PKI per test process (made by `imtest::testkit::pki`, shared with the unit
+//! tests; nothing from the system trust store):
 //! a CA, a CA-signed server certificate (CN=localhost, SAN DNS:localhost, IP:127.0.0.1, IP:::1),
 //! a self-signed server certificate, and client certificates with CN = user name written as one
 //! PEM file each (certificate then key — the form `imtest -t FILE` takes).
 
 use super::tmp::TempDir;
-use openssl::asn1::Asn1Time;
-use openssl::bn::{BigNum, MsbOption};
-use openssl::hash::MessageDigest;
+use imtest::testkit::pki::{make_cert, now, pem, rsa_key as key, Kind, DAY};
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-};
-use openssl::x509::{X509Name, X509};
+use openssl::x509::X509;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
+
+pub use imtest::testkit::pki::common_name;
 
 /// A certificate, its private key, and the extra chain certificates a server should send.
 #[derive(Clone)]
@@ -63,99 +60,26 @@ extern "C" fn remove_pki_dir() {
     }
 }
 
-fn key() -> PKey<Private> {
-    PKey::from_rsa(Rsa::generate(2048).expect("RSA key")).expect("PKey")
-}
-
-fn name(cn: &str) -> X509Name {
-    let mut n = X509Name::builder().expect("name");
-    n.append_entry_by_text("CN", cn).expect("CN");
-    n.build()
-}
-
-enum Kind {
-    Ca,
-    Server,
-    Client,
-}
-
-fn make_cert(
+/// A certificate valid from yesterday for 30 days.
+fn cert(
     cn: &str,
     key: &PKey<Private>,
     issuer: Option<(&X509, &PKey<Private>)>,
     kind: Kind,
 ) -> X509 {
-    let mut b = X509::builder().expect("x509 builder");
-    b.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial.rand(64, MsbOption::MAYBE_ZERO, false).unwrap();
-    b.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    let subject = name(cn);
-    b.set_subject_name(&subject).unwrap();
-    match issuer {
-        Some((ic, _)) => b.set_issuer_name(ic.subject_name()).unwrap(),
-        None => b.set_issuer_name(&subject).unwrap(),
-    }
-    b.set_pubkey(key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    match kind {
-        Kind::Ca => {
-            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-                .unwrap();
-            b.append_extension(
-                KeyUsage::new()
-                    .critical()
-                    .key_cert_sign()
-                    .crl_sign()
-                    .build()
-                    .unwrap(),
-            )
-            .unwrap();
-        }
-        Kind::Server => {
-            b.append_extension(BasicConstraints::new().build().unwrap())
-                .unwrap();
-            b.append_extension(ExtendedKeyUsage::new().server_auth().build().unwrap())
-                .unwrap();
-            let ctx = b.x509v3_context(issuer.map(|(c, _)| &**c), None);
-            let san = SubjectAlternativeName::new()
-                .dns("localhost")
-                .ip("127.0.0.1")
-                .ip("::1")
-                .build(&ctx)
-                .unwrap();
-            b.append_extension(san).unwrap();
-        }
-        Kind::Client => {
-            b.append_extension(BasicConstraints::new().build().unwrap())
-                .unwrap();
-            b.append_extension(ExtendedKeyUsage::new().client_auth().build().unwrap())
-                .unwrap();
-        }
-    }
-    let signer = issuer.map(|(_, k)| k).unwrap_or(key);
-    b.sign(signer, MessageDigest::sha256()).unwrap();
-    b.build()
+    let t = now();
+    make_cert(cn, key, issuer, t - DAY, t + 30 * DAY, kind)
 }
 
 fn write_pem(dir: &TempDir, file: &str, certs: &[&X509], key: &PKey<Private>) -> PathBuf {
-    let mut pem = Vec::new();
-    for c in certs {
-        pem.extend(c.to_pem().unwrap());
-    }
-    pem.extend(key.private_key_to_pem_pkcs8().unwrap());
-    dir.write(file, &pem)
+    dir.write(file, &pem(certs, key))
 }
 
 impl Certs {
     fn create() -> Certs {
         let dir = TempDir::new("pki");
         let ca_key = key();
-        let ca_cert = make_cert("imtest test CA", &ca_key, None, Kind::Ca);
+        let ca_cert = cert("imtest test CA", &ca_key, None, Kind::Ca);
         let ca_pem = write_pem(&dir, "ca.pem", &[&ca_cert], &ca_key);
         let ca = Identity {
             cert: ca_cert.clone(),
@@ -165,7 +89,7 @@ impl Certs {
         };
 
         let srv_key = key();
-        let srv_cert = make_cert(
+        let srv_cert = cert(
             "localhost",
             &srv_key,
             Some((&ca_cert, &ca_key)),
@@ -185,7 +109,7 @@ impl Certs {
         };
 
         let ss_key = key();
-        let ss_cert = make_cert("localhost", &ss_key, None, Kind::Server);
+        let ss_cert = cert("localhost", &ss_key, None, Kind::Server);
         let self_signed = Identity {
             pem: write_pem(&dir, "self-signed.pem", &[&ss_cert], &ss_key),
             cert: ss_cert,
@@ -209,7 +133,7 @@ impl Certs {
         map.entry(user.to_string())
             .or_insert_with(|| {
                 let k = key();
-                let c = make_cert(user, &k, Some((&self.ca.cert, &self.ca.key)), Kind::Client);
+                let c = cert(user, &k, Some((&self.ca.cert, &self.ca.key)), Kind::Client);
                 Identity {
                     pem: write_pem(&self.dir, &format!("client-{user}.pem"), &[&c], &k),
                     cert: c,
@@ -219,12 +143,4 @@ impl Certs {
             })
             .clone()
     }
-}
-
-/// The subject CN of a certificate, if any.
-pub fn common_name(cert: &openssl::x509::X509Ref) -> Option<String> {
-    cert.subject_name()
-        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
-        .next()
-        .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
 }

@@ -1,4 +1,4 @@
-//! Test-support layer shared by the integration tests (`mod support;` in each test file).
+//! Test-support layer of the integration suite (`mod support;` in `tests/suite/main.rs`).
 //!
 //! * [`server`] — scripted fake server on 127.0.0.1:0: one [`server::Script`] (a list of
 //!   [`server::Step`]s) per accepted connection, server-side TLS (openssl), a per-connection
@@ -14,10 +14,8 @@
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
 //!   bytes, a live stdin feed, or a pty; hard timeout; no controlling terminal otherwise.
 //! * [`wire`] — the spec's notation for output and wire logs, base64.
-//! * [`transcript`] — base64 under its old path for the binaries not yet in the suite.
 //!
 //! The integration suite (`tests/suite/`) builds its engine on these; see `tests/README.md`.
-#![allow(dead_code)]
 
 pub mod certs;
 pub mod deflate;
@@ -25,5 +23,4 @@ pub mod run;
 pub mod sasl_server;
 pub mod server;
 pub mod tmp;
-pub mod transcript;
 pub mod wire;
