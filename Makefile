@@ -36,9 +36,13 @@ release: deps
 	$(CARGO) build --locked --release
 
 test: deps
+	@./scripts/check-structure.sh
 	$(CARGO) test --locked
 	@./scripts/fuzz.sh smoke $(FUZZ_SMOKE_SECONDS)
 	@$(MAKE) --no-print-directory buildd-check
+
+# `make test` first checks the structure (scripts/check-structure.sh): no import cycle in src/,
+# and every docs/ section cited in src/ and tests/ exists.
 
 # The Debian source package in dist/ (3.0 quilt; the locked crates, pruned, as a second
 # tarball): builds offline afterwards. docs/packaging.md explains it.

@@ -1,6 +1,6 @@
 //! What a capability (or greeting) response advertised, and how each line is scanned
-//! (spec §1.3–§1.4). Token searches are case-sensitive substring searches over the line as
-//! a C string; the SASL mechanism list keeps the C tool's exact string semantics because it
+//! (docs/behaviour.md §1.3–§1.4). Token searches are case-sensitive substring searches over the
+//! line as a C string; the SASL mechanism list keeps the C tool's exact string semantics because it
 //! is compared as a string after a security layer (MITM warning).
 
 use crate::bytes::c_str;
@@ -109,7 +109,7 @@ impl Caps {
 }
 
 /// IMAP: every ` AUTH=` token is appended; a token running to the end of the line keeps
-/// the line ending and closes the list (spec §1.4).
+/// the line ending and closes the list (docs/behaviour.md §1.4).
 fn scan_imap_auth(mechs: &mut MechList, line: &[u8], learnt: &mut Learnt) {
     const TOKEN: &[u8] = b" AUTH=";
     if contains(line, b" SASL-IR") {
@@ -134,7 +134,7 @@ fn scan_imap_auth(mechs: &mut MechList, line: &[u8], learnt: &mut Learnt) {
     }
 }
 
-/// HTTP: the first scheme of each `WWW-Authenticate:` line (spec §1.4).
+/// HTTP: the first scheme of each `WWW-Authenticate:` line (docs/behaviour.md §1.4).
 fn scan_http_auth(caps: &mut Caps, line: &[u8]) {
     const TOKEN: &[u8] = b"WWW-Authenticate:";
     let Some(at) = find(line, TOKEN, 0) else {

@@ -1,6 +1,7 @@
-//! The command line (spec §2): glibc `getopt_long` over upstream master's option table, then
-//! every check the C tool makes before connecting, in its order — protocol, `-s`, `-z`, usage,
-//! default port, host name, pid file. It prints its own messages; `main` only gets an exit code.
+//! The command line (docs/behaviour.md §2): glibc `getopt_long` over upstream master's option
+//! table, then every check the C tool makes before connecting, in its order — protocol, `-s`, `-z`,
+//! usage, default port, host name, pid file. It prints its own messages; `main` only gets an exit
+//! code.
 
 mod extras;
 
@@ -63,7 +64,7 @@ const fn long(name: &'static std::ffi::CStr, takes_argument: bool, short: u8) ->
     }
 }
 
-/// `failure:` texts (spec §9.2); a trailing `\n` here gives the C tool's empty line.
+/// `failure:` texts (docs/behaviour.md §9.2); a trailing `\n` here gives the C tool's empty line.
 const UNKNOWN_PROTOCOL: &str = "unknown protocol\n";
 const NOT_SSL_WRAPPABLE: &str = "protocol cannot be SSL-wrapped\n";
 const STRESS_IMAP_ONLY: &str = "stress test can only be run for IMAP\n";
@@ -200,7 +201,7 @@ impl Default for Collected {
     }
 }
 
-/// Parses argv the C tool's way (spec §2) and runs every check up to the pid file.
+/// Parses argv the C tool's way (docs/behaviour.md §2) and runs every check up to the pid file.
 pub fn parse(args: Vec<OsString>) -> Parsed {
     match run(args, process::daemonize) {
         Ok(options) => Parsed::Run(Box::new(options)),
@@ -211,7 +212,7 @@ pub fn parse(args: Vec<OsString>) -> Parsed {
     }
 }
 
-/// The usage text for `prog` speaking `protocol` (spec §2.3).
+/// The usage text for `prog` speaking `protocol` (docs/behaviour.md §2.3).
 // Part of the module's interface; `parse` prints the byte form itself.
 #[cfg_attr(not(test), allow(dead_code))]
 pub fn usage(prog: &str, protocol: &Protocol) -> String {
@@ -499,9 +500,9 @@ fn finish(c: Collected, argv0: &[u8], operands: Vec<Vec<u8>>) -> Result<Options,
     })
 }
 
-/// `-I`: our PID in decimal, no newline, file truncated (spec §2.2). Unlike the C tool, the
-/// file's mode is 0644 at most, and a symbolic link at `path` is refused (not followed: one
-/// planted there would make us overwrite its target).
+/// `-I`: our PID in decimal, no newline, file truncated (docs/behaviour.md §2.2). Unlike the C
+/// tool, the file's mode is 0644 at most, and a symbolic link at `path` is refused (not followed:
+/// one planted there would make us overwrite its target).
 fn write_pidfile(path: &[u8]) -> Result<(), Stop> {
     let failed = |e: std::io::Error| match e.raw_os_error() {
         Some(libc::ELOOP) if is_symlink(path) => Stop::Extra(format!(

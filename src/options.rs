@@ -1,11 +1,11 @@
-//! What the command line asked for, after parsing (spec §2.2). Filled in by `cli`,
+//! What the command line asked for, after parsing (docs/behaviour.md §2.2). Filled in by `cli`,
 //! read by everything else; no behaviour lives here.
 
 use crate::ffi::secret::Secret;
 use crate::protocol::Protocol;
 use std::path::PathBuf;
 
-/// `-H`: which HAProxy header to send first on every connection (spec §3.3).
+/// `-H`: which HAProxy header to send first on every connection (docs/behaviour.md §3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HaProxy {
     /// `-H local`: a v2 LOCAL header.

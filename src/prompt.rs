@@ -1,6 +1,6 @@
-//! The interaction filler (spec §5.5): answers what libsasl2 (or a built-in login such as IMAP
-//! LOGIN) asks for, from `-w`/`-a`/`-u`/`-r` when given, otherwise by prompting on stdout and
-//! reading the terminal (no echo) or a line of stdin.
+//! The interaction filler (docs/behaviour.md §5.5): answers what libsasl2 (or a built-in login such
+//! as IMAP LOGIN) asks for, from `-w`/`-a`/`-u`/`-r` when given, otherwise by prompting on stdout
+//! and reading the terminal (no echo) or a line of stdin.
 //!
 //! Printing of protocol lines and the exchange itself live elsewhere; this only talks to the
 //! user.

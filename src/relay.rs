@@ -1,5 +1,5 @@
-//! The interactive part after the last round (spec §8.1, §8.2): the local side (stdin or
-//! the `-f` file) goes to the server, the server's bytes go raw to stdout, until the server
+//! The interactive part after the last round (docs/behaviour.md §8.1, §8.2): the local side (stdin
+//! or the `-f` file) goes to the server, the server's bytes go raw to stdout, until the server
 //! closes. EOF on the local side sends the logout command; Ctrl-C logs out cleanly.
 //! One loop owns the connection stack; it waits in poll(2) on the socket, the local side
 //! and a SIGINT self-pipe, so nothing spins. With `--read-timeout`, the wait for the server

@@ -1,4 +1,4 @@
-//! Reading the server's replies the C tool's ways (spec §1.3): `waitfor` (read printed
+//! Reading the server's replies the C tool's ways (docs/behaviour.md §1.3): `waitfor` (read printed
 //! lines up to a tagged one, then drain what is already there) and the capability reader.
 
 use crate::bytes::starts_with_ci;

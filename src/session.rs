@@ -1,5 +1,6 @@
 //! One run: `-n` rounds of connect → TLS → greeting/capabilities → STARTTLS → authenticate,
-//! then COMPRESS and the interactive part on the last round's connection (spec §3.2, §7).
+//! then COMPRESS and the interactive part on the last round's connection
+//! (docs/behaviour.md §3.2, §7).
 
 use crate::auth::exchange::Attempt;
 use crate::bytes::starts_with_ci;
@@ -55,7 +56,7 @@ pub struct Round {
 
 /// The longest `ip;port` text handed to libsasl2: the C tool formats each address into a
 /// fixed buffer and gives up on a text of 59 characters or more, ending the run with
-/// `failure: SASL initialization` (spec §3.1).
+/// `failure: SASL initialization` (docs/behaviour.md §3.1).
 const SASL_ADDRESS_MAX: usize = 58;
 
 /// What the rounds leave for the part after login.
@@ -195,7 +196,7 @@ fn start_round(run: &mut Run) -> Result<Round> {
     Ok(round)
 }
 
-/// Greeting and first capability read (spec §3.5).
+/// Greeting and first capability read (docs/behaviour.md §3.5).
 fn read_greeting(run: &mut Run, round: &mut Round) -> Result<Caps> {
     let protocol = run.protocol;
     let stack = &mut round.stack;
@@ -239,7 +240,7 @@ fn ask_capabilities(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
 }
 
 /// After STARTTLS: protocols whose server resends capabilities are just read, the
-/// others are asked again (spec §3.4).
+/// others are asked again (docs/behaviour.md §3.4).
 fn capabilities_after_tls(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
     let protocol = run.protocol;
     if run.options.verbose {
@@ -254,7 +255,7 @@ fn capabilities_after_tls(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
     ask_capabilities(run, stack)
 }
 
-/// After a SASL security layer (spec §7.3): the capability command where there is one;
+/// After a SASL security layer (docs/behaviour.md §7.3): the capability command where there is one;
 /// sieve first waits 250 ms to see whether the server sends them by itself.
 fn capabilities_after_layer(run: &mut Run, stack: &mut Stack) -> Result<Caps> {
     let protocol = run.protocol;
@@ -323,7 +324,7 @@ fn starttls_reply(run: &Run, stack: &mut Stack, exchange: &protocol::StartTls) -
     }
 }
 
-/// TLS on the round's socket and the SASL properties that follow from it (spec §4.3).
+/// TLS on the round's socket and the SASL properties that follow from it (docs/behaviour.md §4.3).
 fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result<TlsOutcome> {
     let Some(plain) = round.stack.take_plain() else {
         return Ok(TlsOutcome::HandshakeFailed(None));
@@ -361,7 +362,7 @@ fn start_tls(run: &mut Run, round: &mut Round, keyfile: Option<&[u8]>) -> Result
     Ok(TlsOutcome::Up)
 }
 
-/// `-t`: STARTTLS if advertised (spec §3.4).
+/// `-t`: STARTTLS if advertised (docs/behaviour.md §3.4).
 fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
     let not_supported = || Failure::new("STARTTLS not supported by the server!\n").at(Stage::Tls);
     let Some(exchange) = run.protocol.starttls else {
@@ -393,7 +394,7 @@ fn starttls(run: &mut Run, round: &mut Round, keyfile: &[u8]) -> Result<()> {
     };
     match start_tls(run, round, keyfile)? {
         TlsOutcome::Up => {}
-        // The C tool carries on in clear text as if TLS had been set up (spec §3.4).
+        // The C tool carries on in clear text as if TLS had been set up (docs/behaviour.md §3.4).
         TlsOutcome::EngineFailed => {
             transcript::message("Start TLS engine failed");
             if tls_required(run) {
@@ -488,7 +489,7 @@ fn bearer_mechanism(run: &Run, caps: &Caps, authname: &[u8]) -> Option<oauth::Me
     Some(oauth::Mechanism::new(kind, &credentials))
 }
 
-/// Result and SSF lines; a security layer and the capability re-read (spec §7.1–§7.3).
+/// Result and SSF lines; a security layer and the capability re-read (docs/behaviour.md §7.1–§7.3).
 fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
     if code == sasl::SASL_OK {
         transcript::message("Authenticated.");
@@ -525,7 +526,7 @@ fn report(run: &mut Run, round: &mut Round, code: Code) -> Result<()> {
     Ok(())
 }
 
-/// Between `-n` rounds: log out, wait for the reply, close (spec §7.4).
+/// Between `-n` rounds: log out, wait for the reply, close (docs/behaviour.md §7.4).
 fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
     if let Some(logout) = run.protocol.logout {
         replies::command(&mut round.stack, logout.command)?;
@@ -539,7 +540,8 @@ fn end_round(run: &mut Run, mut round: Round) -> Result<()> {
     Ok(())
 }
 
-/// `-q`: COMPRESS after the last round if the latest capabilities offered it (spec §7.5).
+/// `-q`: COMPRESS after the last round if the latest capabilities offered it
+/// (docs/behaviour.md §7.5).
 fn compress(run: &Run, round: &mut Round) -> Result<()> {
     let Some(exchange) = run.protocol.compress else {
         return Ok(());

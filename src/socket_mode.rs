@@ -1,5 +1,5 @@
-//! `-x path` / `-X path` (spec §8.3): the interactive part goes through a listening UNIX
-//! socket. Clients come one after another; IMAP and SMTP/LMTP clients' data passes a line
+//! `-x path` / `-X path` (docs/behaviour.md §8.3): the interactive part goes through a listening
+//! UNIX socket. Clients come one after another; IMAP and SMTP/LMTP clients' data passes a line
 //! filter that swallows LOGOUT/QUIT, and after each client the server session is reset
 //! (IMAP `UN0 UNSELECT`, SMTP `RSET`) so the next client finds it unselected. Other
 //! protocols end with their first client.

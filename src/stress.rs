@@ -1,5 +1,5 @@
-//! `-z` (spec §8.5): IMAP throughput test — ten rounds of CREATE, five APPENDs of growing
-//! size sent without waiting for the continuation, DELETE — then `took N seconds`.
+//! `-z` (docs/behaviour.md §8.5): IMAP throughput test — ten rounds of CREATE, five APPENDs of
+//! growing size sent without waiting for the continuation, DELETE — then `took N seconds`.
 //! No logout and no `Connection closed.`, as in the C tool.
 
 use crate::error::Result;

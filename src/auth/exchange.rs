@@ -1,4 +1,4 @@
-//! The generic SASL exchange shared by every protocol with a SASL command (spec §6.1):
+//! The generic SASL exchange shared by every protocol with a SASL command (docs/behaviour.md §6.1):
 //! start the mechanism, send the command (with an initial response where allowed), then
 //! answer challenges until the server says yes or no. Protocol framing comes from the
 //! protocol table; the prompts come from the `Prompter`.
@@ -21,8 +21,8 @@ use std::time::Duration;
 const BASE64_BUFFER: usize = 4096;
 
 /// Sieve challenges must be `{n}` literals. After any other reply line (a quoted-string
-/// challenge, spec §10.16) the C tool waits for "the literal's line" forever, while the
-/// server waits for our answer. We wait the same way — a line that does come is taken just
+/// challenge, docs/behaviour.md §10.16) the C tool waits for "the literal's line" forever, while
+/// the server waits for our answer. We wait the same way — a line that does come is taken just
 /// as the C tool takes it — but only this long; then the run ends with a failure instead of
 /// hanging. Generous, because only a server that will never send anything is waited for.
 pub const SIEVE_LITERAL_WAIT: Duration = Duration::from_secs(30);
@@ -39,7 +39,8 @@ pub struct Attempt<'a> {
     pub initial_response_limit: usize,
 }
 
-/// What one reply line to a SASL step says (spec §6.1 step 6), decided from the line alone.
+/// What one reply line to a SASL step says (docs/behaviour.md §6.1 step 6), decided from the line
+/// alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplyLine {
     /// With the SASL data a success reply carried, if any.
@@ -238,7 +239,7 @@ fn send_response(
             stack.write(&encoded);
         }
         _ if literal_mode => {
-            // Upstream master's rendering of an empty literal (spec §12).
+            // Upstream master's rendering of an empty literal (docs/behaviour.md §12).
             transcript::out(b"C: {0+}");
             stack.write(b"{0+}\r\n");
         }
@@ -247,8 +248,8 @@ fn send_response(
     Ok(())
 }
 
-/// Reads the server's answer to a step, printing every line (spec §6.1 step 6): untagged
-/// lines are skipped and a literal header is followed by its body line; what comes back is
+/// Reads the server's answer to a step, printing every line (docs/behaviour.md §6.1 step 6):
+/// untagged lines are skipped and a literal header is followed by its body line; what comes back is
 /// never `Untagged` or `Literal`. After a reply that is not a `{n}` literal header, the
 /// "literal" line is awaited at most `literal_wait` (see [`SIEVE_LITERAL_WAIT`]) — unless
 /// `quoted_challenges` and the reply is a quoted string: that is the challenge then.

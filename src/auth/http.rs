@@ -1,4 +1,4 @@
-//! HTTP authentication (spec §6.6): Basic, and SASL mechanisms carried in
+//! HTTP authentication (docs/behaviour.md §6.6): Basic, and SASL mechanisms carried in
 //! `Authorization:` / `WWW-Authenticate:` headers of `OPTIONS *` requests — Negotiate
 //! (GSS-SPNEGO), Digest [3.6] and SCRAM with `sid=`/`data=` parameters, parsed the way
 //! upstream master does (3.6 kept the line ending in `data` and always failed).
@@ -14,7 +14,7 @@ use crate::protocol::HTTP_CAPABILITY_REQUEST;
 use crate::replies;
 use crate::transcript;
 
-/// The HTTP SASL line reader's size (base64 of 16K, spec §1.3).
+/// The HTTP SASL line reader's size (base64 of 16K, docs/behaviour.md §1.3).
 const HTTP_LINE_MAX: usize = 21848;
 
 pub fn authenticate(

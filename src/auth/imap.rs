@@ -1,5 +1,5 @@
-//! IMAP's own authentication paths (spec §6.0, §6.3): `-m login` is the LOGIN command with
-//! the password as a synchronising literal; any other `-m` must be advertised as AUTH=.
+//! IMAP's own authentication paths (docs/behaviour.md §6.0, §6.3): `-m login` is the LOGIN command
+//! with the password as a synchronising literal; any other `-m` must be advertised as AUTH=.
 
 use crate::auth::exchange::{self, Attempt};
 use crate::bytes::starts_with_ci;

@@ -1,5 +1,5 @@
-//! NNTP's own paths [3.6] (spec §6.0, §6.5): `-m user` is AUTHINFO USER/PASS; any other
-//! `-m` must be in the advertised SASL list.
+//! NNTP's own paths [3.6] (docs/behaviour.md §6.0, §6.5): `-m user` is AUTHINFO USER/PASS; any
+//! other `-m` must be in the advertised SASL list.
 
 use crate::auth::exchange::{self, one_line, password, Attempt};
 use crate::capabilities::Caps;

@@ -1,6 +1,6 @@
-//! POP3's own paths (spec §6.0, §6.4): `-m user` (USER/PASS), `-m apop` (APOP with the
+//! POP3's own paths (docs/behaviour.md §6.0, §6.4): `-m user` (USER/PASS), `-m apop` (APOP with the
 //! greeting's challenge — or, as the C tool does, the server name when there was none),
-//! and the APOP challenge scan of the greeting (spec §3.5).
+//! and the APOP challenge scan of the greeting (docs/behaviour.md §3.5).
 
 use crate::auth::exchange::{self, one_line, password, Attempt};
 use crate::bytes::starts_with_ci;

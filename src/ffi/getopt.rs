@@ -1,6 +1,7 @@
 //! glibc's own `getopt_long`, called through FFI so that argument permutation, clustering,
-//! long-option abbreviations and every complaint on stderr are exactly glibc's (spec §2.1).
-//! getopt keeps its state in process globals, so one `Getopt` at a time holds a global lock.
+//! long-option abbreviations and every complaint on stderr are exactly glibc's
+//! (docs/behaviour.md §2.1). getopt keeps its state in process globals, so one `Getopt` at a time
+//! holds a global lock.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::sync::{Mutex, MutexGuard};

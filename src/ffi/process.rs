@@ -131,9 +131,9 @@ pub fn with_umask<T>(mask: libc::mode_t, create: impl FnOnce() -> T) -> T {
     result
 }
 
-/// `-X` (spec §8.4): closes every descriptor from 0 to `getdtablesize() - 1` (stdin, stdout and
-/// stderr included), then forks three times; each parent leaves at once with status 0. Only the
-/// last child returns. No `setsid`.
+/// `-X` (docs/behaviour.md §8.4): closes every descriptor from 0 to `getdtablesize() - 1` (stdin,
+/// stdout and stderr included), then forks three times; each parent leaves at once with status 0.
+/// Only the last child returns. No `setsid`.
 ///
 /// Unlike the C tool, descriptors 0, 1 and 2 are then opened on /dev/null: the daemon's output
 /// goes nowhere as documented, instead of into whatever socket happens to reuse those numbers

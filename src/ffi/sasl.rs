@@ -1,7 +1,7 @@
 //! The libsasl2 client, behind a safe API: process-wide set-up with the interactive callback
-//! list and the `-o` option table (spec §5.1), one `Conn` per round with its properties,
-//! mechanism start/step with the interaction lists filled by a `Prompter` (spec §5.5), the
-//! security layer (encode/decode) and the library's own base64.
+//! list and the `-o` option table (docs/behaviour.md §5.1), one `Conn` per round with its
+//! properties, mechanism start/step with the interaction lists filled by a `Prompter`
+//! (docs/behaviour.md §5.5), the security layer (encode/decode) and the library's own base64.
 //!
 //! It knows nothing about protocols or printing; what to send and show is the caller's job.
 
@@ -30,7 +30,7 @@ pub const SASL_BADPARAM: Code = sys::SASL_BADPARAM;
 #[cfg(test)]
 pub const SASL_BADAUTH: Code = sys::SASL_BADAUTH;
 
-/// What the library asks for (spec §5.5).
+/// What the library asks for (docs/behaviour.md §5.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptKind {
     User,
@@ -54,7 +54,7 @@ pub trait Prompter {
     fn answer(&mut self, request: &PromptRequest) -> Secret;
 }
 
-/// Process-wide client set-up (spec §5.1).
+/// Process-wide client set-up (docs/behaviour.md §5.1).
 pub struct ClientConfig {
     pub challenge_prompts: bool,
     /// `-o name=value` pairs as given (bytes; a C string ends at a NUL).
@@ -315,8 +315,8 @@ fn callback(id: c_ulong, proc_: CallbackProc) -> sys::sasl_callback_t {
     }
 }
 
-/// Sets up the library's client side once per process (spec §5.1): the interaction callbacks
-/// (challenge prompts only when asked for), and GETOPT served from `config.options`.
+/// Sets up the library's client side once per process (docs/behaviour.md §5.1): the interaction
+/// callbacks (challenge prompts only when asked for), and GETOPT served from `config.options`.
 /// A second call fails with `SASL_FAIL` and changes nothing.
 pub fn client_init(config: ClientConfig) -> Result<(), Code> {
     let mut list = Vec::new();
@@ -496,7 +496,7 @@ fn prompt_kind(id: c_ulong) -> (PromptKind, bool) {
 }
 
 impl Conn {
-    /// `sasl_client_new` with the library's global callbacks (spec §5.1).
+    /// `sasl_client_new` with the library's global callbacks (docs/behaviour.md §5.1).
     pub fn new(
         service: &str,
         server_fqdn: Option<&str>,
@@ -577,7 +577,7 @@ impl Conn {
         )
     }
 
-    /// SSF of the layer below (TLS cipher bits, spec §4.3).
+    /// SSF of the layer below (TLS cipher bits, docs/behaviour.md §4.3).
     pub fn set_external_ssf(&mut self, ssf: u32) -> Result<(), Code> {
         let value: sys::sasl_ssf_t = ssf;
         // The library copies the number.
@@ -720,8 +720,8 @@ impl Conn {
         }
     }
 
-    /// `sasl_client_start` (spec §6.1 step 1): an initial response is asked for only when
-    /// `want_initial_response`; the mechanism list is taken up to its first NUL.
+    /// `sasl_client_start` (docs/behaviour.md §6.1 step 1): an initial response is asked for only
+    /// when `want_initial_response`; the mechanism list is taken up to its first NUL.
     pub fn start(
         &mut self,
         mechlist: &[u8],

@@ -31,8 +31,8 @@ pub enum AddressFamily {
     Inet6,
 }
 
-/// getaddrinfo(host, service) with SOCK_STREAM and AI_CANONNAME (spec §3.1), for the given
-/// family (AF_UNSPEC, AF_INET or AF_INET6). The error is gai_strerror's text.
+/// getaddrinfo(host, service) with SOCK_STREAM and AI_CANONNAME (docs/behaviour.md §3.1), for the
+/// given family (AF_UNSPEC, AF_INET or AF_INET6). The error is gai_strerror's text.
 pub fn resolve(host: &[u8], service: &[u8], family: AddressFamily) -> Result<Resolved, String> {
     let host = CString::new(host.to_vec()).map_err(|_| "Name or service not known".to_string())?;
     let service = CString::new(service.to_vec())

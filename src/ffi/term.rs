@@ -1,6 +1,6 @@
 //! Terminal and stdin reads for prompts: glibc's own `getpass("")` for no-echo reads
-//! (spec §9.3), unbuffered C stdio, and line reads from fd 0 without read-ahead, so that
-//! whatever follows a prompt answer stays in stdin for the relay.
+//! (docs/behaviour.md §9.3), unbuffered C stdio, and line reads from fd 0 without read-ahead, so
+//! that whatever follows a prompt answer stays in stdin for the relay.
 
 use crate::ffi::secret::Secret;
 use std::ffi::CStr;
@@ -18,8 +18,8 @@ mod c {
     }
 }
 
-/// glibc `getpass("")`: the password line without its newline (spec §9.3). The answer ends
-/// at the first NUL, as the C tool copies it as a string; glibc's buffer is wiped afterwards.
+/// glibc `getpass("")`: the password line without its newline (docs/behaviour.md §9.3). The answer
+/// ends at the first NUL, as the C tool copies it as a string; glibc's buffer is wiped afterwards.
 pub fn getpass() -> Secret {
     // SAFETY: the prompt is a valid empty C string; glibc returns NULL or its own static
     // NUL-terminated buffer, which nothing else touches until the next getpass call.
@@ -195,7 +195,8 @@ mod tests {
     }
 
     /// On a terminal, getpass turns echo off while reading, writes the newline itself and
-    /// turns echo back on (spec §13A.35): run in a child whose controlling terminal is a pty.
+    /// turns echo back on (docs/transcripts.md §13A.35): run in a child whose controlling terminal
+    /// is a pty.
     #[test]
     fn getpass_on_a_terminal_does_not_echo() {
         const CHILD: &str = "IMTEST_TEST_GETPASS_PTY";

@@ -1,5 +1,5 @@
 //! Who is running us: the password-database login name of the real user id, the default
-//! authentication name (`-a` absent, spec §5.5).
+//! authentication name (`-a` absent, docs/behaviour.md §5.5).
 
 use std::ffi::CStr;
 use std::os::raw::c_char;

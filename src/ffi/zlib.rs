@@ -1,5 +1,6 @@
 //! Raw DEFLATE streams (no zlib header, window 15, memLevel 9) through the system zlib, as
-//! COMPRESS=DEFLATE needs; outgoing data ends every flush with a sync flush (spec §7.5).
+//! COMPRESS=DEFLATE needs; outgoing data ends every flush with a sync flush
+//! (docs/behaviour.md §7.5).
 
 use libz_sys as z;
 use std::mem::MaybeUninit;

@@ -1,5 +1,5 @@
-//! Name resolution and the connect of one round (spec §3.1): TCP as the C tool does it,
-//! restricted by `-4`/`-6` and bounded by `--connect-timeout` when those are given, or a
+//! Name resolution and the connect of one round (docs/behaviour.md §3.1): TCP as the C tool does
+//! it, restricted by `-4`/`-6` and bounded by `--connect-timeout` when those are given, or a
 //! UNIX-domain socket with `--unix`.
 
 use super::socket::Socket;

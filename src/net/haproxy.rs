@@ -1,5 +1,5 @@
-//! The HAProxy PROXY header sent first on every connection with `-H` (spec §3.3). Without
-//! our `--haproxy-*` options the bytes are exactly upstream master's, quirks included; with
+//! The HAProxy PROXY header sent first on every connection with `-H` (docs/behaviour.md §3.3).
+//! Without our `--haproxy-*` options the bytes are exactly upstream master's, quirks included; with
 //! `--haproxy-version 2` an address becomes a v2 PROXY command (TCP over IPv4 or IPv6, then
 //! the `--haproxy-tlv`s), and `--haproxy-dest`, `--haproxy-source-port` and
 //! `--haproxy-dest-port` replace what they name in either version. Layout: the PROXY protocol

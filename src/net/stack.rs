@@ -18,7 +18,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::time::Duration;
 
-/// Line-reader sizes of the C tool (buffer size minus the NUL), spec §1.3.
+/// Line-reader sizes of the C tool (buffer size minus the NUL), docs/behaviour.md §1.3.
 pub const LINE_MAX: usize = 1023;
 pub const SASL_LINE_MAX: usize = 16383;
 
@@ -162,7 +162,7 @@ impl Stack {
         self.transport = Transport::Tls(Box::new(stream));
     }
 
-    /// After a successful authentication (spec §5.3): the output buffer takes the SASL
+    /// After a successful authentication (docs/behaviour.md §5.3): the output buffer takes the SASL
     /// connection's largest buffer as its size, as the C tool's does even without a layer
     /// (it shows when compression is on); with `encode`, everything is also wrapped by the
     /// security layer from now on.
@@ -187,7 +187,7 @@ impl Stack {
         self.max_plain = PROT_BUFSIZE;
     }
 
-    /// Starts DEFLATE in both directions (spec §7.5).
+    /// Starts DEFLATE in both directions (docs/behaviour.md §7.5).
     pub fn start_compression(&mut self) -> Result<(), ReadError> {
         let broken = |_| ReadError::Broken("Error compressing data".into());
         self.flush()?;
@@ -220,7 +220,7 @@ impl Stack {
     }
 
     /// True when a read would find data without waiting: buffered text, TLS records
-    /// already decrypted, or bytes waiting on the socket (spec §1.3 "drain").
+    /// already decrypted, or bytes waiting on the socket (docs/behaviour.md §1.3 "drain").
     pub fn has_pending(&self) -> bool {
         self.has_buffered_plaintext() || sys::readable_now(self.fd())
     }
@@ -406,7 +406,7 @@ impl Stack {
                         // A socket error under TLS is reported as such.
                         Ok(io) => Err(io),
                         // A TLS-level failure (OpenSSL 3's unexpected EOF among them):
-                        // the relay sees the end of the connection (spec §4.4).
+                        // the relay sees the end of the connection (docs/behaviour.md §4.4).
                         Err(_) => Ok(0),
                     },
                 },

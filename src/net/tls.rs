@@ -1,5 +1,5 @@
-//! TLS for the test clients (spec §4): a fresh OpenSSL client context per handshake, the C
-//! tool's verify/info/BIO trace lines on stdout, the success line, and the session kept for
+//! TLS for the test clients (docs/behaviour.md §4): a fresh OpenSSL client context per handshake,
+//! the C tool's verify/info/BIO trace lines on stdout, the success line, and the session kept for
 //! resumption in the next `-n` round. No SNI, no ALPN, no trust store, never a hard verify
 //! failure — which is why the context is built by hand instead of with `SslConnector`.
 //!
@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 /// Why a TLS start failed; the C tool's stdout lines were already printed.
 #[derive(Debug)]
 pub enum Failure {
-    /// Context/certificate set-up failed (spec §4.1): the plain socket comes back so the
-    /// caller can carry on in clear, as the C tool does after STARTTLS.
+    /// Context/certificate set-up failed (docs/behaviour.md §4.1): the plain socket comes back so
+    /// the caller can carry on in clear, as the C tool does after STARTTLS.
     Engine(Socket),
     /// Handshake failed (`SSL_connect error <n>`, `SSL session removed` already printed).
     /// With an opt-in TLS option given, OpenSSL's reason (the C tool says none).
@@ -39,7 +39,7 @@ pub enum Failure {
     Fatal(String),
 }
 
-/// A finished handshake and what the SASL layer needs from it (spec §4.3).
+/// A finished handshake and what the SASL layer needs from it (docs/behaviour.md §4.3).
 pub struct Established {
     pub stream: SslStream<Socket>,
     /// Cipher bits in use: SASL external SSF.
@@ -197,7 +197,7 @@ impl Engine {
         stream.set_shutdown(ShutdownState::SENT | ShutdownState::RECEIVED);
     }
 
-    /// The client context of spec §4.1 plus the opt-in settings, and where the verify
+    /// The client context of docs/behaviour.md §4.1 plus the opt-in settings, and where the verify
     /// callback notes the first failed check. `Err(None)`: the C tool's engine failure (the
     /// messages are printed); `Err(Some(message))`: an opt-in setting failed.
     fn context(&self, keyfile: Option<&[u8]>) -> Result<(SslContext, FirstError), Option<String>> {
@@ -346,7 +346,7 @@ fn load_client_cert(builder: &mut SslContextBuilder, file: &[u8]) -> Result<(), 
     Ok(())
 }
 
-/// The verify callback (spec §4.2): report, then let everything within the depth pass.
+/// The verify callback (docs/behaviour.md §4.2): report, then let everything within the depth pass.
 fn verify(verbose: bool, preverify_ok: bool, store: &mut X509StoreContextRef) -> bool {
     let depth = store.error_depth();
     let ok = preverify_ok || depth <= VERIFY_DEPTH;
@@ -401,7 +401,7 @@ fn verify_note(code: i32) -> Option<Note> {
     }
 }
 
-/// Verbose tracing: OpenSSL state/alert lines and the record hex dump (spec §4.5).
+/// Verbose tracing: OpenSSL state/alert lines and the record hex dump (docs/behaviour.md §4.5).
 struct Trace;
 
 impl InfoHandler for Trace {

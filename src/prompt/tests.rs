@@ -276,6 +276,6 @@ fn digest_md5_realm_prompt_reads_a_line() {
     assert_eq!(reply.code, SASL_CONTINUE);
     assert!(String::from_utf8_lossy(&reply.output.unwrap())
         .starts_with("username=\"tim\",realm=\"myrealm\","));
-    // Spec §13A.16: the only thing shown is the realm prompt.
+    // docs/transcripts.md §13A.16: the only thing shown is the realm prompt.
     assert_eq!(console.shown, b"Please enter your realm: ");
 }

@@ -16,7 +16,7 @@ pub enum Kind {
     Nntp,
 }
 
-/// How the greeting is read (spec §3.5).
+/// How the greeting is read (docs/behaviour.md §3.5).
 #[derive(Debug, Clone, Copy)]
 pub struct Banner {
     /// The greeting is read through the capability reader.
@@ -26,7 +26,7 @@ pub struct Banner {
     pub end: Option<&'static str>,
 }
 
-/// The capability request and the tokens searched for in its reply (spec §1.2–§1.4).
+/// The capability request and the tokens searched for in its reply (docs/behaviour.md §1.2–§1.4).
 #[derive(Debug, Clone, Copy)]
 pub struct Capabilities {
     pub command: Option<&'static str>,
@@ -71,7 +71,7 @@ impl StartTls {
     }
 }
 
-/// How a SASL exchange is framed (spec §6.1).
+/// How a SASL exchange is framed (docs/behaviour.md §6.1).
 #[derive(Debug, Clone, Copy)]
 pub struct SaslFraming {
     pub command: &'static str,
@@ -88,7 +88,7 @@ pub struct SaslFraming {
     pub success_data: SuccessData,
 }
 
-/// How a success reply carries SASL data (spec §6.1 step 6).
+/// How a success reply carries SASL data (docs/behaviour.md §6.1 step 6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SuccessData {
     None,
@@ -546,7 +546,7 @@ pub static PROTOCOLS: [Protocol; 9] = [
     },
 ];
 
-/// The protocol key for a program name (basename of argv[0]), spec §1.1.
+/// The protocol key for a program name (basename of argv[0]), docs/behaviour.md §1.1.
 pub fn key_for_program(basename: &str) -> Option<&'static str> {
     const NAMES: [(&str, &str); 9] = [
         ("imtest", "imap"),

@@ -18,7 +18,7 @@
 //!
 //!    Other tokens are left alone: PLAIN, LOGIN, EXTERNAL and APOP payloads are the same in
 //!    every run (APOP's digest is over the host name when the banner has no challenge, spec
-//!    §6.4; see 5 for one that has), and a token that is
+//!    docs/behaviour.md §6.4; see 5 for one that has), and a token that is
 //!    not strict base64 (say, a wrongly padded one from our tool) stays as it is and shows
 //!    up in the diff.
 //!    * OTP (RFC 2444): the sequence number of the challenge `otp-md5 <seq> <seed> ext`

@@ -1,8 +1,8 @@
 //! `-q` COMPRESS=DEFLATE, the cases that need Rust (zlib on the test side, a recording tap):
 //!
-//! `-q` COMPRESS=DEFLATE (spec §7.5): after authentication the C tool and ours must put the
-//! same compressed bytes on the wire for the same input — zlib's raw deflate with memLevel 9,
-//! one sync flush per flush of the C tool's 4096-byte output buffer, and the same flush
+//! `-q` COMPRESS=DEFLATE (docs/behaviour.md §7.5): after authentication the C tool and ours must
+//! put the same compressed bytes on the wire for the same input — zlib's raw deflate with memLevel
+//! 9, one sync flush per flush of the C tool's 4096-byte output buffer, and the same flush
 //! points (every stdin line, the logout) — and decompress what the server sends.
 //!
 //! `-q` against the lab's real Dovecot (COMPRESS=DEFLATE advertised before login): a

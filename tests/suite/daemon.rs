@@ -1,6 +1,6 @@
-//! `-X path -I pidfile` end to end (spec §8.4): the command returns 0 at once with no output,
-//! the daemon (whose PID is in the pid file) authenticates, serves a socket client (the reply
-//! reaches the client, the session is reset with `UN0 UNSELECT`), and on SIGINT removes its
+//! `-X path -I pidfile` end to end (docs/behaviour.md §8.4): the command returns 0 at once with no
+//! output, the daemon (whose PID is in the pid file) authenticates, serves a socket client (the
+//! reply reaches the client, the session is reset with `UN0 UNSELECT`), and on SIGINT removes its
 //! socket and exits. One deliberate difference from the C tool: its daemon's server
 //! connection reuses descriptor 0, which its clean-up closes by mistake, so the C daemon never
 //! sends `Q01 LOGOUT`; ours does (as both tools do with `-x`).

@@ -22,9 +22,9 @@ fn cfg() -> ServerConfig {
 }
 
 // ------------------------------------------------------------------------------------------
-// HTTP SCRAM end to end (spec §6.6, §10.23). Ours parses `data=` the way upstream master does
-// and completes the exchange with a libsasl2 server; the C 3.6 tool keeps the CR LF in the
-// value, so every padded base64 value fails to decode (`base64 decoding error: -5`) and it
+// HTTP SCRAM end to end (docs/behaviour.md §6.6, §10.23). Ours parses `data=` the way upstream
+// master does and completes the exchange with a libsasl2 server; the C 3.6 tool keeps the CR LF in
+// the value, so every padded base64 value fails to decode (`base64 decoding error: -5`) and it
 // never authenticates. Not a differential case: the `oracle` test documents 3.6's failure,
 // the `ours` test pins master's behaviour.
 
@@ -180,8 +180,8 @@ fn a30_http_scram_data_parsing() -> Case {
         ]
         .into_iter().flatten().collect()])
         .normalise(|o| normalise_scram_first(o, b"n,a=bob,n=tim,r=", SPEC_HTTP_SCRAM_FIRST))
-        // Deviation (spec §10.23, master's fix): `data=Z2FyYmFnZQ==` decodes to "garbage",
-        // which the SCRAM step rejects; no decoding error line.
+        // Deviation (docs/behaviour.md §10.23, master's fix): `data=Z2FyYmFnZQ==` decodes to
+        // "garbage", which the SCRAM step rejects; no decoding error line.
         .deviation("HTTP SCRAM data parsed as upstream master does", |o: &mut Outcome| {
             o.replace_stdout(b"base64 decoding error: -5\n", b"")
         })

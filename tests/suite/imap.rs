@@ -74,8 +74,8 @@ C->S b'Q01 LOGOUT\r\n'
         )
 }
 
-/// §13A.15 / §13A.35 server: IMAP LOGIN as the current user (the C tool's default `-a`; the
-/// spec ran as root).
+/// docs/transcripts.md §13A.15 / §13A.35 server: IMAP LOGIN as the current user (the C tool's
+/// default `-a`; the spec ran as root).
 fn login_as_current_user() -> Script {
     let user = crate::engine::current_user();
     vec![
@@ -153,8 +153,8 @@ C->S b'Q01 LOGOUT\r\n'
 ")
 }
 
-/// §13A.35 raw terminal bytes, in the spec's notation (one Python literal per line; `root` is
-/// the current user, see [`login_as_current_user`]).
+/// docs/transcripts.md §13A.35 raw terminal bytes, in the spec's notation (one Python literal per
+/// line; `root` is the current user, see [`login_as_current_user`]).
 const PTY_SPEC: &str = r"
 'S: * OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN AUTH=LOGIN SASL-IR] fake ready\r\r\n'
 'Please enter your password: '      <- stdout; the typed password is not echoed
@@ -177,9 +177,9 @@ fn pty_expected() -> Vec<u8> {
     crate::engine::replace(&v, b"LOGIN root ", format!("LOGIN {user} ").as_bytes())
 }
 
-/// Runs §13A.35 on a pty: wait for the prompt and for echo to go off (getpass flushes earlier
-/// type-ahead), type the password, wait for the login, type a command, wait for its reply,
-/// then Ctrl-D.
+/// Runs docs/transcripts.md §13A.35 on a pty: wait for the prompt and for echo to go off (getpass
+/// flushes earlier type-ahead), type the password, wait for the login, type a command, wait for its
+/// reply, then Ctrl-D.
 fn pty_run(imp: crate::support::run::Imp) -> (crate::support::run::PtyOutput, ServerReport) {
     use std::time::Duration;
     let server = FakeServer::start(vec![login_as_current_user()]);
@@ -261,10 +261,10 @@ mod a35_password_on_pty {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §13A.33 and §13A.34 (beyond the §13A.1–16/35 set: they exercise spawn/signal/unix sockets and
-// large literals of the support layer, and are cheap).
+// docs/transcripts.md §13A.33 and §13A.34 (beyond the docs/transcripts.md §13A.1–16/35 set: they
+// exercise spawn/signal/unix sockets and large literals of the support layer, and are cheap).
 
-/// Facts gathered from the unix-socket side of §13A.33.
+/// Facts gathered from the unix-socket side of docs/transcripts.md §13A.33.
 struct SocketSide {
     client1: Vec<u8>,
     client2: Vec<u8>,
@@ -473,7 +473,8 @@ mod a33_unix_socket_relay {
     }
 }
 
-/// §8.5: the 261 header bytes of every stress-test APPEND (folded continuation lines).
+/// docs/behaviour.md §8.5: the 261 header bytes of every stress-test APPEND (folded continuation
+/// lines).
 const STRESS_HEADER: &[u8] = b"Date: Mon, 7 Feb 1994 21:52:25 -0800 (PST)\r\n From: Fred Foobar <foobar@Blurdybloop.COM>\r\n Subject: afternoon meeting\r\n To: mooch@owatagu.siam.edu\r\n Message-Id: <B27397-0100000@Blurdybloop.COM>\r\n MIME-Version: 1.0\r\n Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
 
 fn stress_script() -> Script {

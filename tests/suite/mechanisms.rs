@@ -294,7 +294,7 @@ fn scram_sha_256_plus_starttls() -> Case {
 
 fn scram_plus_listed_library_choice() -> Case {
     // No -m over TLS, server lists SCRAM-SHA-256-PLUS: the library binds (`p=tls-unique`) and
-    // again names the mechanism SCRAM-SHA-256 (spec §4.3 expected a -PLUS pick).
+    // again names the mechanism SCRAM-SHA-256 (docs/behaviour.md §4.3 expected a -PLUS pick).
     scram_over_tls(
         "library choice over TLS with SCRAM-SHA-256-PLUS listed",
         None,
@@ -304,8 +304,9 @@ fn scram_plus_listed_library_choice() -> Case {
 }
 
 fn scram_over_tls_without_plus() -> Case {
-    // Over TLS with only SCRAM-SHA-256 listed (no -m): spec §4.3 says the client then sends
-    // gs2 flag `y`; the C tool (libsasl2 2.1.28) sends `n,,` — no channel-binding claim at all.
+    // Over TLS with only SCRAM-SHA-256 listed (no -m): docs/behaviour.md §4.3 says the client then
+    // sends gs2 flag `y`; the C tool (libsasl2 2.1.28) sends `n,,` — no channel-binding claim at
+    // all.
     scram_over_tls(
         "SCRAM-SHA-256 over TLS, no -PLUS listed (gs2 n)",
         None,

@@ -422,7 +422,7 @@ fn digest_md5_asks_for_realm_when_server_offers_several() {
     script.realm = REALM.as_bytes().to_vec();
     let start = c.start(b"DIGEST-MD5", true, &mut script);
     assert_eq!(start.code, SASL_CONTINUE);
-    // Hand-made challenge with two realms (like spec §13A.16).
+    // Hand-made challenge with two realms (like docs/transcripts.md §13A.16).
     let challenge = b"realm=\"r1\",realm=\"r2\",nonce=\"OA6MG9tEQGm2hh\",qop=\"auth\",charset=utf-8,algorithm=md5-sess";
     let reply = c.step(challenge, &mut script);
     assert_eq!(reply.code, SASL_CONTINUE, "{}", errstring(reply.code));

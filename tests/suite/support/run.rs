@@ -244,7 +244,8 @@ impl Command {
         }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it only
-        // detaches the child from our controlling terminal (spec §9.3: getpass then uses stdin).
+        // detaches the child from our controlling terminal (docs/behaviour.md §9.3: getpass then
+        // uses stdin).
         unsafe {
             cmd.pre_exec(|| {
                 libc::setsid();

@@ -225,8 +225,9 @@ pub fn imap_login(config: &ServerConfig) -> Step {
 }
 
 // ------------------------------------------------------------------------------------------
-// The other protocols' SASL commands (imtest's `auth_sasl` framings, spec §1.2 and §6.1), and
-// HTTP's `Authorization:` / `WWW-Authenticate:` exchange (spec §6.6).
+// The other protocols' SASL commands (imtest's `auth_sasl` framings,
+// docs/behaviour.md §1.2 and §6.1), and HTTP's `Authorization:` / `WWW-Authenticate:` exchange
+// (docs/behaviour.md §6.6).
 
 /// How the server sends a challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

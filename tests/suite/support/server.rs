@@ -1,8 +1,8 @@
 //! A scripted fake server on 127.0.0.1 (ephemeral port, one thread). Each accepted connection
 //! runs its own list of [`Step`]s; connections are accepted one after another (for `-n N`
 //! rounds). Everything the server receives and sends is recorded as [`Event`]s in the spec's
-//! granularity (§13A `C->S` / `S->C`), after TLS and SASL layers are removed, so tests can
-//! assert the client's bytes exactly.
+//! granularity (docs/transcripts.md §13A `C->S` / `S->C`), after TLS and SASL layers are removed,
+//! so tests can assert the client's bytes exactly.
 //!
 //! Nothing can hang: reads time out (default 5 s), accepts give up after 10 s or as soon as
 //! [`FakeServer::finish`] says the client process is gone, and a failing step closes the

@@ -1,4 +1,4 @@
-//! The spec's notation (imtest-behaviour.md §13A) as data: Python-style `repr` of byte strings,
+//! The spec's notation (docs/transcripts.md §13A) as data: Python-style `repr` of byte strings,
 //! the `C->S` / `S->C` wire log, and the `\r`-marked stdout blocks. Recorded server logs are
 //! rendered into the same text so that a test can paste a spec block and compare.
 
