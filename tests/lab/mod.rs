@@ -1,6 +1,6 @@
 //! Real servers for the integration tests: the throw-away mail lab of `scripts/lab.sh`
 //! (Dovecot: IMAP, POP3, ManageSieve, LMTP, submission; Postfix: SMTP; Cyrus 3.6.1: IMAP,
-//! POP3, LMTP, Sieve, NNTP, HTTP, mupdate, sync) and a runner for the tools under test.
+//! POP3, LMTP, Sieve, NNTP, HTTP, mupdate, sync).
 //!
 //! * [`lab()`] starts the lab once per test binary (a `OnceLock`), in a private directory
 //!   `$TMPDIR/imtest-lab-<pid>/lab`, and makes sure it is stopped when the test process ends:
@@ -8,9 +8,8 @@
 //!   `process::exit` after failures both run it), and `lab.sh up --watch <our pid>` leaves a
 //!   watchdog that stops the lab if we are killed instead. Set `IMTEST_LAB_DIR` to a lab
 //!   started with `make lab` to use it instead (it is then left running).
-//! * [`run`] executes a tool — ours or the C one — under a program name (a symlink with that
-//!   basename), with stdin bytes, a hard timeout, no controlling terminal, and at most
-//!   [`max_jobs`] tools running at a time across the whole test binary.
+//! * [`take_slot`]: at most [`max_jobs`] tools talk to the lab at a time across the whole
+//!   test binary (the runner, `support::run::Command::run_lab`, holds one while it runs).
 //!
 //! Submodules: [`normalise`] (what varies from run to run), [`diff`] (unified diff).
 #![allow(dead_code)]
@@ -19,19 +18,12 @@ pub mod diff;
 pub mod normalise;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::fs;
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
-/// The C tool (Debian 12 `cyrus-clients` 3.6.1).
-pub const ORACLE: &str = "/usr/lib/cyrus/bin/imtest";
-/// Our multi-call binary.
-pub const OURS: &str = env!("CARGO_BIN_EXE_imtest");
 /// The lab script.
 const LAB_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lab.sh");
 
@@ -82,7 +74,7 @@ impl Lab {
     }
 }
 
-/// This test process's scratch directory: `lab/` (unless `IMTEST_LAB_DIR`) and `bin/`.
+/// This test process's scratch directory: `lab/` (unless `IMTEST_LAB_DIR`).
 fn scratch_root() -> &'static Path {
     SCRATCH.get_or_init(|| {
         sweep_stale_scratch();
@@ -99,7 +91,7 @@ fn scratch_root() -> &'static Path {
 }
 
 /// A test process killed with SIGKILL runs no exit handler: its watchdog stops the lab, but
-/// the scratch directory (tool links) stays. Removes such leftovers: `imtest-lab-<pid>` of a
+/// the scratch directory stays. Removes such leftovers: `imtest-lab-<pid>` of a
 /// process that is gone, and with no lab left in it.
 fn sweep_stale_scratch() {
     let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
@@ -242,66 +234,7 @@ fn read_ports(dir: &Path) -> Result<BTreeMap<String, u16>, String> {
     Ok(ports)
 }
 
-// --- running the tools --------------------------------------------------------------------
-
-/// Which implementation to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    /// The C tool, `/usr/lib/cyrus/bin/imtest` (3.6.1).
-    C,
-    /// This crate's binary.
-    Ours,
-}
-
-impl Tool {
-    fn binary(self) -> &'static str {
-        match self {
-            Tool::C => {
-                assert!(
-                    Path::new(ORACLE).exists(),
-                    "the C tool {ORACLE} is missing: `apt-get install cyrus-clients`"
-                );
-                ORACLE
-            }
-            Tool::Ours => OURS,
-        }
-    }
-
-    fn dir_name(self) -> &'static str {
-        match self {
-            Tool::C => "c",
-            Tool::Ours => "ours",
-        }
-    }
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(i32),
-    /// Still running at the deadline; killed.
-    TimedOut,
-}
-
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Exit::Code(c) => write!(f, "exit status {c}"),
-            Exit::Signal(s) => write!(f, "killed by signal {s}"),
-            Exit::TimedOut => write!(f, "timed out (killed)"),
-        }
-    }
-}
-
-/// What a run produced.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit: Exit,
-    pub elapsed: Duration,
-}
+// --- sharing the lab ------------------------------------------------------------------
 
 /// At most this many tools run at once (env `IMTEST_LAB_JOBS`, default 4: the machine has
 /// two cores and most of a run is waiting for the server).
@@ -344,91 +277,4 @@ pub fn take_slot() -> SlotGuard {
     }
     *used += 1;
     SlotGuard(&SLOTS)
-}
-
-/// `<scratch>/bin/<c|ours>/<name>`: a symlink to the tool, so argv[0]'s basename is `name`.
-fn link(tool: Tool, name: &str) -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let dir = scratch_root().join("bin").join(tool.dir_name());
-    let link = dir.join(name);
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if fs::symlink_metadata(&link).is_err() {
-        fs::create_dir_all(&dir).expect("create the link directory");
-        std::os::unix::fs::symlink(tool.binary(), &link).expect("create the tool symlink");
-    }
-    link
-}
-
-/// Runs `tool` as `name` (argv[0] is exactly `name`, so messages that quote argv[0] agree
-/// between the two tools) with `args`, stdin from a regular file holding `stdin` (EOF right
-/// after it, like `< file`), in its own session (no controlling terminal: password prompts
-/// read stdin), `POSIXLY_CORRECT` removed. After `timeout` the process group is killed and
-/// the outcome says [`Exit::TimedOut`].
-pub fn run(tool: Tool, name: &str, args: &[String], stdin: &[u8], timeout: Duration) -> Outcome {
-    let program = link(tool, name);
-    let input = {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = scratch_root().join(format!("stdin-{n}"));
-        fs::write(&path, stdin).expect("write the stdin file");
-        let file = fs::File::open(&path).expect("open the stdin file");
-        let _ = fs::remove_file(&path);
-        file
-    };
-    let _slot = take_slot();
-    let mut command = Command::new(&program);
-    command
-        .arg0(name)
-        .args(args)
-        .env_remove("POSIXLY_CORRECT")
-        .stdin(input)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let started = Instant::now();
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("stdout pipe")));
-    let err = reader(Box::new(child.stderr.take().expect("stderr pipe")));
-    let exit = loop {
-        if let Some(status) = child.try_wait().expect("wait for the tool") {
-            break match (status.code(), status.signal()) {
-                (Some(code), _) => Exit::Code(code),
-                (None, Some(signal)) => Exit::Signal(signal),
-                (None, None) => Exit::Code(-1),
-            };
-        }
-        if started.elapsed() >= timeout {
-            // SAFETY: plain kill(2) of the child's own process group (it called setsid).
-            unsafe {
-                libc::kill(-(child.id() as i32), libc::SIGKILL);
-            }
-            let _ = child.wait();
-            break Exit::TimedOut;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = started.elapsed();
-    Outcome {
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-        exit,
-        elapsed,
-    }
 }

@@ -511,10 +511,7 @@ impl Case {
             cmd = cmd.env(k, v);
         }
         let out = match self.lab {
-            Some(_) => {
-                let _slot = crate::lab::take_slot();
-                cmd.run_raw()
-            }
+            Some(_) => cmd.run_lab(),
             None => cmd.run_raw(),
         };
         // Whatever happened, the feed must not keep stdin open.

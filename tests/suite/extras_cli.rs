@@ -4,10 +4,10 @@
 //! `IMTEST_PASSWORD`), `--help-extras` against the man page, and master's long-option
 //! abbreviations, which our full-name-only options must leave alone.
 
-use crate::lab::{lab, run, Exit, Outcome, Tool, OURS, TIM};
+use crate::lab::{lab, TIM};
+use crate::support::run::{Command as Run, Imp, Input, Output};
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
@@ -24,25 +24,28 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn code(outcome: &Outcome) -> i32 {
-    match outcome.exit {
-        Exit::Code(code) => code,
-        other => panic!("did not exit normally: {other}\n{}", text(&outcome.stderr)),
+fn code(outcome: &Output) -> i32 {
+    match outcome.status.code() {
+        Some(code) => code,
+        None => panic!("did not exit normally: {}", outcome.describe()),
     }
 }
 
-/// Ours run directly (no lab runner): stdin from /dev/null, `env` added.
-fn ours_direct(list: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    Command::new(OURS)
-        .args(list)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+/// Ours with stdin from /dev/null, `env` added.
+fn ours_direct(list: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut run = Run::new(Imp::Ours, "imtest").args(list).stdin(Input::Null);
+    for (k, v) in env {
+        run = run.env(k, v);
+    }
+    run.run_lab()
 }
 
-fn imtest(tool: Tool, list: &[&str], stdin: &str) -> Outcome {
-    run(tool, "imtest", &args(list), stdin.as_bytes(), LIMIT)
+fn imtest(tool: Imp, list: &[&str], stdin: &str) -> Output {
+    Run::new(tool, "imtest")
+        .args(args(list))
+        .stdin_bytes(stdin)
+        .timeout(LIMIT)
+        .run_lab()
 }
 
 /// A port on 127.0.0.1 where nothing listens.
@@ -119,8 +122,8 @@ fn stage_cases() -> Vec<(&'static str, Vec<String>, &'static str, i32)> {
 fn exit_status_gives_one_code_per_stage_and_nothing_changes_without_it() {
     for (case, list, stdin, stage) in stage_cases() {
         let plain: Vec<&str> = list.iter().map(String::as_str).collect();
-        let c = imtest(Tool::C, &plain, stdin);
-        let ours = imtest(Tool::Ours, &plain, stdin);
+        let c = imtest(Imp::Oracle, &plain, stdin);
+        let ours = imtest(Imp::Ours, &plain, stdin);
         assert_eq!(
             code(&ours),
             code(&c),
@@ -128,7 +131,7 @@ fn exit_status_gives_one_code_per_stage_and_nothing_changes_without_it() {
         );
         let mut with = vec!["--exit-status"];
         with.extend(&plain);
-        let ours = imtest(Tool::Ours, &with, stdin);
+        let ours = imtest(Imp::Ours, &with, stdin);
         assert_eq!(
             code(&ours),
             stage,
@@ -141,12 +144,12 @@ fn exit_status_gives_one_code_per_stage_and_nothing_changes_without_it() {
 
 fn exit_status_protocol_stage_when_the_server_goes_away() {
     let c = imtest(
-        Tool::C,
+        Imp::Oracle,
         &["-w", "x", "-p", &greeting_then_close(), "127.0.0.1"],
         "",
     );
     let ours = imtest(
-        Tool::Ours,
+        Imp::Ours,
         &["-w", "x", "-p", &greeting_then_close(), "127.0.0.1"],
         "",
     );
@@ -154,7 +157,7 @@ fn exit_status_protocol_stage_when_the_server_goes_away() {
     assert_eq!(ours.stderr, c.stderr);
     let port = greeting_then_close();
     let ours = imtest(
-        Tool::Ours,
+        Imp::Ours,
         &["--exit-status", "-w", "x", "-p", &port, "127.0.0.1"],
         "",
     );
@@ -162,7 +165,7 @@ fn exit_status_protocol_stage_when_the_server_goes_away() {
     assert_eq!(code(&ours), 5);
 }
 
-fn authenticated(outcome: &Outcome) -> bool {
+fn authenticated(outcome: &Output) -> bool {
     text(&outcome.stdout).contains("\nAuthenticated.\n")
 }
 
@@ -180,7 +183,7 @@ fn password_file_logs_in_and_a_wrong_one_does_not() {
     let imap = imap_port();
     for (file, expected) in [(&good, true), (&bad, false)] {
         let ours = imtest(
-            Tool::Ours,
+            Imp::Ours,
             &[
                 "-a",
                 TIM.0,
@@ -202,7 +205,7 @@ fn password_fd_zero_reads_one_line_and_leaves_the_rest_of_stdin() {
     let imap = imap_port();
     let stdin = format!("{}\na1 NOOP\n", TIM.1);
     let ours = imtest(
-        Tool::Ours,
+        Imp::Ours,
         &[
             "-a",
             TIM.0,
@@ -224,8 +227,8 @@ fn password_fd_zero_reads_one_line_and_leaves_the_rest_of_stdin() {
 fn password_fd_from_an_inherited_descriptor() {
     let file = scratch_file("fd3", format!("{}\n", TIM.1).as_bytes());
     let imap = imap_port();
-    let output = Command::new("sh")
-        .args(["-c", "exec \"$@\" 3<\"$PWFILE\"", "sh", OURS])
+    let output = Run::new(Imp::Ours, "imtest")
+        .under(["sh", "-c", "exec \"$@\" 3<\"$PWFILE\"", "sh"])
         .args([
             "-a",
             TIM.0,
@@ -238,9 +241,8 @@ fn password_fd_from_an_inherited_descriptor() {
             "127.0.0.1",
         ])
         .env("PWFILE", &file)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+        .stdin(Input::Null)
+        .run_lab();
     let out = text(&output.stdout);
     assert!(out.contains("\nAuthenticated.\n"), "{out}");
     let output = ours_direct(&["--password-fd", "9", "-p", &imap, "127.0.0.1"], &[]);
@@ -323,7 +325,7 @@ fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     // --passw still abbreviates --password although --password-fd/-file exist.
     let imap = imap_port();
     let ours = imtest(
-        Tool::Ours,
+        Imp::Ours,
         &[
             "-a",
             TIM.0,
@@ -340,7 +342,7 @@ fn master_abbreviations_are_unchanged_by_our_full_name_options() {
     assert!(authenticated(&ours), "{}", text(&ours.stderr));
     // An abbreviation of one of ours is not ours: getopt rejects it, as master would.
     let output = ours_direct(&["--verif", "host"], &[]);
-    assert!(text(&output.stderr).starts_with(&format!("{OURS}: unrecognized option '--verif'")));
+    assert!(text(&output.stderr).starts_with("imtest: unrecognized option '--verif'"));
     assert_eq!(output.status.code(), Some(1));
 }
 

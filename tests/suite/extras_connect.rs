@@ -7,8 +7,8 @@
 //! connect timeout.
 
 use crate::lab::normalise::normalise;
-use crate::lab::{lab, Exit, Lab, Outcome, Tool};
-use crate::support::run::{Command, Imp, Input};
+use crate::lab::{lab, Lab};
+use crate::support::run::{Command, Imp, Input, Output};
 use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -21,18 +21,22 @@ fn args(text: &str) -> Vec<String> {
     text.split_whitespace().map(str::to_owned).collect()
 }
 
-fn ours(name: &str, line: &str, stdin: &[u8]) -> Outcome {
-    crate::lab::run(Tool::Ours, name, &args(line), stdin, RUN)
+fn ours(name: &str, line: &str, stdin: &[u8]) -> Output {
+    Command::new(Imp::Ours, name)
+        .args(&args(line))
+        .stdin_bytes(stdin)
+        .timeout(RUN)
+        .run_lab()
 }
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn describe(out: &Outcome) -> String {
+fn describe(out: &Output) -> String {
     format!(
         "{} after {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.exit,
+        out.status,
         out.elapsed,
         text(&out.stdout),
         text(&out.stderr)
@@ -40,8 +44,8 @@ fn describe(out: &Outcome) -> String {
 }
 
 /// The run ended normally after a successful login.
-fn assert_logged_in(out: &Outcome) {
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(out));
+fn assert_logged_in(out: &Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", describe(out));
     assert!(
         text(&out.stdout).contains("\nAuthenticated.\n"),
         "{}",
@@ -77,7 +81,7 @@ fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
     assert_logged_in(&out);
 
     let out = ours("imtest", &format!("-4 -p {port} {TIM} ::1"), b"");
-    assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
         format!(
@@ -94,7 +98,7 @@ fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
         &format!("-6 --exit-status -p {port} {TIM} 127.0.0.1"),
         b"",
     );
-    assert_eq!(out.exit, Exit::Code(2), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
         format!(
@@ -105,7 +109,7 @@ fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
     assert!(out.stdout.is_empty(), "{}", describe(&out));
     // ::1 resolves under -6; the lab listens on 127.0.0.1 only, so the kernel refuses.
     let out = ours("imtest", &format!("--ipv6 -p {port} {TIM} ::1"), b"");
-    assert_eq!(out.exit, Exit::Code(1), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
         format!(
@@ -223,10 +227,18 @@ fn unfired_connect_options_change_nothing() {
         .chain(base.iter().cloned())
         .collect();
     let stdin = b"a1 NOOP\n";
-    let c = crate::lab::run(Tool::C, "imtest", &base, stdin, RUN);
-    let o = crate::lab::run(Tool::Ours, "imtest", &with_extras, stdin, RUN);
-    assert_eq!(c.exit, Exit::Code(0), "{}", describe(&c));
-    assert_eq!(o.exit, c.exit, "{}", describe(&o));
+    let c = Command::new(Imp::Oracle, "imtest")
+        .args(&base)
+        .stdin_bytes(stdin)
+        .timeout(RUN)
+        .run_lab();
+    let o = Command::new(Imp::Ours, "imtest")
+        .args(&with_extras)
+        .stdin_bytes(stdin)
+        .timeout(RUN)
+        .run_lab();
+    assert_eq!(c.status.code(), Some(0), "{}", describe(&c));
+    assert_eq!(o.status, c.status, "{}", describe(&o));
     assert_eq!(normalise(&o.stdout), normalise(&c.stdout));
     assert_eq!(normalise(&o.stderr), normalise(&c.stderr));
 }
@@ -246,7 +258,7 @@ fn unix_socket_delivers_through_dovecot_lmtp() {
         &format!("--unix {}", socket.display()),
         stdin.as_bytes(),
     );
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with("S: 220 ") && stdout.contains("\r\n250 2.1.5 OK\r\n"),
@@ -284,8 +296,12 @@ fn unix_socket_carries_starttls() {
         "-t".to_owned(),
         String::new(),
     ];
-    let out = crate::lab::run(Tool::Ours, "lmtptest", &args, b"NOOP\n", RUN);
-    assert_eq!(out.exit, Exit::Code(0), "{}", describe(&out));
+    let out = Command::new(Imp::Ours, "lmtptest")
+        .args(&args)
+        .stdin_bytes(b"NOOP\n")
+        .timeout(RUN)
+        .run_lab();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("\nS: 220 2.0.0 Begin TLS negotiation now.\r\n"),
@@ -312,7 +328,7 @@ fn unix_socket_that_is_not_there() {
         &format!("--exit-status --unix {}", missing.display()),
         b"",
     );
-    assert_eq!(out.exit, Exit::Code(2), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert_eq!(
         text(&out.stderr),
         format!(
@@ -326,7 +342,7 @@ fn unix_socket_that_is_not_there() {
 // --- PROXY v2 --------------------------------------------------------------------------------
 
 /// imtest through Dovecot's HAProxy listener with `extra` options; the login must succeed.
-fn imap_via_haproxy(extra: &str) -> Outcome {
+fn imap_via_haproxy(extra: &str) -> Output {
     let port = lab().port("IMAP_HAPROXY_PORT");
     let out = ours(
         "imtest",

@@ -4,9 +4,8 @@
 //! `scripts/lab.sh token`. Plus the command-line refusals. What Dovecot never does (no
 //! SASL-IR, only XOAUTH2 advertised, a second error challenge) is in `tests/cases/extras/oauth/`.
 
-use crate::lab::{lab, Exit, Outcome, Tool};
-use crate::support::run::{Command as FakeRun, Imp, Input};
-use std::os::unix::process::CommandExt;
+use crate::lab::lab;
+use crate::support::run::{Command as FakeRun, Imp, Input, Output};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -44,8 +43,12 @@ fn token_text(path: &Path) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-fn ours(name: &str, args: &[String], stdin: &[u8]) -> Outcome {
-    crate::lab::run(Tool::Ours, name, args, stdin, TIMEOUT)
+fn ours(name: &str, args: &[String], stdin: &[u8]) -> Output {
+    FakeRun::new(Imp::Ours, name)
+        .args(args)
+        .stdin_bytes(stdin)
+        .timeout(TIMEOUT)
+        .run_lab()
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -195,7 +198,7 @@ fn logs_in(proto: &Proto, mech: &str) {
         stdout.contains("\nAuthenticated.\nSecurity strength factor: 0\n"),
         "{stdout}"
     );
-    assert_eq!(out.exit, Exit::Code(0), "{stdout}{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     let login = proto.login.replace("{MECH}", mech);
     assert!(
@@ -243,7 +246,7 @@ fn is_refused(proto: &Proto, mech: &str, kind: &str, reason: &str) {
         "{stdout}"
     );
     // --exit-status: 4 for a failed authentication.
-    assert_eq!(out.exit, Exit::Code(4), "{stdout}{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{stdout}{}", text(&out.stderr));
     assert!(out.elapsed < QUICK, "took {:?}", out.elapsed);
     assert!(
         lab().wait_for_log("dovecot.log", reason, Duration::from_secs(5)),
@@ -280,37 +283,19 @@ fn smtptest_postfix() {
 
 fn token_from_an_inherited_pipe() {
     let token = token_text(&token_file("valid"));
-    let mut fds = [0; 2];
-    // SAFETY: pipe() fills the two-element array.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    let (read_end, write_end) = (fds[0], fds[1]);
-    let line = format!("{token}\n");
-    // SAFETY: write_end is the pipe's open write end; the buffer is valid for its length.
-    let written = unsafe { libc::write(write_end, line.as_ptr().cast(), line.len()) };
-    assert_eq!(written, line.len() as isize);
-    // SAFETY: closing our copy of the write end, so the child sees EOF after the token.
-    unsafe { libc::close(write_end) };
     let port = lab().port("IMAP_PORT").to_string();
-    let mut command = Command::new(crate::lab::OURS);
-    command
+    // The token arrives on descriptor 7, a pipe the shell leaves open for exec.
+    let out = FakeRun::new(Imp::Ours, "imtest")
+        .under([
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$TOKEN\" | { exec \"$@\" 7<&0 </dev/null; }",
+            "sh",
+        ])
         .args(["-p", &port, "-a", "tim", "-m", "OAUTHBEARER"])
         .args(["--oauth-token-fd", "7", "127.0.0.1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: dup2 and setsid are async-signal-safe; the pipe's read end becomes fd 7.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::dup2(read_end, 7) < 0 || libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command.spawn().expect("run imtest");
-    // SAFETY: the child has its own copy now.
-    unsafe { libc::close(read_end) };
-    let out = child.wait_with_output().expect("wait for imtest");
+        .env("TOKEN", &token)
+        .run_lab();
     let stdout = text(&out.stdout);
     let port: u16 = port.parse().unwrap();
     let encoded = b64(&initial_response("OAUTHBEARER", port, &token));
@@ -348,7 +333,7 @@ fn token_without_m_picks_oauthbearer() {
             "{tool}: no {command:?} in\n{stdout}"
         );
         assert!(stdout.contains("\nAuthenticated.\n"), "{tool}:\n{stdout}");
-        assert_eq!(out.exit, Exit::Code(0), "{tool}: {}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{tool}: {}", text(&out.stderr));
     }
 }
 
@@ -358,7 +343,11 @@ fn m_xoauth2_without_a_token_is_the_c_tool() {
     let port = lab().port("IMAP_PORT").to_string();
     for mech in ["XOAUTH2", "oauthBearer"] {
         let args = strings(&["-p", &port, "-a", "tim", "-w", "x", "-m", mech, "127.0.0.1"]);
-        let c = crate::lab::run(Tool::C, "imtest", &args, b"", Duration::from_secs(20));
+        let c = FakeRun::new(Imp::Oracle, "imtest")
+            .args(&args)
+            .stdin_bytes(b"")
+            .timeout(Duration::from_secs(20))
+            .run_lab();
         let ours = ours("imtest", &args, b"");
         assert!(
             text(&c.stdout).contains("Authentication failed. no mechanism available"),
@@ -367,7 +356,7 @@ fn m_xoauth2_without_a_token_is_the_c_tool() {
         );
         assert_eq!(text(&ours.stdout), text(&c.stdout), "{mech}: stdout");
         assert_eq!(text(&ours.stderr), text(&c.stderr), "{mech}: stderr");
-        assert_eq!(ours.exit, c.exit, "{mech}");
+        assert_eq!(ours.status, c.status, "{mech}");
     }
 }
 

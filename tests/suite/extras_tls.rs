@@ -12,7 +12,6 @@
 //!   session, tls-server-end-point from the certificate it serves).
 
 use crate::lab::normalise::normalise;
-use crate::lab::{Exit, Outcome, Tool};
 use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
 use crate::support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
@@ -32,7 +31,7 @@ const TIM: [&str; 4] = ["-a", "tim", "-w", "tanstaaftanstaaf"];
 
 /// Runs `tool` as `name` against the lab: `{PORT_NAME}` in an argument becomes that port,
 /// `{lab}` the lab directory; the protocol's usual stdin line.
-fn run_as(tool: Tool, name: &str, args: &[&str]) -> Outcome {
+fn run_as(tool: Imp, name: &str, args: &[&str]) -> Output {
     let lab = crate::lab::lab();
     let args: Vec<String> = args
         .iter()
@@ -49,11 +48,15 @@ fn run_as(tool: Tool, name: &str, args: &[&str]) -> Outcome {
     } else {
         b"NOOP\n"
     };
-    crate::lab::run(tool, name, &args, stdin, RUN_TIMEOUT)
+    Command::new(tool, name)
+        .args(&args)
+        .stdin_bytes(stdin)
+        .timeout(RUN_TIMEOUT)
+        .run_lab()
 }
 
-fn ours(name: &str, args: &[&str]) -> Outcome {
-    run_as(Tool::Ours, name, args)
+fn ours(name: &str, args: &[&str]) -> Output {
+    run_as(Imp::Ours, name, args)
 }
 
 fn with_tim<'a>(args: &[&'a str]) -> Vec<&'a str> {
@@ -66,10 +69,10 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn describe(o: &Outcome) -> String {
+fn describe(o: &Output) -> String {
     format!(
         "{}\n--- stdout\n{}--- stderr\n{}",
-        o.exit,
+        o.status,
         text(&o.stdout),
         text(&o.stderr)
     )
@@ -79,7 +82,7 @@ fn has_line(bytes: &[u8], line: &str) -> bool {
     text(bytes).lines().any(|l| l == line)
 }
 
-fn established_line(o: &Outcome) -> String {
+fn established_line(o: &Output) -> String {
     text(&o.stdout)
         .lines()
         .find(|l| l.starts_with("TLS connection established: "))
@@ -87,22 +90,22 @@ fn established_line(o: &Outcome) -> String {
         .to_owned()
 }
 
-fn assert_success(o: &Outcome) {
-    assert_eq!(o.exit, Exit::Code(0), "{}", describe(o));
+fn assert_success(o: &Output) {
+    assert_eq!(o.status.code(), Some(0), "{}", describe(o));
     assert!(o.stderr.is_empty(), "{}", describe(o));
     assert!(has_line(&o.stdout, "Authenticated."), "{}", describe(o));
 }
 
 /// A run that `--verify` stopped: the failure line, no established line, status 1 (3 with
 /// `--exit-status`).
-fn assert_verify_failure(o: &Outcome, status: i32, reason: &str, name: &str) {
+fn assert_verify_failure(o: &Output, status: i32, reason: &str, name: &str) {
     assert_eq!(
         text(&o.stderr),
         format!("failure: TLS certificate verification failed: {reason} (server name '{name}')\n"),
         "{}",
         describe(o)
     );
-    assert_eq!(o.exit, Exit::Code(status), "{}", describe(o));
+    assert_eq!(o.status.code(), Some(status), "{}", describe(o));
     assert!(
         !text(&o.stdout).contains("TLS connection established"),
         "{}",
@@ -200,7 +203,7 @@ fn verify_over_starttls_checks_the_certificate() {
         text(&bad.stderr),
         "failure: TLS certificate verification failed: self-signed certificate in certificate chain (server name 'localhost')\n"
     );
-    assert_eq!(bad.exit, Exit::Code(1), "{}", describe(&bad));
+    assert_eq!(bad.status.code(), Some(1), "{}", describe(&bad));
 }
 
 fn verify_detects_wrong_host_certificate() {
@@ -323,14 +326,14 @@ fn bad_trust_store_paths_are_one_clear_line_before_connecting() {
         let o = ours("imtest", &args);
         assert_eq!(text(&o.stderr), stderr, "{}", describe(&o));
         assert!(o.stdout.is_empty(), "{}", describe(&o));
-        assert_eq!(o.exit, Exit::Code(1), "{}", describe(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     }
 }
 
 // --- --servername ----------------------------------------------------------------------------
 
 /// The `subject:` lines of `--show-cert` output.
-fn subjects(o: &Outcome) -> Vec<String> {
+fn subjects(o: &Output) -> Vec<String> {
     text(&o.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("  subject: ").map(str::to_owned))
@@ -430,7 +433,7 @@ fn tls_max_below_the_servers_minimum_fails_the_handshake() {
         text(&o.stderr),
         "failure: TLS negotiation failed: tlsv1 alert protocol version\n"
     );
-    assert_eq!(o.exit, Exit::Code(3), "{}", describe(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", describe(&o));
     // The listener itself works at 1.3.
     let ok = ours(
         "smtptest",
@@ -475,7 +478,7 @@ fn cipher_list_without_a_usable_cipher_is_reported() {
         text(&o.stderr),
         "failure: --ciphers: no usable cipher in 'NO-SUCH-CIPHER'\n"
     );
-    assert_eq!(o.exit, Exit::Code(1));
+    assert_eq!(o.status.code(), Some(1));
 }
 
 // --- --show-cert -------------------------------------------------------------------------------
@@ -534,8 +537,8 @@ fn show_cert_prints_the_chain() {
 /// the first. The C tool is run too, to show what "without" means.
 fn tls_resume_resumes_tls13_rounds_after_the_first() {
     let args = with_tim(&words("-s -n 3 -p {SMTPS_PORT} -m plain 127.0.0.1"));
-    let count = |o: &Outcome, needle: &str| text(&o.stdout).matches(needle).count();
-    for tool in [Tool::C, Tool::Ours] {
+    let count = |o: &Output, needle: &str| text(&o.stdout).matches(needle).count();
+    for tool in [Imp::Oracle, Imp::Ours] {
         let o = run_as(tool, "smtptest", &args);
         assert_eq!(count(&o, "TLSv1.3"), 3, "{tool:?}: {}", describe(&o));
         assert_eq!(
@@ -556,17 +559,17 @@ fn tls_resume_resumes_tls13_rounds_after_the_first() {
 // --- without the options: the C tool's output --------------------------------------------------
 
 fn assert_same_as_c(name: &str, args: &[&str]) {
-    let c = run_as(Tool::C, name, args);
+    let c = run_as(Imp::Oracle, name, args);
     let o = ours(name, args);
     let (c_out, o_out) = (normalise(&c.stdout), normalise(&o.stdout));
     let (c_err, o_err) = (normalise(&c.stderr), normalise(&o.stderr));
     assert!(
-        c_out == o_out && c_err == o_err && c.exit == o.exit,
+        c_out == o_out && c_err == o_err && c.status == o.status,
         "differs from the C tool:\n{}{}exit {} vs {}",
         crate::lab::diff::unified("C", "ours", &c_out, &o_out, 3),
         crate::lab::diff::unified("C", "ours", &c_err, &o_err, 3),
-        c.exit,
-        o.exit
+        c.status,
+        o.status
     );
     assert!(c_out.contains("TLS connection established"), "{c_out}");
 }
@@ -605,18 +608,18 @@ fn no_plaintext_fallback_with_tls_up_is_the_c_tools_output() {
         ),
     ] {
         let args = with_tim(&args);
-        let c = run_as(Tool::C, name, &args);
+        let c = run_as(Imp::Oracle, name, &args);
         let mut with_option = vec!["--no-plaintext-fallback"];
         with_option.extend(&args);
         let o = ours(name, &with_option);
         assert_success(&o);
         let (c_out, o_out) = (normalise(&c.stdout), normalise(&o.stdout));
         assert!(
-            c_out == o_out && c.exit == o.exit && c.stderr == o.stderr,
+            c_out == o_out && c.status == o.status && c.stderr == o.stderr,
             "{name}: differs from the C tool:\n{}exit {} vs {}",
             crate::lab::diff::unified("C", "ours", &c_out, &o_out, 3),
-            c.exit,
-            o.exit
+            c.status,
+            o.status
         );
     }
 }
@@ -667,7 +670,7 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
         "127.0.0.1",
     ]);
     let before = notls_sessions(0).len();
-    let c = run_as(Tool::C, "smtptest", &args);
+    let c = run_as(Imp::Oracle, "smtptest", &args);
     assert!(
         text(&c.stdout).contains("S: 454 4.7.0 TLS not available due to local problem"),
         "{}",
@@ -694,7 +697,7 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
         "{}",
         describe(&o)
     );
-    assert_eq!(o.exit, Exit::Code(3), "{}", describe(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", describe(&o));
     assert!(!text(&o.stdout).contains("C: AUTH"), "{}", describe(&o));
     let sessions = notls_sessions(before + 2);
     let ours_session = sessions.get(before + 1).map(String::as_str).unwrap_or("");

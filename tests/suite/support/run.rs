@@ -224,6 +224,13 @@ impl Command {
         self.spawn().wait()
     }
 
+    /// [`Command::run_raw`] against the lab's real servers: waits for one of the lab's places
+    /// first (`crate::lab::take_slot`).
+    pub fn run_lab(self) -> Output {
+        let _slot = crate::lab::take_slot();
+        self.run_raw()
+    }
+
     /// Starts the child and returns a handle (for tests that signal it or talk to it).
     pub fn spawn(self) -> Running {
         let dir = TempDir::new("run");
