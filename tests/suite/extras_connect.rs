@@ -23,7 +23,7 @@ fn args(text: &str) -> Vec<String> {
 
 fn ours(name: &str, line: &str, stdin: &[u8]) -> Output {
     Command::new(Imp::Ours, name)
-        .args(&args(line))
+        .args(args(line))
         .stdin_bytes(stdin)
         .timeout(RUN)
         .run_lab()
