@@ -295,7 +295,8 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
     let mut in_script = false;
     let mut no_connection = false;
     let mut block: Option<(String, Vec<String>)> = None;
-    let lines: Vec<&str> = text.lines().collect();
+    // A blank line after the last ends a block that closes the file.
+    let lines: Vec<&str> = text.lines().chain(std::iter::once("")).collect();
     for (n, raw) in lines.iter().enumerate() {
         let err = |e: String| format!("{}:{}: {e}", path.display(), n + 1);
         let line = raw.trim();
