@@ -108,6 +108,18 @@ impl Observation {
     }
 }
 
+/// The `NAME`s of the `{LAB:NAME}` placeholders in `args`.
+fn lab_ports(args: &[Vec<u8>]) -> Vec<String> {
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    text.iter()
+        .flat_map(|a| a.split("{LAB:").skip(1))
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
 /// `data` with every `from` replaced by `to`.
 pub fn replace(data: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     if from.is_empty() {
@@ -534,6 +546,14 @@ impl Case {
         if self.lab.is_some() {
             let lab_dir = crate::lab::lab().dir.to_string_lossy().into_owned();
             obs.replace_all(lab_dir.as_bytes(), b"{LABDIR}");
+            // `host:port` in messages: the lab's ports change from lab to lab.
+            for name in lab_ports(&self.args) {
+                let port = crate::lab::lab().port(&name);
+                obs.replace_all(
+                    format!(":{port}").as_bytes(),
+                    format!(":{{LAB:{name}}}").as_bytes(),
+                );
+            }
         }
         for c in &self.checks {
             c(&mut obs);
@@ -666,8 +686,16 @@ impl Case {
     /// Opt-in extra: ours alone must match the expected text.
     pub fn check_extra(&self) -> Result<(), Failed> {
         let o = self.observe(Imp::Ours);
-        let p = text_problems(&o, &self.expected);
+        let mut p = text_problems(&o, &self.expected);
+        p.extend(self.server_log_problem());
         self.fail("ours does not match the expected text", p, &o)
+    }
+
+    /// A lab case's `server-log:` text missing from its log 2 s after our run.
+    fn server_log_problem(&self) -> Option<String> {
+        let (file, needle) = self.lab.as_ref()?.server_log.as_ref()?;
+        let found = crate::lab::lab().wait_for_log(file, needle, Duration::from_secs(2));
+        (!found).then(|| format!("{file} does not show {needle:?} after our run"))
     }
 
     /// Same-as-C: runs both tools and compares them (and the recorded status/stderr).
@@ -677,12 +705,7 @@ impl Case {
         let o = self.observe(Imp::Ours);
         drop(guard);
         let mut p = self.same_problems(&c, &o);
-        if let Some((file, needle)) = self.lab.as_ref().and_then(|l| l.server_log.as_ref()) {
-            let lab = crate::lab::lab();
-            if !lab.wait_for_log(file, needle, Duration::from_secs(2)) {
-                p.push(format!("{file} does not show {needle:?} after our run"));
-            }
-        }
+        p.extend(self.server_log_problem());
         self.fail("ours differs from the C tool", p, &o)
     }
 

@@ -1,12 +1,11 @@
-//! The connection extras: `-4`/`-6`, `--connect-timeout`, `--read-timeout`, `--unix` and
-//! PROXY v2 (`--haproxy-*`). Against the lab's real servers (Dovecot's LMTP socket and its
-//! HAProxy listeners, Postfix's `smtpd_upstream_proxy_protocol=haproxy` listener) where a
-//! server has something to say about it, against a scripted fake server for the read timeout
-//! while the user types (the other fake-server cases are `tests/cases/extras/connect/`), and
-//! against a listener with a full accept queue (no answer to a SYN, loopback only) for the
-//! connect timeout.
+//! The connection extras whose check needs Rust (the rest are case files:
+//! `tests/cases/lab/extras/connect/` against the lab — `-4`/`-6`, `--unix`, PROXY headers
+//! that Dovecot and Postfix log — and `tests/cases/extras/connect/` against fake servers):
+//! `--connect-timeout` against a listener with a full accept queue (no answer to a SYN,
+//! loopback only), `--read-timeout` while the user types, the delivery through Dovecot's LMTP
+//! socket (its log and the mailbox), the PROXY v2 header's bytes on the wire and the
+//! Dovecot log lines a text cannot say (the `ssl` TLV's `secured`, and its absence).
 
-use crate::lab::normalise::normalise;
 use crate::lab::{lab, Lab};
 use crate::support::run::{Command, Imp, Input, Output};
 use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
@@ -69,55 +68,6 @@ fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
 }
 
 // --- -4 / -6 ----------------------------------------------------------------------------------
-
-fn ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address() {
-    let lab = lab();
-    let port = lab.port("IMAP_PORT");
-    let out = ours(
-        "imtest",
-        &format!("-4 -p {port} {TIM} -m plain 127.0.0.1"),
-        b"a1 NOOP\n",
-    );
-    assert_logged_in(&out);
-
-    let out = ours("imtest", &format!("-4 -p {port} {TIM} ::1"), b"");
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "getaddrinfo: Address family for hostname not supported\n\
-             failure: Network initialization - cannot connect to ::1:{port}\n"
-        )
-    );
-}
-
-fn ipv6_only_refuses_an_ipv4_address_and_tries_ipv6() {
-    let port = lab().port("IMAP_PORT");
-    let out = ours(
-        "imtest",
-        &format!("-6 --exit-status -p {port} {TIM} 127.0.0.1"),
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "getaddrinfo: Address family for hostname not supported\n\
-             failure: Network initialization - cannot connect to 127.0.0.1:{port}\n"
-        )
-    );
-    assert!(out.stdout.is_empty(), "{}", describe(&out));
-    // ::1 resolves under -6; the lab listens on 127.0.0.1 only, so the kernel refuses.
-    let out = ours("imtest", &format!("--ipv6 -p {port} {TIM} ::1"), b"");
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "connect: Connection refused\n\
-             failure: Network initialization - cannot connect to ::1:{port}\n"
-        )
-    );
-}
 
 // --- --connect-timeout -----------------------------------------------------------------------
 
@@ -212,37 +162,6 @@ fn read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends() {
     );
 }
 
-/// Options that do not fire leave the output as the C tool's (which has none of them).
-fn unfired_connect_options_change_nothing() {
-    let lab = lab();
-    let port = lab.port("IMAP_PORT");
-    let base: Vec<String> = ["-p", &port.to_string(), "-t", "", "-a", "tim"]
-        .into_iter()
-        .chain(["-w", "tanstaaftanstaaf", "-m", "plain", "127.0.0.1"])
-        .map(str::to_owned)
-        .collect();
-    let with_extras: Vec<String> = ["-4", "--connect-timeout", "5", "--read-timeout", "5"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(base.iter().cloned())
-        .collect();
-    let stdin = b"a1 NOOP\n";
-    let c = Command::new(Imp::Oracle, "imtest")
-        .args(&base)
-        .stdin_bytes(stdin)
-        .timeout(RUN)
-        .run_lab();
-    let o = Command::new(Imp::Ours, "imtest")
-        .args(&with_extras)
-        .stdin_bytes(stdin)
-        .timeout(RUN)
-        .run_lab();
-    assert_eq!(c.status.code(), Some(0), "{}", describe(&c));
-    assert_eq!(o.status, c.status, "{}", describe(&o));
-    assert_eq!(normalise(&o.stdout), normalise(&c.stdout));
-    assert_eq!(normalise(&o.stderr), normalise(&c.stderr));
-}
-
 // --- --unix -------------------------------------------------------------------------------
 
 fn unix_socket_delivers_through_dovecot_lmtp() {
@@ -283,59 +202,6 @@ fn unix_socket_delivers_through_dovecot_lmtp() {
         delivered,
         "no message with {subject:?} in {}",
         new.display()
-    );
-}
-
-fn unix_socket_carries_starttls() {
-    let lab = lab();
-    let socket = lab.path("lmtp.sock");
-    // `-t ''`: STARTTLS without a client certificate (an empty argument, so no `args`).
-    let args = vec![
-        "--unix".to_owned(),
-        socket.display().to_string(),
-        "-t".to_owned(),
-        String::new(),
-    ];
-    let out = Command::new(Imp::Ours, "lmtptest")
-        .args(&args)
-        .stdin_bytes(b"NOOP\n")
-        .timeout(RUN)
-        .run_lab();
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("\nS: 220 2.0.0 Begin TLS negotiation now.\r\n"),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        stdout.contains("\nTLS connection established: "),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        stdout.contains("\r\n250 2.0.0 OK\r\n"),
-        "{}",
-        describe(&out)
-    );
-}
-
-fn unix_socket_that_is_not_there() {
-    let lab = lab();
-    let missing = lab.path("no-such.sock");
-    let out = ours(
-        "lmtptest",
-        &format!("--exit-status --unix {}", missing.display()),
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "connect: No such file or directory\n\
-             failure: Network initialization - cannot connect to {}\n",
-            missing.display()
-        )
     );
 }
 
@@ -428,68 +294,10 @@ fn v2_header_bytes_on_the_wire() {
     assert!(dovecot_login("192.0.2.26").contains(" lip=127.0.0.1,"));
 }
 
-fn v2_header_with_the_options_fields() {
-    imap_via_haproxy(
-        "-H 192.0.2.22 --haproxy-version 2 --haproxy-dest 198.51.100.4 \
-         --haproxy-source-port 4242 --haproxy-dest-port 993",
-    );
-    let line = dovecot_login("192.0.2.22");
-    assert!(line.contains(" lip=198.51.100.4,"), "{line}");
-}
-
 fn v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured() {
     imap_via_haproxy("-H 192.0.2.23 --haproxy-version 2 --haproxy-tlv ssl");
     let line = dovecot_login("192.0.2.23");
     assert!(line.contains(", secured,"), "{line}");
-}
-
-fn v2_header_with_an_ipv6_client() {
-    imap_via_haproxy("-H 2001:db8::21 --haproxy-version 2");
-    let line = dovecot_login("2001:db8::21");
-    // The IPv4 server address goes v4-mapped into the IPv6 header.
-    assert!(line.contains(" lip=::ffff:127.0.0.1,"), "{line}");
-    imap_via_haproxy("-H 2001:db8::22 --haproxy-version 2 --haproxy-dest ::1");
-    let line = dovecot_login("2001:db8::22");
-    assert!(line.contains(" lip=::1,"), "{line}");
-}
-
-fn v1_header_with_a_destination_from_the_options() {
-    imap_via_haproxy("-H 192.0.2.24 --haproxy-dest 198.51.100.5");
-    let line = dovecot_login("192.0.2.24");
-    assert!(line.contains(" lip=198.51.100.5,"), "{line}");
-}
-
-fn v2_header_gives_postfix_the_client_address() {
-    let lab = lab();
-    let port = lab.port("SMTP_HAPROXY_PORT");
-    let out = ours(
-        "smtptest",
-        &format!("-H 192.0.2.25 --haproxy-version 2 -p {port} {TIM} 127.0.0.1"),
-        b"NOOP\n",
-    );
-    assert_logged_in(&out);
-    assert!(
-        log_line(
-            lab,
-            "postfix/maillog",
-            &["connect from unknown[192.0.2.25]"]
-        )
-        .is_some(),
-        "Postfix did not log the forwarded address"
-    );
-}
-
-/// `-H unknown` in version 2 is a LOCAL command with family UNSPEC (as HAProxy sends it):
-/// Dovecot keeps the connection's own addresses and the login goes through.
-fn v2_unknown_is_accepted_by_dovecot_as_local() {
-    let lab = lab();
-    let port = lab.port("IMAP_HAPROXY_PORT");
-    let out = ours(
-        "imtest",
-        &format!("-H unknown --haproxy-version 2 -p {port} {TIM} -m plain 127.0.0.1"),
-        b"",
-    );
-    assert_logged_in(&out);
 }
 
 fn v2_ipv4_client_cannot_name_an_ipv6_server() {
@@ -525,22 +333,12 @@ fn v2_ipv4_client_cannot_name_an_ipv6_server() {
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     crate::listed!(
         "extras/connect/",
-        ipv4_only_reaches_an_ipv4_server_and_refuses_an_ipv6_address,
-        ipv6_only_refuses_an_ipv4_address_and_tries_ipv6,
         connect_timeout_gives_up_on_an_address_that_does_not_answer,
         read_timeout_waits_for_the_user_then_bounds_the_wait_after_stdin_ends,
-        unfired_connect_options_change_nothing,
         unix_socket_delivers_through_dovecot_lmtp,
-        unix_socket_carries_starttls,
-        unix_socket_that_is_not_there,
         v2_header_gives_dovecot_the_client_address,
         v2_header_bytes_on_the_wire,
-        v2_header_with_the_options_fields,
         v2_ssl_tlv_makes_dovecot_treat_the_client_as_secured,
-        v2_header_with_an_ipv6_client,
-        v1_header_with_a_destination_from_the_options,
-        v2_header_gives_postfix_the_client_address,
-        v2_unknown_is_accepted_by_dovecot_as_local,
         v2_ipv4_client_cannot_name_an_ipv6_server,
     )
 }
