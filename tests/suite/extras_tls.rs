@@ -143,30 +143,6 @@ fn capath_is_a_trust_store_too() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     assert_success(&ok);
-    // An empty directory trusts nothing.
-    let empty = std::env::temp_dir().join(format!("imtest-capath-empty-{}", std::process::id()));
-    std::fs::create_dir_all(&empty).unwrap();
-    let empty_text = empty.to_string_lossy().into_owned();
-    let bad = ours(
-        "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--capath",
-            &empty_text,
-            "127.0.0.1",
-        ]),
-    );
-    let _ = std::fs::remove_dir(&empty);
-    assert_verify_failure(
-        &bad,
-        1,
-        "self-signed certificate in certificate chain",
-        "127.0.0.1",
-    );
 }
 
 // --- --servername ----------------------------------------------------------------------------
@@ -283,31 +259,6 @@ fn show_cert_prints_the_chain() {
 }
 
 // --- --tls-resume --------------------------------------------------------------------------
-
-/// Postfix resumes TLS 1.3 sessions from its tickets. A resumed handshake checks no
-/// certificate, so its round prints no `verify error` lines: without the option (the C
-/// tool's session copy, taken before the ticket arrives) every round has them, with it only
-/// the first. The C tool is run too, to show what "without" means.
-fn tls_resume_resumes_tls13_rounds_after_the_first() {
-    let args = with_tim(&words("-s -n 3 -p {SMTPS_PORT} -m plain 127.0.0.1"));
-    let count = |o: &Output, needle: &str| text(&o.stdout).matches(needle).count();
-    for tool in [Imp::Oracle, Imp::Ours] {
-        let o = run_as(tool, "smtptest", &args);
-        assert_eq!(count(&o, "TLSv1.3"), 3, "{tool:?}: {}", describe(&o));
-        assert_eq!(
-            count(&o, "verify error:num=20"),
-            3,
-            "{tool:?}: {}",
-            describe(&o)
-        );
-    }
-    let mut resumed = vec!["--tls-resume"];
-    resumed.extend(&args);
-    let o = ours("smtptest", &resumed);
-    assert_eq!(count(&o, "Authenticated."), 3, "{}", describe(&o));
-    assert_eq!(count(&o, "TLSv1.3"), 3, "{}", describe(&o));
-    assert_eq!(count(&o, "verify error:num=20"), 1, "{}", describe(&o));
-}
 
 // --- without the options: the C tool's output --------------------------------------------------
 
@@ -609,7 +560,6 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         servername_sends_sni_and_is_the_name_checked,
         servername_without_verify_only_changes_sni,
         show_cert_prints_the_chain,
-        tls_resume_resumes_tls13_rounds_after_the_first,
         no_plaintext_fallback_against_postfix_refusing_starttls,
         cb_tls_exporter_matches_the_servers_own_data,
         cb_tls_server_end_point_matches_the_servers_certificate_hash,
