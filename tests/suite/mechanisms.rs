@@ -1,7 +1,7 @@
-//! The SASL mechanism exchanges that need Rust (the rest are files in `tests/cases/imap/sasl/`):
-//! security layers whose relayed commands are checked on the server, channel binding (the
-//! gs2 header of the client-first message), a client certificate's CN, a one-time password
-//! typed from the server's own challenge, a client that cancels. Each runs end to end against
+//! The SASL mechanism exchanges that need Rust (the rest, security layers included, are files
+//! in `tests/cases/imap/sasl/`): channel binding (the gs2 header of the client-first message),
+//! a client certificate's CN, a one-time password typed from the server's own challenge, a
+//! client that cancels. Each runs end to end against
 //! the libsasl2 fake IMAP server (fresh sasldb per run) for the C tool (`::oracle`) and for
 //! ours (`::ours`, also compared with the C tool's run), judged by the engine's mechanism
 //! judge (`mechanism.rs`).
@@ -85,57 +85,6 @@ fn otp_md5_hex(pass: &str, seed: &str, seq: u32) -> String {
         otp = fold(md5(&otp));
     }
     hex(&otp)
-}
-
-/// DIGEST-MD5 with a security layer of `ssf` (`layer` are the `-k`/`-l` options), a command
-/// relayed through it: the capability re-read, the command and the logout reach the server
-/// through the layer.
-fn digest_md5_layer(title: &str, layer: &[&str], ssf: u32) -> Case {
-    let mut args = words("-p {PORT} -m DIGEST-MD5");
-    args.extend(layer);
-    args.extend(["-a", "tim", "-w", PASS, "127.0.0.1"]);
-    let ssf_line = format!("Security strength factor: {ssf}");
-    mech(title, &args, AuthView::ok("DIGEST-MD5", "tim@EXAMPLE", ssf))
-        .stdin(b"a1 NOOP\n")
-        .server(|| clear_session("IMAP4rev1 AUTH=DIGEST-MD5", imap_auth(&cfg())))
-        .lines(&[
-            "S: A01 OK done",
-            "Authenticated.",
-            &ssf_line,
-            "C: C01 CAPABILITY",
-            "S: * CAPABILITY IMAP4rev1 AUTH=DIGEST-MD5",
-            "S: C01 OK done",
-            "C: Q01 LOGOUT",
-            "* 1 EXISTS",
-            "a1 OK noop",
-            "Connection closed.",
-        ])
-        .check(move |o| {
-            let got = received(&o.report);
-            let tail: Vec<&str> = got.iter().rev().take(3).rev().map(|s| s.as_str()).collect();
-            assert_eq!(
-                tail,
-                ["C01 CAPABILITY\r\n", "a1 NOOP\r\n", "Q01 LOGOUT\r\n"],
-                "commands read through the layer"
-            );
-            assert!(o.report.conns[0].events.contains(&Event::SaslLayer { ssf }));
-        })
-}
-
-fn digest_md5_auth_int() -> Case {
-    digest_md5_layer(
-        "DIGEST-MD5 qop=auth-int (-k 1 -l 1), command relayed through the layer",
-        &words("-k 1 -l 1"),
-        1,
-    )
-}
-
-fn digest_md5_auth_conf() -> Case {
-    digest_md5_layer(
-        "DIGEST-MD5 qop=auth-conf (-k 128), command relayed through the layer",
-        &["-k", "128"],
-        128,
-    )
 }
 
 fn otp_with_challenge_prompt() -> Case {
@@ -319,9 +268,7 @@ type Build = fn() -> Case;
 
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, Build); 8] = [
-        ("digest_md5_auth_int", digest_md5_auth_int),
-        ("digest_md5_auth_conf", digest_md5_auth_conf),
+    let cases: [(&str, Build); 6] = [
         ("scram_sha_256_plus_starttls", scram_sha_256_plus_starttls),
         ("otp_with_challenge_prompt", otp_with_challenge_prompt),
         ("external_client_cert", external_client_cert),
