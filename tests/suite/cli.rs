@@ -35,11 +35,6 @@ fn run(imp: Imp, name: impl AsRef<OsStr>, args: &[&OsStr]) -> Run {
     )
 }
 
-fn ours(args: &[&str]) -> Run {
-    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
-    run(Imp::Ours, "imtest", &args)
-}
-
 /// Program names and arguments that are not UTF-8 pass through byte for byte.
 fn non_utf8_bytes_match_c() {
     let dir = TempDir::new("cli");
