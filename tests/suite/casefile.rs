@@ -103,6 +103,8 @@ pub struct CaseFile {
     lines: Vec<String>,
     /// Text cases with a libsasl2 server: `mask-base64`, and who must have authenticated.
     mask_base64: bool,
+    /// `normalise: scram-client-first` / `digest-md5-response` (`sasl_math.rs`).
+    normalisers: Vec<fn(&mut crate::engine::Observation)>,
     authenticated: Option<(String, u32)>,
     /// One list of operations per connection.
     connections: Vec<Vec<Op>>,
@@ -441,6 +443,10 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             }
             "normalise" => match value {
                 "mask-base64" => case.mask_base64 = true,
+                "scram-client-first" => case.normalisers.push(crate::sasl_math::scram_client_first),
+                "digest-md5-response" => case
+                    .normalisers
+                    .push(crate::sasl_math::digest_md5_spec_response),
                 "lab" if case.lab.is_some() => {}
                 other => return Err(err(format!("unknown normalisation {other:?}"))),
             },
@@ -603,6 +609,9 @@ impl CaseFile {
         }
         if let Some(lab) = &self.lab {
             case = case.lab(lab.clone());
+        }
+        for n in &self.normalisers {
+            case = case.normalise(*n);
         }
         if self.mask_base64 {
             case = case.normalise(mask_sasl);

@@ -106,3 +106,55 @@ pub fn digest_md5_response(
         .as_bytes(),
     )
 }
+
+/// docs/transcripts.md §13A.5's client-first message (its nonce is random in every run).
+const SPEC_SCRAM_FIRST: &str = "biwsbj10aW0scj05ZjgzOXNhMFc0bVBVd0QwNTlYcmdnRDYxaWxuSFIyRA==";
+
+/// `normalise: scram-client-first`: only a client-first message of the form
+/// `n,,n=tim,r=<32 printable nonce characters>` (gs2 "n,," without TLS, nonce as libsasl2
+/// makes it) has its base64 replaced by the spec's run's; anything else stays and shows up in
+/// the diff.
+pub fn scram_client_first(o: &mut Observation) {
+    let firsts = client_b64_lines(o, |d| d.starts_with(b"n,,n=tim,r="));
+    if let [(b64, dec)] = firsts.as_slice() {
+        let nonce = &dec[b"n,,n=tim,r=".len()..];
+        if nonce.len() == 32 && nonce.iter().all(|c| c.is_ascii_graphic() && *c != b',') {
+            o.replace_all(b64, SPEC_SCRAM_FIRST.as_bytes());
+        }
+    }
+}
+
+/// docs/transcripts.md §13A.16's DIGEST-MD5 response (cnonce and so response differ per run).
+const SPEC_DIGEST_RESPONSE: &str = "dXNlcm5hbWU9InRpbSIscmVhbG09Im15cmVhbG0iLG5vbmNlPSJPQTZNRzl0RVFHbTJoaCIsY25vbmNlPSJIc2ZKaWhDTXhQQlUxVXloOStiNFhjaEZXbktsWHhxTDhhR2dScHY5TUowPSIsbmM9MDAwMDAwMDEscW9wPWF1dGgsbWF4YnVmPTEwMjQsZGlnZXN0LXVyaT0iaW1hcC8xMjcuMC4wLjEiLHJlc3BvbnNlPTY5ZGIzOThkNWVjMDJkZGMzY2RhMjc2ZTA4ZTY3ZWY0";
+
+/// `normalise: digest-md5-response`: only a response whose `response=` digest verifies
+/// (RFC 2831, user tim, realm myrealm, password x, the run's cnonce) gets cnonce and digest
+/// swapped for the spec's values; every other directive must then be exactly the spec's.
+/// Anything else stays and shows up in the diff.
+pub fn digest_md5_spec_response(o: &mut Observation) {
+    use crate::support::wire::b64encode;
+    let resp = client_b64_lines(o, |d| d.starts_with(b"username="));
+    let [(b64, dec)] = resp.as_slice() else {
+        return;
+    };
+    let Ok(text) = String::from_utf8(dec.clone()) else {
+        return;
+    };
+    let fields = digest_fields(&text);
+    let get = |f: &[(String, String)], n: &str| {
+        f.iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let want = digest_md5_response("tim", "myrealm", "x", None, &fields, "auth");
+    if get(&fields, "response") != want || get(&fields, "cnonce").is_empty() {
+        return;
+    }
+    let spec = String::from_utf8(b64decode(SPEC_DIGEST_RESPONSE.as_bytes()).unwrap()).unwrap();
+    let spec_fields = digest_fields(&spec);
+    let norm = text
+        .replace(&get(&fields, "cnonce"), &get(&spec_fields, "cnonce"))
+        .replace(&get(&fields, "response"), &get(&spec_fields, "response"));
+    o.replace_all(b64, b64encode(norm.as_bytes()).as_bytes());
+}
