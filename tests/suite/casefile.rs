@@ -103,7 +103,8 @@ pub struct CaseFile {
     lines: Vec<String>,
     /// Text cases with a libsasl2 server: `mask-base64`, and who must have authenticated.
     mask_base64: bool,
-    /// `normalise: scram-client-first` / `digest-md5-response` (`sasl_math.rs`).
+    /// `normalise: scram-client-first` / `http-scram-client-first` / `digest-md5-response`
+    /// (`sasl_math.rs`).
     normalisers: Vec<fn(&mut crate::engine::Observation)>,
     authenticated: Option<(String, u32)>,
     /// One list of operations per connection.
@@ -444,6 +445,9 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             "normalise" => match value {
                 "mask-base64" => case.mask_base64 = true,
                 "scram-client-first" => case.normalisers.push(crate::sasl_math::scram_client_first),
+                "http-scram-client-first" => case
+                    .normalisers
+                    .push(crate::sasl_math::http_scram_client_first),
                 "digest-md5-response" => case
                     .normalisers
                     .push(crate::sasl_math::digest_md5_spec_response),

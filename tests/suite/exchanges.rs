@@ -1,11 +1,10 @@
 //! The exchanges of the other program names that need Rust logic (the rest, multi-step SASL
 //! in every framing and the security layers among them, are files in `tests/cases/<topic>/`):
-//! HTTP SCRAM end to end and the SCRAM client-first message checked before it is normalised,
-//! and sieve's bounded wait for a challenge literal (ours only, 30 s).
+//! HTTP SCRAM end to end against the libsasl2 server (3.6.1 fails where master logs in), and
+//! sieve's bounded wait for a challenge literal (ours only, 30 s).
 
-use crate::engine::{rust_case, rust_test, Case, Observation, Outcome};
+use crate::engine::{rust_test, Case};
 use crate::mechanism::{authenticated, mask_sasl};
-use crate::support::run::words;
 use crate::support::sasl_server::*;
 use crate::support::server::*;
 use libtest_mimic::Trial;
@@ -116,122 +115,6 @@ Connection closed.
     }
 }
 
-/// The `OPTIONS *` request every httptest round starts with.
-fn expect_options(extra: &[&'static str]) -> Vec<Step> {
-    let mut v = vec![
-        expect_line("OPTIONS * HTTP/1.1\r\n"),
-        expect_line("Host: 127.0.0.1\r\n"),
-        expect_line("User-Agent: httptest\r\n"),
-    ];
-    v.extend(extra.iter().map(|l| expect_line(*l)));
-    v.push(expect_line("\r\n"));
-    v
-}
-
-/// The spec run's SCRAM client-first message (`n,a=bob,n=tim,r=<nonce>`; random per run).
-const SPEC_HTTP_SCRAM_FIRST: &str =
-    "bixhPWJvYixuPXRpbSxyPTlCMjVzODFLTFdCZWR4YW5TUGw3dlpKRmJLb3BVUVFq";
-
-/// Replaces the base64 of a SCRAM client-first message in `Authorization: ... data=` by the
-/// spec's, but only when it decodes to `prefix` + a 32-character printable nonce (libsasl2's
-/// form); anything else stays and shows up in the diff.
-fn normalise_scram_first(o: &mut Observation, prefix: &[u8], spec_b64: &str) {
-    const MARK: &[u8] = b" data=";
-    let mut found = Vec::new();
-    for w in &o.wire {
-        if let crate::support::wire::WireItem::ClientToServer(b) = w {
-            for line in b.split(|&c| c == b'\n') {
-                let Some(at) = line.windows(MARK.len()).position(|x| x == MARK) else {
-                    continue;
-                };
-                let b64 = line[at + MARK.len()..].strip_suffix(b"\r").unwrap_or(line);
-                if let Some(dec) = crate::support::wire::b64decode(b64) {
-                    if let Some(nonce) = dec.strip_prefix(prefix) {
-                        if nonce.len() == 32
-                            && nonce.iter().all(|c| c.is_ascii_graphic() && *c != b',')
-                        {
-                            found.push(b64.to_vec());
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if let [b64] = found.as_slice() {
-        o.replace_all(b64, spec_b64.as_bytes());
-    }
-}
-
-fn a30_http_scram_data_parsing() -> Case {
-    Case::new("13A.30", "httptest")
-        .args(&words("-p {PORT} -a tim -u bob -w x 127.0.0.1"))
-        .server(|| vec![[
-            expect_options(&[]),
-            vec![send("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: SCRAM-SHA-256 realm=\"fake\"\r\nContent-Length: 0\r\n\r\n")],
-            vec![
-                expect_line("OPTIONS * HTTP/1.1\r\n"),
-                expect_line("Host: 127.0.0.1\r\n"),
-                expect_line("User-Agent: httptest\r\n"),
-                expect_line("Authorize-As: bob\r\n"),
-                read_line(), // Authorization: SCRAM-SHA-256 data=<client-first, random nonce>
-                expect_line("\r\n"),
-                send("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: SCRAM-SHA-256 sid=abc, data=Z2FyYmFnZQ==\r\nContent-Length: 0\r\n\r\n"),
-            ],
-        ]
-        .into_iter().flatten().collect()])
-        .normalise(|o| normalise_scram_first(o, b"n,a=bob,n=tim,r=", SPEC_HTTP_SCRAM_FIRST))
-        // Deviation (docs/behaviour.md §10.23, master's fix): `data=Z2FyYmFnZQ==` decodes to
-        // "garbage", which the SCRAM step rejects; no decoding error line.
-        .deviation("HTTP SCRAM data parsed as upstream master does", |o: &mut Outcome| {
-            o.replace_stdout(b"base64 decoding error: -5\n", b"")
-        })
-        .stdout(
-            r#"C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: \r
-S: HTTP/1.1 401 Unauthorized\r
-S: WWW-Authenticate: Negotiate\r
-S: WWW-Authenticate: SCRAM-SHA-256 realm="fake"\r
-S: Content-Length: 0\r
-S: \r
-C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: Authorize-As: bob\r
-C: Authorization: SCRAM-SHA-256 data=bixhPWJvYixuPXRpbSxyPTlCMjVzODFLTFdCZWR4YW5TUGw3dlpKRmJLb3BVUVFq\r
-C: \r
-S: HTTP/1.1 401 Unauthorized\r
-S: WWW-Authenticate: SCRAM-SHA-256 sid=abc, data=Z2FyYmFnZQ==\r
-S: Content-Length: 0\r
-S: \r
-base64 decoding error: -5
-Authentication failed. generic failure
-Security strength factor: 0
-Connection closed.
-"#
-        )
-        .stderr("(empty)")
-        .status(0)
-        .wire(
-            r#"
-(new TCP connection)
-C->S b'OPTIONS * HTTP/1.1\r\n'
-C->S b'Host: 127.0.0.1\r\n'
-C->S b'User-Agent: httptest\r\n'
-C->S b'\r\n'
-S->C 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: SCRAM-SHA-256 realm="fake"\r\nContent-Length: 0\r\n\r\n'
-C->S b'OPTIONS * HTTP/1.1\r\n'
-C->S b'Host: 127.0.0.1\r\n'
-C->S b'User-Agent: httptest\r\n'
-C->S b'Authorize-As: bob\r\n'
-C->S b'Authorization: SCRAM-SHA-256 data=bixhPWJvYixuPXRpbSxyPTlCMjVzODFLTFdCZWR4YW5TUGw3dlpKRmJLb3BVUVFq\r\n'
-C->S b'\r\n'
-S->C 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: SCRAM-SHA-256 sid=abc, data=Z2FyYmFnZQ==\r\nContent-Length: 0\r\n\r\n'
-"#
-        )
-}
-
 fn sieve_caps() -> Step {
     send("\"IMPLEMENTATION\" \"Fake\"\r\n\"SASL\" \"PLAIN\"\r\n\"VERSION\" \"1.0\"\r\nOK\r\n")
 }
@@ -285,22 +168,18 @@ S: "cmVhbG0="\r
 
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
-    let mut t = Vec::new();
-    t.extend(rust_case(
-        "a30_http_scram_data_parsing",
-        a30_http_scram_data_parsing,
-    ));
-    t.push(rust_test(
-        "http/h01_http_scram_end_to_end::oracle",
-        h01_http_scram_end_to_end::oracle,
-    ));
-    t.push(rust_test(
-        "http/h01_http_scram_end_to_end::ours",
-        h01_http_scram_end_to_end::ours,
-    ));
-    t.push(rust_test(
-        "sieve/q03_sieve_quoted_challenge_silent_server_gives_up",
-        q03_sieve_quoted_challenge_silent_server_gives_up,
-    ));
-    t
+    vec![
+        rust_test(
+            "http/h01_http_scram_end_to_end::oracle",
+            h01_http_scram_end_to_end::oracle,
+        ),
+        rust_test(
+            "http/h01_http_scram_end_to_end::ours",
+            h01_http_scram_end_to_end::ours,
+        ),
+        rust_test(
+            "sieve/q03_sieve_quoted_challenge_silent_server_gives_up",
+            q03_sieve_quoted_challenge_silent_server_gives_up,
+        ),
+    ]
 }

@@ -158,3 +158,37 @@ pub fn digest_md5_spec_response(o: &mut Observation) {
         .replace(&get(&fields, "response"), &get(&spec_fields, "response"));
     o.replace_all(b64, b64encode(norm.as_bytes()).as_bytes());
 }
+
+/// docs/transcripts.md §13A.30's client-first message (`n,a=bob,n=tim,r=<nonce>`).
+const SPEC_HTTP_SCRAM_FIRST: &str =
+    "bixhPWJvYixuPXRpbSxyPTlCMjVzODFLTFdCZWR4YW5TUGw3dlpKRmJLb3BVUVFq";
+
+/// `normalise: http-scram-client-first`: the base64 of a SCRAM client-first message in
+/// `Authorization: ... data=` becomes the spec's, but only when it decodes to
+/// `n,a=bob,n=tim,r=` and a 32-character printable nonce (libsasl2's form); anything else
+/// stays and shows up in the diff.
+pub fn http_scram_client_first(o: &mut Observation) {
+    const MARK: &[u8] = b" data=";
+    const PREFIX: &[u8] = b"n,a=bob,n=tim,r=";
+    let mut found = Vec::new();
+    for w in &o.wire {
+        let WireItem::ClientToServer(b) = w else {
+            continue;
+        };
+        for line in b.split(|&c| c == b'\n') {
+            let Some(at) = line.windows(MARK.len()).position(|x| x == MARK) else {
+                continue;
+            };
+            let b64 = line[at + MARK.len()..].strip_suffix(b"\r").unwrap_or(line);
+            let nonce = b64decode(b64).and_then(|d| d.strip_prefix(PREFIX).map(<[u8]>::to_vec));
+            if nonce.is_some_and(|n| {
+                n.len() == 32 && n.iter().all(|c| c.is_ascii_graphic() && *c != b',')
+            }) {
+                found.push(b64.to_vec());
+            }
+        }
+    }
+    if let [b64] = found.as_slice() {
+        o.replace_all(b64, SPEC_HTTP_SCRAM_FIRST.as_bytes());
+    }
+}
