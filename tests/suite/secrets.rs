@@ -11,7 +11,7 @@
 //! The built-in logins print `<omitted>` instead (IMAP LOGIN's literal, POP3 `PASS`, NNTP
 //! `AUTHINFO PASS`), and a prompted password is read without echo.
 
-use crate::support::run::{Command, Imp, Input};
+use crate::support::run::{words, Command, Imp, Input};
 use crate::support::server::*;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -105,128 +105,64 @@ fn normalise_port(args: &[String]) -> Vec<String> {
     out
 }
 
-const X: &str = "xxxxxxxxx"; // PASSWORD.len() times `x`
+/// `check` on two command lines written as one string each (`support::run::words`).
+fn check_line(args: &'static str, masked: &'static str) {
+    check(&words(args), &words(masked));
+}
 
 fn separate_argument() {
-    check(
-        &["-p", "{PORT}", "-a", "tim", "-w", PASSWORD, "127.0.0.1"],
-        &["-p", "{PORT}", "-a", "tim", "-w", X, "127.0.0.1"],
+    check_line(
+        "-p {PORT} -a tim -w s3cr3t-Pw 127.0.0.1",
+        "-p {PORT} -a tim -w xxxxxxxxx 127.0.0.1",
     );
 }
 
 fn attached_and_clustered() {
-    let attached = format!("-w{PASSWORD}");
-    let clustered = format!("-vw{PASSWORD}");
-    check(
-        &["-p", "{PORT}", "-a", "tim", &attached, "127.0.0.1"],
-        &["-p", "{PORT}", "-a", "tim", &format!("-w{X}"), "127.0.0.1"],
+    check_line(
+        "-p {PORT} -a tim -ws3cr3t-Pw 127.0.0.1",
+        "-p {PORT} -a tim -wxxxxxxxxx 127.0.0.1",
     );
-    check(
-        &["-p", "{PORT}", "-a", "tim", "-i", &clustered, "127.0.0.1"],
-        &[
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "-i",
-            &format!("-vw{X}"),
-            "127.0.0.1",
-        ],
+    check_line(
+        "-p {PORT} -a tim -i -vws3cr3t-Pw 127.0.0.1",
+        "-p {PORT} -a tim -i -vwxxxxxxxxx 127.0.0.1",
     );
 }
 
 fn long_forms_and_abbreviations() {
-    let equals = format!("--password={PASSWORD}");
-    let abbreviated = format!("--pass={PASSWORD}");
-    check(
-        &[
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "--password",
-            PASSWORD,
-            "127.0.0.1",
-        ],
-        &["-p", "{PORT}", "-a", "tim", "--password", X, "127.0.0.1"],
-    );
-    check(
-        &["-p", "{PORT}", "-a", "tim", &equals, "127.0.0.1"],
-        &[
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            &format!("--password={X}"),
-            "127.0.0.1",
-        ],
-    );
-    check(
-        &["-p", "{PORT}", "-a", "tim", &abbreviated, "127.0.0.1"],
-        &[
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            &format!("--pass={X}"),
-            "127.0.0.1",
-        ],
-    );
-    check(
-        &[
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "--passw",
-            PASSWORD,
-            "127.0.0.1",
-        ],
-        &["-p", "{PORT}", "-a", "tim", "--passw", X, "127.0.0.1"],
-    );
+    for (args, masked) in [
+        (
+            "-p {PORT} -a tim --password s3cr3t-Pw 127.0.0.1",
+            "-p {PORT} -a tim --password xxxxxxxxx 127.0.0.1",
+        ),
+        (
+            "-p {PORT} -a tim --password=s3cr3t-Pw 127.0.0.1",
+            "-p {PORT} -a tim --password=xxxxxxxxx 127.0.0.1",
+        ),
+        (
+            "-p {PORT} -a tim --pass=s3cr3t-Pw 127.0.0.1",
+            "-p {PORT} -a tim --pass=xxxxxxxxx 127.0.0.1",
+        ),
+        (
+            "-p {PORT} -a tim --passw s3cr3t-Pw 127.0.0.1",
+            "-p {PORT} -a tim --passw xxxxxxxxx 127.0.0.1",
+        ),
+    ] {
+        check_line(args, masked);
+    }
 }
 
 /// glibc permutes argv (options before operands); the mask still hits the original places,
 /// and every `-w` given is masked, not only the one that counts.
 fn permuted_and_repeated() {
-    check(
-        &[
-            "127.0.0.1",
-            "-w",
-            "first-one",
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "-w",
-            PASSWORD,
-        ],
-        &[
-            "127.0.0.1",
-            "-w",
-            "xxxxxxxxx",
-            "-p",
-            "{PORT}",
-            "-a",
-            "tim",
-            "-w",
-            X,
-        ],
+    check_line(
+        "127.0.0.1 -w first-one -p {PORT} -a tim -w s3cr3t-Pw",
+        "127.0.0.1 -w xxxxxxxxx -p {PORT} -a tim -w xxxxxxxxx",
     );
 }
 
 /// An argument after `--` is an operand, not a password: left alone.
 fn operand_after_double_dash_is_not_masked() {
-    let (seen, _) = cmdline_during_session(&[
-        "-p",
-        "{PORT}",
-        "-a",
-        "tim",
-        "-w",
-        PASSWORD,
-        "--",
-        "127.0.0.1",
-    ]);
+    let (seen, _) = cmdline_during_session(&words("-p {PORT} -a tim -w s3cr3t-Pw -- 127.0.0.1"));
     assert_eq!(seen.last().map(String::as_str), Some("127.0.0.1"));
     assert!(!seen.iter().any(|a| a.contains(PASSWORD)), "{seen:?}");
 }
