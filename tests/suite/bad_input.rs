@@ -3,7 +3,7 @@
 
 use crate::engine::{rust_test, Case, Expect};
 use crate::support::certs::certs;
-use crate::support::run::{Command, Imp};
+use crate::support::run::{words, Command, Imp};
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
 
@@ -20,18 +20,10 @@ fn key_file_without_a_private_key() -> Result<(), Failed> {
     std::fs::write(&cert_only, &pem[..end]).expect("write cert-only pem");
     let path = cert_only.to_str().expect("utf-8 path").to_string();
     let args = [
-        "-t",
-        &path,
-        "-p",
-        "{PORT}",
-        "-m",
-        "plain",
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "127.0.0.1",
-    ];
+        &["-t", path.as_str()],
+        &words("-p {PORT} -m plain -a tim -w x 127.0.0.1")[..],
+    ]
+    .concat();
     Case::new("-t certificate without key", "imtest")
         .expect(Expect::Same)
         .args(&args)

@@ -5,7 +5,7 @@
 //! connection reuses descriptor 0, which its clean-up closes by mistake, so the C daemon never
 //! sends `Q01 LOGOUT`; ours does (as both tools do with `-x`).
 
-use crate::support::run::{Command, Imp};
+use crate::support::run::{words, Command, Imp};
 use crate::support::server::*;
 use crate::support::tmp::TempDir;
 use std::io::{Read, Write};
@@ -58,15 +58,11 @@ fn daemon_session(imp: Imp) -> Seen {
         pidfile.to_str().unwrap(),
         "-p",
         &port,
-        "-a",
-        "tim",
-        "-w",
-        "x",
-        "-m",
-        "plain",
-        "127.0.0.1",
     ];
-    let out = Command::new(imp, "imtest").args(args).run();
+    let out = Command::new(imp, "imtest")
+        .args(args)
+        .args(words("-a tim -w x -m plain 127.0.0.1"))
+        .run();
     let launcher = (out.stdout.clone(), out.stderr.clone(), out.code());
 
     wait_until("the daemon's socket", Duration::from_secs(5), || {

@@ -19,17 +19,8 @@ fn password_fd_from_an_inherited_descriptor() {
             "printf '%s\\n' \"$PW\" | { exec \"$@\" 3<&0 </dev/null; }",
             "sh",
         ])
-        .args([
-            "-a",
-            TIM.0,
-            "--password-fd",
-            "3",
-            "-m",
-            "PLAIN",
-            "-p",
-            &imap,
-            "127.0.0.1",
-        ])
+        .args(["-a", TIM.0, "--password-fd", "3", "-m", "PLAIN"])
+        .args(["-p", &imap, "127.0.0.1"])
         .env("PW", TIM.1)
         .run_lab();
     let out = text(&output.stdout);

@@ -164,17 +164,11 @@ const POSTFIX: Proto = Proto {
 
 fn args(proto: &Proto, mech: &str, token: &Path) -> Vec<String> {
     let port = lab().port(proto.port).to_string();
-    strings(&[
-        "-p",
-        &port,
-        "-a",
-        "tim",
-        "-m",
-        &mech.to_ascii_lowercase(),
-        "--oauth-token-file",
-        &token.to_string_lossy(),
-        "127.0.0.1",
-    ])
+    let (mech, token) = (mech.to_ascii_lowercase(), token.to_string_lossy());
+    strings(&["-p", &port, "-a", "tim", "-m", &mech])
+        .into_iter()
+        .chain(strings(&["--oauth-token-file", &token, "127.0.0.1"]))
+        .collect()
 }
 
 /// A valid token logs tim in with `mech`: the exact initial response on the command line,
@@ -319,15 +313,9 @@ fn token_without_m_picks_oauthbearer() {
         ("smtptest", "SMTP_PORT", "C: AUTH OAUTHBEARER "),
     ] {
         let port = lab().port(port).to_string();
-        let args = strings(&[
-            "-p",
-            &port,
-            "-a",
-            "tim",
-            "--oauth-token-file",
-            &token.to_string_lossy(),
-            "127.0.0.1",
-        ]);
+        let file = token.to_string_lossy();
+        let mut args = strings(&["-p", &port, "-a", "tim", "--oauth-token-file", &file]);
+        args.push("127.0.0.1".into());
         let out = ours(tool, &args, b"");
         let stdout = text(&out.stdout);
         assert!(

@@ -128,19 +128,9 @@ fn capath_is_a_trust_store_too() {
     )
     .unwrap();
     let dir_text = dir.to_string_lossy().into_owned();
-    let ok = ours(
-        "imtest",
-        &with_tim(&[
-            "-s",
-            "-p",
-            "{IMAPS_PORT}",
-            "-m",
-            "plain",
-            "--capath",
-            &dir_text,
-            "127.0.0.1",
-        ]),
-    );
+    let mut args = words("-s -p {IMAPS_PORT} -m plain --capath");
+    args.extend([dir_text.as_str(), "127.0.0.1"]);
+    let ok = ours("imtest", &with_tim(&args));
     let _ = std::fs::remove_dir_all(&dir);
     assert_success(&ok);
 }
@@ -156,16 +146,7 @@ fn subjects(o: &Output) -> Vec<String> {
 }
 
 fn servername_sends_sni_and_is_the_name_checked() {
-    let base = [
-        "-s",
-        "-p",
-        "{IMAPS_PORT}",
-        "-m",
-        "plain",
-        "--show-cert",
-        "--cafile",
-        "{lab}/ca.pem",
-    ];
+    let base = words("-s -p {IMAPS_PORT} -m plain --show-cert --cafile {lab}/ca.pem");
     let mut args = base.to_vec();
     args.extend_from_slice(&["--servername", "sni.example", "127.0.0.1"]);
     let sni = ours("imtest", &with_tim(&args));
@@ -300,15 +281,9 @@ fn notls_sessions(count: usize) -> Vec<String> {
 /// answers it with 454. The C tool then sends the password in clear text (Postfix logs
 /// `auth=1`); with the option ours stops, and Postfix's record of the session shows no AUTH.
 fn no_plaintext_fallback_against_postfix_refusing_starttls() {
-    let args = with_tim(&[
-        "-t",
-        "",
-        "-p",
-        "{SMTP_NOTLS_PORT}",
-        "-m",
-        "plain",
-        "127.0.0.1",
-    ]);
+    let mut args = vec!["-t", ""];
+    args.extend(words("-p {SMTP_NOTLS_PORT} -m plain 127.0.0.1"));
+    let args = with_tim(&args);
     let before = notls_sessions(0).len();
     let c = run_as(Imp::Oracle, "smtptest", &args);
     assert!(
@@ -455,18 +430,8 @@ fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, Strin
     }
     let server = FakeServer::start(cb_session(tls.build(), ServerConfig::new(&db), expect));
     let port = server.port().to_string();
-    let mut args = vec![
-        "-t",
-        "",
-        "-p",
-        &port,
-        "-m",
-        "SCRAM-SHA-256-PLUS",
-        "-a",
-        "tim",
-        "-w",
-        "secret",
-    ];
+    let mut args = vec!["-t", "", "-p", &port];
+    args.extend(words("-m SCRAM-SHA-256-PLUS -a tim -w secret"));
     if !cb.is_empty() {
         args.extend_from_slice(&["--cb", cb]);
     }

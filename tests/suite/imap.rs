@@ -177,19 +177,8 @@ fn socket_run(
     let dir = crate::support::tmp::TempDir::new("sock");
     let port = server.port().to_string();
     let mut running = crate::support::run::Command::new(imp, "imtest")
-        .args([
-            "-x",
-            "sock",
-            "-I",
-            "pid",
-            "-p",
-            &port,
-            "-a",
-            "tim",
-            "-w",
-            "x",
-            "127.0.0.1",
-        ])
+        .args(["-x", "sock", "-I", "pid", "-p", &port])
+        .args(["-a", "tim", "-w", "x", "127.0.0.1"])
         .current_dir(dir.path())
         .spawn();
     let pid = running.pid();

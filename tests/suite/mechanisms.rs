@@ -126,17 +126,7 @@ fn otp_with_challenge_prompt() -> Case {
 fn external_client_cert() -> Case {
     mech(
         "EXTERNAL with a client certificate (-t clientcert.pem)",
-        &[
-            "-t",
-            "{CERT:tim}",
-            "-p",
-            "{PORT}",
-            "-m",
-            "EXTERNAL",
-            "-a",
-            "tim",
-            "127.0.0.1",
-        ],
+        &words("-t {CERT:tim} -p {PORT} -m EXTERNAL -a tim 127.0.0.1"),
         AuthView::ok("EXTERNAL", "tim@EXAMPLE", 0),
     )
     .server(|| tls_session("IMAP4rev1 AUTH=EXTERNAL SASL-IR", true, imap_auth(&cfg())))
@@ -161,19 +151,7 @@ fn cancel_when_client_step_fails() -> Case {
     // demands one (-k 128): the client's step fails and it cancels with `*`.
     mech(
         "DIGEST-MD5, client cancels (server offers no layer, -k 128)",
-        &[
-            "-p",
-            "{PORT}",
-            "-m",
-            "DIGEST-MD5",
-            "-k",
-            "128",
-            "-a",
-            "tim",
-            "-w",
-            PASS,
-            "127.0.0.1",
-        ],
+        &words("-p {PORT} -m DIGEST-MD5 -k 128 -a tim -w secret 127.0.0.1"),
         AuthView {
             ok: false,
             mech: "DIGEST-MD5".into(),

@@ -80,18 +80,10 @@ fn plain_login_and_relay() -> Result<(), Failed> {
 fn starttls() -> Result<(), Failed> {
     under_valgrind(
         &[
-            "-t",
-            "",
-            "-p",
-            "{PORT}",
-            "-m",
-            "plain",
-            "-a",
-            "tim",
-            "-w",
-            "secret",
-            "127.0.0.1",
-        ],
+            &["-t", ""],
+            &words("-p {PORT} -m plain -a tim -w secret 127.0.0.1")[..],
+        ]
+        .concat(),
         vec![
             send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake\r\n"),
             read_line(),
