@@ -578,7 +578,7 @@ fn debian_package_builds_unpacks_and_runs() {
     let (user, password) = lab::TIM;
     let port = |name: &str| lab.port(name).to_string();
     let tim_pem = lab.path("tim.pem").display().to_string();
-    let session = |program: &str, args: &[&str], input: &[u8], reply: &str| {
+    let session = |program: &str, args: &[String], input: &[u8], reply: &str| {
         let output = run(
             Command::new(bindir.join(program))
                 .args(args)
@@ -602,20 +602,13 @@ fn debian_package_builds_unpacks_and_runs() {
         stdout
     };
     let imap_port = port("IMAP_PORT");
+    let login = |before: &[&'static str], port: &str| -> Vec<String> {
+        let tail = ["-a", user, "-w", password, "-p", port];
+        before.iter().chain(&tail).map(|a| a.to_string()).collect()
+    };
     let scram = session(
         "imtest",
-        &[
-            "-t",
-            "",
-            "-m",
-            "scram-sha-256",
-            "-a",
-            user,
-            "-w",
-            password,
-            "-p",
-            &imap_port,
-        ],
+        &login(&["-t", "", "-m", "scram-sha-256"], &imap_port),
         b"a1 NOOP\n",
         "a1 OK",
     );
@@ -627,7 +620,7 @@ fn debian_package_builds_unpacks_and_runs() {
     );
     let external = session(
         "imtest",
-        &["-t", &tim_pem, "-m", "external", "-p", &imap_port],
+        &["-t", tim_pem.as_str(), "-m", "external", "-p", &imap_port].map(str::to_string),
         b"a1 NOOP\n",
         "a1 OK",
     );
@@ -637,17 +630,7 @@ fn debian_package_builds_unpacks_and_runs() {
     );
     let pop3 = session(
         "pop3test",
-        &[
-            "-s",
-            "-m",
-            "plain",
-            "-a",
-            user,
-            "-w",
-            password,
-            "-p",
-            &port("POP3S_PORT"),
-        ],
+        &login(&["-s", "-m", "plain"], &port("POP3S_PORT")),
         b"NOOP\n",
         "C: QUIT\r\n",
     );
@@ -655,18 +638,10 @@ fn debian_package_builds_unpacks_and_runs() {
     assert!(pop3.contains("C: AUTH PLAIN "), "{pop3}");
     let haproxy = session(
         "imtest",
-        &[
-            "-H",
-            "192.0.2.7",
-            "-m",
-            "plain",
-            "-a",
-            user,
-            "-w",
-            password,
-            "-p",
+        &login(
+            &["-H", "192.0.2.7", "-m", "plain"],
             &port("IMAP_HAPROXY_PORT"),
-        ],
+        ),
         b"a1 NOOP\n",
         "a1 OK",
     );
