@@ -13,10 +13,8 @@
 use crate::engine::{Case, Expect};
 use crate::support::run::{words, Command, Imp, Output};
 use crate::support::server::*;
+use crate::support::tap::tap;
 use libtest_mimic::{Failed, Trial};
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 const BANNER: &str =
@@ -118,51 +116,15 @@ fn compressed_wire_bytes_and_output_match_the_c_tool() -> Result<(), Failed> {
         .check_same()
 }
 
-/// Forwards one connection to `target` and returns what the client sent.
-fn tap(target: u16) -> (u16, JoinHandle<Vec<u8>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind tap");
-    let port = listener.local_addr().expect("tap address").port();
-    let handle = std::thread::spawn(move || {
-        let (client, _) = listener.accept().expect("accept");
-        let server = TcpStream::connect(("127.0.0.1", target)).expect("connect to Dovecot");
-        let (mut c_read, mut s_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-        let upstream = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut buf = [0u8; 65536];
-            while let Ok(n) = c_read.read(&mut buf) {
-                if n == 0 || s_write.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-                seen.extend_from_slice(&buf[..n]);
-            }
-            let _ = s_write.shutdown(Shutdown::Write);
-            seen
-        });
-        let (mut s_read, mut c_write) = (server, client);
-        let mut buf = [0u8; 65536];
-        while let Ok(n) = s_read.read(&mut buf) {
-            if n == 0 || c_write.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = c_write.shutdown(Shutdown::Both);
-        upstream.join().unwrap_or_default()
-    });
-    (port, handle)
-}
-
 fn lab_session(imp: Imp, user: (&str, &str), stdin: &[u8]) -> (Output, Vec<u8>) {
     let (port, recorded) = tap(crate::lab::lab().port("IMAP_PORT"));
-    let outcome = {
-        let _slot = crate::lab::take_slot();
-        Command::new(imp, "imtest")
-            .args(["-q", "-m", "plain", "-a", user.0, "-w", user.1])
-            .args(["-p", &port.to_string(), "127.0.0.1"])
-            .stdin_bytes(stdin)
-            .timeout(Duration::from_secs(20))
-            .run_raw()
-    };
-    let sent = recorded.join().expect("tap thread");
+    let outcome = Command::new(imp, "imtest")
+        .args(["-q", "-m", "plain", "-a", user.0, "-w", user.1])
+        .args(["-p", &port.to_string(), "127.0.0.1"])
+        .stdin_bytes(stdin)
+        .timeout(Duration::from_secs(20))
+        .run_lab();
+    let (_, sent) = recorded.join().expect("tap thread");
     let marker = b"Z01 COMPRESS DEFLATE\r\n";
     let start = sent
         .windows(marker.len())

@@ -9,6 +9,7 @@
 use crate::lab::{lab, Lab};
 use crate::support::run::{Command, Imp, Input, Output};
 use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
+use crate::support::tap::tap;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -232,44 +233,6 @@ fn v2_header_gives_dovecot_the_client_address() {
     assert!(line.contains(" lip=127.0.0.1,"), "{line}");
     // Without the ssl TLV the proxied connection is not a secured one.
     assert!(!line.contains("secured"), "{line}");
-}
-
-/// Forwards one connection to `target`; gives the client's address and what it sent.
-fn tap(
-    target: u16,
-) -> (
-    u16,
-    std::thread::JoinHandle<(std::net::SocketAddr, Vec<u8>)>,
-) {
-    use std::io::{Read, Write};
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let (client, peer) = listener.accept().unwrap();
-        let server = TcpStream::connect(("127.0.0.1", target)).unwrap();
-        let (mut from_client, mut to_server) =
-            (client.try_clone().unwrap(), server.try_clone().unwrap());
-        let up = std::thread::spawn(move || {
-            let (mut seen, mut buf) = (Vec::new(), [0u8; 4096]);
-            while let Ok(n @ 1..) = from_client.read(&mut buf) {
-                seen.extend_from_slice(&buf[..n]);
-                if to_server.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-            let _ = to_server.shutdown(std::net::Shutdown::Write);
-            seen
-        });
-        let (mut from_server, mut to_client, mut buf) = (server, client, [0u8; 4096]);
-        while let Ok(n @ 1..) = from_server.read(&mut buf) {
-            if to_client.write_all(&buf[..n]).is_err() {
-                break;
-            }
-        }
-        let _ = to_client.shutdown(std::net::Shutdown::Write);
-        (peer, up.join().unwrap())
-    });
-    (port, handle)
 }
 
 fn v2_header_bytes_on_the_wire() {

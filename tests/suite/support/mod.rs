@@ -13,6 +13,7 @@
 //!   certificates as `-t FILE` PEMs.
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
 //!   bytes, a live stdin feed, or a pty; hard timeout; no controlling terminal otherwise.
+//! * [`tap`] — a recording TCP tap in front of a real server.
 //! * [`wire`] — the spec's notation for output and wire logs, base64.
 //!
 //! The integration suite (`tests/suite/`) builds its engine on these; see `tests/README.md`.
@@ -22,5 +23,6 @@ pub mod deflate;
 pub mod run;
 pub mod sasl_server;
 pub mod server;
+pub mod tap;
 pub mod tmp;
 pub mod wire;
