@@ -13,9 +13,9 @@
 
 use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
-use crate::support::sasl_server::{Progress, SaslDb, SaslServer, ServerConfig};
+use crate::support::sasl_server::{Binding, ImapAuth, SaslDb, ServerConfig};
 use crate::support::server::{
-    expect_line, send, start_tls, FakeServer, ServerReport, Session, TlsConfig, TlsInfo,
+    expect_line, send, start_tls, FakeServer, ServerReport, TlsConfig, TlsInfo,
 };
 use openssl::hash::{hash, MessageDigest};
 use openssl::nid::Nid;
@@ -327,7 +327,7 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
 const SCRAM_CAPS: &str = "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR";
 
 /// What the server binds to, from its own side of the connection.
-type Expect = fn(&TlsInfo) -> (&'static str, Vec<u8>);
+type Expect = Binding;
 
 fn expect_exporter(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
     ("tls-exporter", tls.tls_exporter.clone())
@@ -356,46 +356,6 @@ fn expect_exporter_with_wrong_data(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
     ("tls-exporter", data)
 }
 
-/// One `AUTHENTICATE` served by libsasl2 with the binding `expect` gives.
-fn serve_scram(s: &mut Session, cfg: &ServerConfig, expect: Expect) -> Result<(), String> {
-    let line = text(&s.read_line()?);
-    let words: Vec<&str> = line.trim_end().split(' ').collect();
-    if words.len() != 4 || words[1] != "AUTHENTICATE" {
-        return Err(format!(
-            "expected AUTHENTICATE with an initial response, got {line:?}"
-        ));
-    }
-    let initial = crate::support::wire::b64decode(words[3].as_bytes()).ok_or("IR base64")?;
-    let tls = s.tls().cloned().ok_or("no TLS")?;
-    let (local, remote) = (s.local.clone(), s.remote.clone());
-    let mut srv = SaslServer::new(cfg, &local, &remote).map_err(|e| e.to_string())?;
-    let (name, data) = expect(&tls);
-    srv.set_channel_binding(name, false, &data)
-        .map_err(|e| e.to_string())?;
-    let mut step = srv.start(words[2], Some(&initial));
-    loop {
-        match step {
-            Ok(Progress::Continue(challenge)) => {
-                s.send(
-                    format!("+ {}\r\n", crate::support::wire::b64encode(&challenge)).as_bytes(),
-                )?;
-                let answer = text(&s.read_line()?);
-                let answer = crate::support::wire::b64decode(answer.trim_end().as_bytes())
-                    .ok_or("response base64")?;
-                step = srv.step(&answer);
-            }
-            Ok(Progress::Done(_)) => {
-                s.record_auth(crate::support::sasl_server::outcome(&srv, Ok(())));
-                return s.send(b"A01 OK done\r\n");
-            }
-            Err(e) => {
-                s.record_auth(crate::support::sasl_server::outcome(&srv, Err(&e)));
-                return s.send(format!("A01 NO {}\r\n", e.text).as_bytes());
-            }
-        }
-    }
-}
-
 fn cb_session(
     tls: TlsConfig,
     cfg: ServerConfig,
@@ -408,7 +368,7 @@ fn cb_session(
         start_tls(&tls),
         expect_line("C01 CAPABILITY\r\n"),
         send(format!("* CAPABILITY {SCRAM_CAPS}\r\nC01 OK done\r\n")),
-        crate::support::server::run(move |s| serve_scram(s, &cfg, expect)),
+        ImapAuth::new(cfg).binding(expect).step(),
         crate::support::server::run(|s| loop {
             let line = text(&s.read_line()?);
             let tag = line.split(' ').next().unwrap_or("").to_owned();

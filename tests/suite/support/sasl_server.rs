@@ -50,7 +50,13 @@ pub struct ImapAuth {
     pub use_tls: bool,
     /// Install the SASL security layer after success when the SSF is > 0.
     pub install_layer: bool,
+    /// The channel binding the server checks (its name and data, from its side of the TLS
+    /// session) instead of `tls-unique`.
+    pub binding: Option<Binding>,
 }
+
+/// A server's channel binding: its name and data, from its own side of the TLS session.
+pub type Binding = fn(&super::server::TlsInfo) -> (&'static str, Vec<u8>);
 
 impl ImapAuth {
     pub fn new(config: ServerConfig) -> ImapAuth {
@@ -60,7 +66,13 @@ impl ImapAuth {
             on_challenge: None,
             use_tls: true,
             install_layer: true,
+            binding: None,
         }
+    }
+
+    pub fn binding(mut self, binding: Binding) -> ImapAuth {
+        self.binding = Some(binding);
+        self
     }
 
     pub fn on_challenge(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> ImapAuth {
@@ -113,7 +125,11 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
         if let Some(tls) = s.tls().cloned() {
             srv.set_external(tls.bits.max(0) as u32, tls.peer_cn.as_deref())
                 .map_err(|e| format!("external props: {e}"))?;
-            srv.set_channel_binding("tls-unique", false, &tls.tls_unique)
+            let (name, data) = match a.binding {
+                Some(binding) => binding(&tls),
+                None => ("tls-unique", tls.tls_unique.clone()),
+            };
+            srv.set_channel_binding(name, false, &data)
                 .map_err(|e| format!("channel binding: {e}"))?;
         }
     }
