@@ -1,7 +1,6 @@
 //! The command line where a case file cannot say it (the rest is `tests/cases/cli/`): bytes
 //! that are not UTF-8 in the program name, `--version` under every name, and `-X`'s daemon.
 
-use crate::engine::rust_test;
 use crate::support::run::{Command, Imp, Input};
 use crate::support::tmp::TempDir;
 use libtest_mimic::Trial;
@@ -157,10 +156,10 @@ fn daemon_mode_matches_c() {
 }
 
 pub fn trials() -> Vec<Trial> {
-    let tests: [(&str, fn()); 3] = [
-        ("cli/non_utf8_bytes_match_c", non_utf8_bytes_match_c),
-        ("cli/version_is_ours_only", version_is_ours_only),
-        ("cli/daemon_mode_matches_c", daemon_mode_matches_c),
-    ];
-    tests.into_iter().map(|(n, f)| rust_test(n, f)).collect()
+    crate::listed!(
+        "cli/",
+        non_utf8_bytes_match_c,
+        version_is_ours_only,
+        daemon_mode_matches_c,
+    )
 }

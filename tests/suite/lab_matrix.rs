@@ -3,7 +3,6 @@
 //! lab's normalisation and diff.
 
 use crate::casefile::files;
-use crate::engine::rust_test;
 use crate::lab::{diff, normalise};
 use libtest_mimic::Trial;
 use std::path::Path;
@@ -76,47 +75,25 @@ fn matrix_covers_the_required_dimensions() {
 }
 
 pub fn trials() -> Vec<Trial> {
-    let tests: [(&str, fn()); 10] = [
-        (
-            "lab::matrix_covers_the_required_dimensions",
-            matrix_covers_the_required_dimensions,
-        ),
-        (
-            "lab::normalise::scram_fields",
-            normalise::self_tests::scram_fields,
-        ),
-        (
-            "lab::normalise::digest_and_cram",
-            normalise::self_tests::digest_and_cram,
-        ),
-        (
-            "lab::normalise::deterministic_payloads_stay",
-            normalise::self_tests::deterministic_payloads_stay,
-        ),
-        (
-            "lab::normalise::scram_plus",
-            normalise::self_tests::scram_plus,
-        ),
-        (
-            "lab::normalise::cyrus_values",
-            normalise::self_tests::cyrus_values,
-        ),
-        (
-            "lab::normalise::dovecot_values",
-            normalise::self_tests::dovecot_values,
-        ),
-        (
-            "lab::diff::equal_is_empty",
-            diff::self_tests::equal_is_empty,
-        ),
-        (
-            "lab::diff::one_change_with_context",
-            diff::self_tests::one_change_with_context,
-        ),
-        (
-            "lab::diff::insertions_deletions_and_separate_hunks",
-            diff::self_tests::insertions_deletions_and_separate_hunks,
-        ),
-    ];
-    tests.into_iter().map(|(n, f)| rust_test(n, f)).collect()
+    let mut tests = crate::listed!("lab::", matrix_covers_the_required_dimensions);
+    {
+        use normalise::self_tests::*;
+        tests.extend(crate::listed!(
+            "lab::normalise::",
+            scram_fields,
+            digest_and_cram,
+            deterministic_payloads_stay,
+            scram_plus,
+            cyrus_values,
+            dovecot_values,
+        ));
+    }
+    use diff::self_tests::*;
+    tests.extend(crate::listed!(
+        "lab::diff::",
+        equal_is_empty,
+        one_change_with_context,
+        insertions_deletions_and_separate_hunks,
+    ));
+    tests
 }
