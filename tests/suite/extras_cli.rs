@@ -13,15 +13,9 @@ fn text(bytes: &[u8]) -> String {
 fn password_fd_from_an_inherited_descriptor() {
     let imap = lab().port("IMAP_PORT").to_string();
     let output = Run::new(Imp::Ours, "imtest")
-        .under([
-            "sh",
-            "-c",
-            "printf '%s\\n' \"$PW\" | { exec \"$@\" 3<&0 </dev/null; }",
-            "sh",
-        ])
+        .line_on_fd(3, TIM.1)
         .args(["-a", TIM.0, "--password-fd", "3", "-m", "PLAIN"])
         .args(["-p", &imap, "127.0.0.1"])
-        .env("PW", TIM.1)
         .run_lab();
     let out = text(&output.stdout);
     assert!(out.contains("\nAuthenticated.\n"), "{out}");

@@ -280,17 +280,10 @@ fn smtptest_postfix() {
 fn token_from_an_inherited_pipe() {
     let token = token_text(&token_file("valid"));
     let port = lab().port("IMAP_PORT").to_string();
-    // The token arrives on descriptor 7, a pipe the shell leaves open for exec.
     let out = Run::new(Imp::Ours, "imtest")
-        .under([
-            "sh",
-            "-c",
-            "printf '%s\\n' \"$TOKEN\" | { exec \"$@\" 7<&0 </dev/null; }",
-            "sh",
-        ])
+        .line_on_fd(7, &token)
         .args(["-p", &port, "-a", "tim", "-m", "OAUTHBEARER"])
         .args(["--oauth-token-fd", "7", "127.0.0.1"])
-        .env("TOKEN", &token)
         .run_lab();
     let stdout = text(&out.stdout);
     let port: u16 = port.parse().unwrap();

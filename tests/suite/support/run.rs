@@ -179,6 +179,13 @@ impl Command {
         self
     }
 
+    /// `line` and a newline readable on descriptor `fd`: a pipe a shell (the wrapper) leaves
+    /// open for the tool it execs, stdin then from /dev/null.
+    pub fn line_on_fd(self, fd: u32, line: &str) -> Self {
+        let script = format!("printf '%s\\n' \"$FD_LINE\" | {{ exec \"$@\" {fd}<&0 </dev/null; }}");
+        self.under(["sh", "-c", &script, "sh"]).env("FD_LINE", line)
+    }
+
     /// Working directory of the child (default: inherited).
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.cwd = Some(dir.as_ref().to_path_buf());
