@@ -8,6 +8,7 @@
 
 use crate::lab::lab;
 use crate::support::run::{Command as Run, Imp, Output};
+use crate::support::wire::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -55,10 +56,6 @@ fn ours(name: &str, args: &[String], stdin: &[u8]) -> Output {
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn b64(data: &[u8]) -> String {
