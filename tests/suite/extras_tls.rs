@@ -14,9 +14,7 @@
 use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
 use crate::support::sasl_server::{Binding, ImapAuth, SaslDb, ServerConfig};
-use crate::support::server::{
-    expect_line, send, start_tls, FakeServer, ServerReport, TlsConfig, TlsInfo,
-};
+use crate::support::server::{FakeServer, ServerReport, TlsConfig, TlsInfo};
 use crate::support::wire::text;
 use openssl::hash::{hash, MessageDigest};
 use openssl::nid::Nid;
@@ -344,30 +342,6 @@ fn expect_exporter_with_wrong_data(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
     ("tls-exporter", data)
 }
 
-fn cb_session(
-    tls: TlsConfig,
-    cfg: ServerConfig,
-    expect: Expect,
-) -> Vec<Vec<crate::support::server::Step>> {
-    vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake ready\r\n"),
-        expect_line("S01 STARTTLS\r\n"),
-        send("S01 OK begin TLS\r\n"),
-        start_tls(&tls),
-        expect_line("C01 CAPABILITY\r\n"),
-        send(format!("* CAPABILITY {SCRAM_CAPS}\r\nC01 OK done\r\n")),
-        ImapAuth::new(cfg).binding(expect).step(),
-        crate::support::server::run(|s| loop {
-            let line = text(&s.read_line()?);
-            let tag = line.split(' ').next().unwrap_or("").to_owned();
-            if line.starts_with("Q01 LOGOUT") {
-                return s.send(b"* BYE\r\nQ01 OK bye\r\n");
-            }
-            s.send(format!("{tag} OK fine\r\n").as_bytes())?;
-        }),
-    ]]
-}
-
 /// Runs ours with `--cb cb` (none if empty) against a server binding as `expect`; returns
 /// the client's output, the server's record and the gs2 header the client sent.
 fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, String) {
@@ -376,7 +350,9 @@ fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, Strin
     if !tls13 {
         tls = tls.max_version(SslVersion::TLS1_2);
     }
-    let server = FakeServer::start(cb_session(tls.build(), ServerConfig::new(&db), expect));
+    let auth = ImapAuth::new(ServerConfig::new(&db)).binding(expect).step();
+    let session = crate::mechanisms::starttls_session(&tls.build(), SCRAM_CAPS, auth);
+    let server = FakeServer::start(session);
     let port = server.port().to_string();
     let mut args = vec!["-t", "", "-p", &port];
     args.extend(words("-m SCRAM-SHA-256-PLUS -a tim -w secret"));
