@@ -94,7 +94,7 @@ fn normalise_table(name: &str) {
         // `[[...]]` is the base64 of what it holds, innermost first.
         while let Some(end) = input.find("]]") {
             let start = input[..end].rfind("[[").expect("[[ before ]]");
-            let encoded = b64encode(input[start + 2..end].as_bytes());
+            let encoded = b64encode(&input.as_bytes()[start + 2..end]);
             input.replace_range(start..end + 2, &encoded);
         }
         let expected = String::from_utf8(unescape(pair[1]).unwrap()).unwrap();
