@@ -3,6 +3,7 @@
 //! the C tool's and ours' outcomes (normalised) and accepts exactly the declared difference.
 
 use crate::engine::Outcome;
+use crate::support::wire::text;
 
 /// A judgement of a declared difference between the C tool's run and ours.
 pub type Judge = fn(&Outcome, &Outcome) -> Result<(), String>;
@@ -15,10 +16,6 @@ pub fn by_name(name: &str) -> Option<Judge> {
         "c-rejects-h-ours-logs-in" => c_rejects_h_ours_logs_in,
         _ => return None,
     })
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// httptest SCRAM-SHA-1 with the right password: 3.6.1 fails on its own base64 handling,

@@ -60,49 +60,9 @@ mod h01_http_scram_end_to_end {
     pub fn ours() {
         let mut o = http_scram_case().observe(crate::support::run::Imp::Ours);
         authenticated("tim@EXAMPLE".into(), 0)(&mut o);
-        let want = crate::support::wire::spec_text(
-            r#"C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: \r
-S: HTTP/1.1 401 Unauthorized\r
-S: WWW-Authenticate: SCRAM-SHA-256 realm="fake"\r
-S: Content-Length: 0\r
-S: \r
-C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: Authorize-As: tim\r
-C: Authorization: SCRAM-SHA-256 data=<B64>\r
-C: \r
-S: HTTP/1.1 401 Unauthorized\r
-S: WWW-Authenticate: SCRAM-SHA-256 sid=c2lk, data=<B64>\r
-S: Content-Length: 0\r
-S: \r
-C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: Authorize-As: tim\r
-C: Authorization: SCRAM-SHA-256 sid=c2lk,data=<B64>\r
-C: \r
-S: HTTP/1.1 401 Unauthorized\r
-S: WWW-Authenticate: SCRAM-SHA-256 sid=c2lk, data=<B64>\r
-S: Content-Length: 0\r
-S: \r
-C: OPTIONS * HTTP/1.1\r
-C: Host: 127.0.0.1\r
-C: User-Agent: httptest\r
-C: Authorize-As: tim\r
-C: Authorization: SCRAM-SHA-256 sid=c2lk,data=\r
-C: \r
-S: HTTP/1.1 200 OK\r
-S: Content-Length: 0\r
-S: \r
-Authenticated.
-Security strength factor: 0
-Connection closed.
-"#,
-        );
+        let want = crate::support::wire::spec_text(include_str!(
+            "../cases/http/expected/h01_http_scram_end_to_end.stdout"
+        ));
         assert!(
             o.stdout == want && o.out.code() == 0 && o.stderr.is_empty(),
             "{}",

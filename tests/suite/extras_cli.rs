@@ -5,10 +5,7 @@
 
 use crate::lab::{lab, TIM};
 use crate::support::run::{Command as Run, Imp, Input};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use crate::support::wire::text;
 
 fn password_fd_from_an_inherited_descriptor() {
     let imap = lab().port("IMAP_PORT").to_string();

@@ -10,6 +10,7 @@ use crate::lab::{lab, Lab};
 use crate::support::run::{Command, Imp, Input, Output};
 use crate::support::server::{discard_to_eof, expect_line, send, FakeServer};
 use crate::support::tap::tap;
+use crate::support::wire::text;
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -29,27 +30,13 @@ fn ours(name: &str, line: &str, stdin: &[u8]) -> Output {
         .run_lab()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "{} after {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status,
-        out.elapsed,
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
 /// The run ended normally after a successful login.
 fn assert_logged_in(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "{}", describe(out));
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
     assert!(
         text(&out.stdout).contains("\nAuthenticated.\n"),
         "{}",
-        describe(out)
+        out.describe()
     );
 }
 
@@ -178,19 +165,19 @@ fn unix_socket_delivers_through_dovecot_lmtp() {
         &format!("--unix {}", socket.display()),
         stdin.as_bytes(),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
     let stdout = text(&out.stdout);
     assert!(
         stdout.starts_with("S: 220 ") && stdout.contains("\r\n250 2.1.5 OK\r\n"),
         "{}",
-        describe(&out)
+        out.describe()
     );
     assert!(
         stdout.contains(" <tim> ") && stdout.contains(" Saved\r\n"),
         "{}",
-        describe(&out)
+        out.describe()
     );
-    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    assert!(out.stderr.is_empty(), "{}", out.describe());
     // Dovecot saw a local (UNIX-socket) client and saved the message for tim.
     assert!(log_line(lab, "dovecot.log", &["lmtp(", "Connect from local"]).is_some());
     assert!(log_line(lab, "dovecot.log", &["lmtp(tim)", "saved mail to INBOX"]).is_some());
@@ -245,7 +232,7 @@ fn v2_header_bytes_on_the_wire() {
     assert!(
         text(&out.stdout).contains("\nAuthenticated.\n"),
         "{}",
-        describe(&out)
+        out.describe()
     );
     let (client, sent) = tapped.join().unwrap();
     let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();

@@ -8,6 +8,7 @@
 
 use crate::lab::lab;
 use crate::support::run::{Command as Run, Imp, Output};
+use crate::support::wire::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -55,10 +56,6 @@ fn ours(name: &str, args: &[String], stdin: &[u8]) -> Output {
 
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn b64(data: &[u8]) -> String {
@@ -112,12 +109,9 @@ const POP3: Proto = Proto {
     stdin: "STAT\n",
     command: "C: AUTH {MECH} {B64}\r\n",
     ok: "S: +OK ",
-    challenge: "S: + ",
-    empty_response: "C: \r\n",
-    kvsep_response: "C: AQ==\r\n",
     fail: "S: -ERR ",
-    log: "dovecot.log",
     login: "pop3-login: Info: Login: user=<tim>, method={MECH}",
+    ..IMAP
 };
 
 const SIEVE: Proto = Proto {
@@ -130,36 +124,28 @@ const SIEVE: Proto = Proto {
     empty_response: "C: {0+}\r\nC: \r\n",
     kvsep_response: "C: {4+}\r\nC: AQ==\r\n",
     fail: "S: NO ",
-    log: "dovecot.log",
     login: "managesieve-login: Info: Login: user=<tim>, method={MECH}",
+    ..IMAP
 };
 
 const SUBMISSION: Proto = Proto {
     tool: "smtptest",
     port: "SUBMISSION_PORT",
     stdin: "NOOP\n",
-    command: "C: AUTH {MECH} {B64}\r\n",
     ok: "S: 235 ",
     challenge: "S: 334 ",
-    empty_response: "C: \r\n",
-    kvsep_response: "C: AQ==\r\n",
     fail: "S: 535 ",
-    log: "dovecot.log",
     login: "submission-login: Info: Login: user=<tim>, method={MECH}",
+    ..POP3
 };
 
 const POSTFIX: Proto = Proto {
     tool: "smtptest",
     port: "SMTP_PORT",
     stdin: "MAIL FROM:<tim@lab.example>\nRCPT TO:<oauth-{MECH}@remote.example>\n",
-    command: "C: AUTH {MECH} {B64}\r\n",
-    ok: "S: 235 ",
-    challenge: "S: 334 ",
-    empty_response: "C: \r\n",
-    kvsep_response: "C: AQ==\r\n",
-    fail: "S: 535 ",
     log: "postfix/maillog",
     login: "sasl_method={MECH}, sasl_username=tim",
+    ..SUBMISSION
 };
 
 fn args(proto: &Proto, mech: &str, token: &Path) -> Vec<String> {

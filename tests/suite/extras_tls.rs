@@ -14,9 +14,8 @@
 use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
 use crate::support::sasl_server::{Binding, ImapAuth, SaslDb, ServerConfig};
-use crate::support::server::{
-    expect_line, send, start_tls, FakeServer, ServerReport, TlsConfig, TlsInfo,
-};
+use crate::support::server::{FakeServer, ServerReport, TlsConfig, TlsInfo};
+use crate::support::wire::text;
 use openssl::hash::{hash, MessageDigest};
 use openssl::nid::Nid;
 use openssl::ssl::SslVersion;
@@ -64,27 +63,14 @@ fn with_tim<'a>(args: &[&'a str]) -> Vec<&'a str> {
     all
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "{}\n--- stdout\n{}--- stderr\n{}",
-        o.status,
-        text(&o.stdout),
-        text(&o.stderr)
-    )
-}
-
 fn has_line(bytes: &[u8], line: &str) -> bool {
     text(bytes).lines().any(|l| l == line)
 }
 
 fn assert_success(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{}", describe(o));
-    assert!(o.stderr.is_empty(), "{}", describe(o));
-    assert!(has_line(&o.stdout, "Authenticated."), "{}", describe(o));
+    assert_eq!(o.status.code(), Some(0), "{}", o.describe());
+    assert!(o.stderr.is_empty(), "{}", o.describe());
+    assert!(has_line(&o.stdout, "Authenticated."), "{}", o.describe());
 }
 
 /// A run that `--verify` stopped: the failure line, no established line, status 1 (3 with
@@ -94,15 +80,15 @@ fn assert_verify_failure(o: &Output, status: i32, reason: &str, name: &str) {
         text(&o.stderr),
         format!("failure: TLS certificate verification failed: {reason} (server name '{name}')\n"),
         "{}",
-        describe(o)
+        o.describe()
     );
-    assert_eq!(o.status.code(), Some(status), "{}", describe(o));
+    assert_eq!(o.status.code(), Some(status), "{}", o.describe());
     assert!(
         !text(&o.stdout).contains("TLS connection established"),
         "{}",
-        describe(o)
+        o.describe()
     );
-    assert!(!text(&o.stdout).contains("S: "), "{}", describe(o));
+    assert!(!text(&o.stdout).contains("S: "), "{}", o.describe());
 }
 
 // --- --verify, --cafile, --capath -------------------------------------------------------------
@@ -151,24 +137,24 @@ fn servername_sends_sni_and_is_the_name_checked() {
     args.extend_from_slice(&["--servername", "sni.example", "127.0.0.1"]);
     let sni = ours("imtest", &with_tim(&args));
     assert_success(&sni);
-    assert_eq!(subjects(&sni)[0], "CN=sni.example", "{}", describe(&sni));
+    assert_eq!(subjects(&sni)[0], "CN=sni.example", "{}", sni.describe());
 
     // Without SNI (the C tool's way) Dovecot serves its default certificate.
     let mut args = base.to_vec();
     args.push("127.0.0.1");
     let plain = ours("imtest", &with_tim(&args));
     assert_success(&plain);
-    assert_eq!(subjects(&plain)[0], "CN=localhost", "{}", describe(&plain));
+    assert_eq!(subjects(&plain)[0], "CN=localhost", "{}", plain.describe());
 
     // A name the served certificate does not carry.
     let mut args = base.to_vec();
     args.extend_from_slice(&["--servername", "other.example", "127.0.0.1"]);
     let wrong = ours("imtest", &with_tim(&args));
-    assert_eq!(subjects(&wrong)[0], "CN=localhost", "{}", describe(&wrong));
+    assert_eq!(subjects(&wrong)[0], "CN=localhost", "{}", wrong.describe());
     assert!(
         has_line(&wrong.stdout, "verify error:num=62:hostname mismatch"),
         "{}",
-        describe(&wrong)
+        wrong.describe()
     );
     assert_verify_failure(&wrong, 1, "hostname mismatch", "other.example");
 }
@@ -182,7 +168,7 @@ fn servername_without_verify_only_changes_sni() {
         )),
     );
     assert_success(&o);
-    assert_eq!(subjects(&o)[0], "CN=sni.example", "{}", describe(&o));
+    assert_eq!(subjects(&o)[0], "CN=sni.example", "{}", o.describe());
     assert!(has_line(
         &o.stdout,
         "verify error:num=19:self-signed certificate in certificate chain"
@@ -289,12 +275,12 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
     assert!(
         text(&c.stdout).contains("S: 454 4.7.0 TLS not available due to local problem"),
         "{}",
-        describe(&c)
+        c.describe()
     );
     assert!(
         text(&c.stdout).contains("C: AUTH PLAIN "),
         "{}",
-        describe(&c)
+        c.describe()
     );
     let sessions = notls_sessions(before + 1);
     assert!(
@@ -310,10 +296,10 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
         "failure: STARTTLS refused by the server (--no-plaintext-fallback): \
          454 4.7.0 TLS not available due to local problem\n",
         "{}",
-        describe(&o)
+        o.describe()
     );
-    assert_eq!(o.status.code(), Some(3), "{}", describe(&o));
-    assert!(!text(&o.stdout).contains("C: AUTH"), "{}", describe(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", o.describe());
+    assert!(!text(&o.stdout).contains("C: AUTH"), "{}", o.describe());
     let sessions = notls_sessions(before + 2);
     let ours_session = sessions.get(before + 1).map(String::as_str).unwrap_or("");
     assert!(
@@ -356,30 +342,6 @@ fn expect_exporter_with_wrong_data(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
     ("tls-exporter", data)
 }
 
-fn cb_session(
-    tls: TlsConfig,
-    cfg: ServerConfig,
-    expect: Expect,
-) -> Vec<Vec<crate::support::server::Step>> {
-    vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake ready\r\n"),
-        expect_line("S01 STARTTLS\r\n"),
-        send("S01 OK begin TLS\r\n"),
-        start_tls(&tls),
-        expect_line("C01 CAPABILITY\r\n"),
-        send(format!("* CAPABILITY {SCRAM_CAPS}\r\nC01 OK done\r\n")),
-        ImapAuth::new(cfg).binding(expect).step(),
-        crate::support::server::run(|s| loop {
-            let line = text(&s.read_line()?);
-            let tag = line.split(' ').next().unwrap_or("").to_owned();
-            if line.starts_with("Q01 LOGOUT") {
-                return s.send(b"* BYE\r\nQ01 OK bye\r\n");
-            }
-            s.send(format!("{tag} OK fine\r\n").as_bytes())?;
-        }),
-    ]]
-}
-
 /// Runs ours with `--cb cb` (none if empty) against a server binding as `expect`; returns
 /// the client's output, the server's record and the gs2 header the client sent.
 fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, String) {
@@ -388,7 +350,9 @@ fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, Strin
     if !tls13 {
         tls = tls.max_version(SslVersion::TLS1_2);
     }
-    let server = FakeServer::start(cb_session(tls.build(), ServerConfig::new(&db), expect));
+    let auth = ImapAuth::new(ServerConfig::new(&db)).binding(expect).step();
+    let session = crate::mechanisms::starttls_session(&tls.build(), SCRAM_CAPS, auth);
+    let server = FakeServer::start(session);
     let port = server.port().to_string();
     let mut args = vec!["-t", "", "-p", &port];
     args.extend(words("-m SCRAM-SHA-256-PLUS -a tim -w secret"));

@@ -6,7 +6,8 @@
 //! * the `-x` socket is created 0600 and the `-I` file 0644 even under umask 000;
 //! * `-I` does not write through a symbolic link planted at its path.
 
-use crate::support::run::{Command, Imp, Input};
+use crate::support::held::{plain_server, tell, when_authed, PLAIN};
+use crate::support::run::{Command, Imp};
 use crate::support::server::*;
 use crate::support::tmp::TempDir;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -16,29 +17,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cr3t-Pw";
-/// `\0tim\0s3cr3t-Pw` in base64.
-const PLAIN: &str = "A01 AUTHENTICATE PLAIN AHRpbQBzM2NyM3QtUHc=\r\n";
 const NOBODY: u32 = 65534;
-
-/// A server that accepts PLAIN for tim, tells `authed` and then holds the session until the
-/// client logs out.
-fn holding_server(authed: mpsc::Sender<()>) -> FakeServer {
-    FakeServer::start(vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
-        expect_line(PLAIN),
-        send("A01 OK done\r\n"),
-        run(move |_| {
-            let _ = authed.send(());
-            Ok(())
-        }),
-        expect_line("Q01 LOGOUT\r\n"),
-        send("* BYE\r\nQ01 OK bye\r\n"),
-    ]])
-}
 
 fn process_run_as_another_user_is_not_dumpable() {
     let (authed_tx, authed_rx) = mpsc::channel();
-    let server = holding_server(authed_tx);
+    let server = plain_server(authed_tx);
     let port = server.port().to_string();
     let mut child = std::process::Command::new(Imp::Ours.binary())
         .arg0("imtest")
@@ -82,24 +65,16 @@ fn process_run_as_another_user_is_not_dumpable() {
 /// Starts ours with `IMTEST_PASSWORD` set (and `args`), returns `/proc/PID/environ` as seen
 /// once the session is authenticated.
 fn environ_during_session(args: &[&str]) -> Vec<u8> {
-    let (authed_tx, authed_rx) = mpsc::channel();
-    let server = holding_server(authed_tx);
-    let port = server.port().to_string();
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
-    let child = Command::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim"])
-        .args(args)
-        .arg("127.0.0.1")
-        .env("IMTEST_PASSWORD", PASSWORD)
-        .stdin(Input::Feed(stdin_rx))
-        .spawn();
-    authed_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the client authenticated");
-    let environ = std::fs::read(format!("/proc/{}/environ", child.pid())).unwrap_or_default();
-    drop(stdin_tx);
-    let output = child.wait();
-    server.finish().assert_ok();
+    let command = |port: &str| {
+        Command::new(Imp::Ours, "imtest")
+            .args(["-p", port, "-a", "tim"])
+            .args(args)
+            .arg("127.0.0.1")
+            .env("IMTEST_PASSWORD", PASSWORD)
+    };
+    let (environ, output) = when_authed(plain_server, command, |pid| {
+        std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default()
+    });
     assert_eq!(output.code(), 0, "{}", output.describe());
     environ
 }
@@ -304,10 +279,7 @@ fn copies_in_memory(pid: i32, needle: &[u8]) -> usize {
 /// A server that takes `name`'s own login (IMAP LOGIN, POP3 USER/PASS) with the long
 /// password, tells `authed` and waits for the log-out.
 fn login_server(name: &str, authed: mpsc::Sender<()>) -> FakeServer {
-    let told = run(move |_| {
-        let _ = authed.send(());
-        Ok(())
-    });
+    let told = tell(authed);
     let script = match name {
         "imtest" => vec![
             send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] fake\r\n"),
@@ -341,24 +313,17 @@ fn login_server(name: &str, authed: mpsc::Sender<()>) -> FakeServer {
 /// outgoing queue or freed blocks.
 fn no_stray_copies_of_the_password_after_login() {
     for (name, mech) in [("imtest", "login"), ("pop3test", "user")] {
-        let (authed_tx, authed_rx) = mpsc::channel();
-        let server = login_server(name, authed_tx);
-        let port = server.port().to_string();
-        let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
-        let child = Command::new(Imp::Ours, name)
-            .args(["-p", &port, "-m", mech, "-a", "tim", "-w", LONG_PASSWORD])
-            .arg("127.0.0.1")
-            .stdin(Input::Feed(stdin_rx))
-            .spawn();
-        authed_rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("logged in");
-        // The reply is read and the session idles, waiting for stdin.
-        std::thread::sleep(Duration::from_millis(300));
-        let copies = copies_in_memory(child.pid(), LONG_TAIL);
-        drop(stdin_tx);
-        let output = child.wait();
-        server.finish().assert_ok();
+        let command = |port: &str| {
+            Command::new(Imp::Ours, name)
+                .args(["-p", port, "-m", mech, "-a", "tim", "-w", LONG_PASSWORD])
+                .arg("127.0.0.1")
+        };
+        let server = |authed| login_server(name, authed);
+        let (copies, output) = when_authed(server, command, |pid| {
+            // The reply is read and the session idles, waiting for stdin.
+            std::thread::sleep(Duration::from_millis(300));
+            copies_in_memory(pid, LONG_TAIL)
+        });
         assert_eq!(copies, 1, "{name}: copies of the password in memory");
         assert!(
             !String::from_utf8_lossy(&output.stdout).contains(LONG_PASSWORD),
@@ -376,40 +341,40 @@ fn no_stray_copies_of_the_bearer_token_after_xoauth2() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
     let (line_tx, line_rx) = mpsc::channel::<Vec<u8>>();
-    let server = FakeServer::start(vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] fake\r\n"),
-        run(move |s| {
-            let line = s.read_line()?;
-            s.send(b"A01 OK done\r\n")?;
-            let _ = line_tx.send(line);
-            Ok(())
-        }),
-        expect_line("Q01 LOGOUT\r\n"),
-        send("* BYE\r\nQ01 OK bye\r\n"),
-    ]]);
-    let port = server.port().to_string();
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
-    let child = Command::new(Imp::Ours, "imtest")
-        .args(["-p", &port, "-a", "tim", "--oauth-token-file"])
-        .arg(&token_file)
-        .arg("127.0.0.1")
-        .stdin(Input::Feed(stdin_rx))
-        .spawn();
-    let line = line_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("authenticated");
-    std::thread::sleep(Duration::from_millis(300));
-    let encoded = line
-        .strip_suffix(b"\r\n")
-        .and_then(|l| l.strip_prefix(b"A01 AUTHENTICATE XOAUTH2 "))
-        .expect("the XOAUTH2 line")
-        .to_vec();
-    let encoded_tail = &encoded[encoded.len() - 24..];
-    let raw = copies_in_memory(child.pid(), LONG_TAIL);
-    let base64 = copies_in_memory(child.pid(), encoded_tail);
-    drop(stdin_tx);
-    let output = child.wait();
-    server.finish().assert_ok();
+    let server = |authed: mpsc::Sender<()>| {
+        FakeServer::start(vec![vec![
+            send("* OK [CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR] fake\r\n"),
+            run(move |s| {
+                let line = s.read_line()?;
+                s.send(b"A01 OK done\r\n")?;
+                let _ = line_tx.send(line);
+                let _ = authed.send(());
+                Ok(())
+            }),
+            expect_line("Q01 LOGOUT\r\n"),
+            send("* BYE\r\nQ01 OK bye\r\n"),
+        ]])
+    };
+    let command = |port: &str| {
+        Command::new(Imp::Ours, "imtest")
+            .args(["-p", port, "-a", "tim", "--oauth-token-file"])
+            .arg(&token_file)
+            .arg("127.0.0.1")
+    };
+    let ((raw, base64), output) = when_authed(server, command, |pid| {
+        std::thread::sleep(Duration::from_millis(300));
+        let line = line_rx.recv().expect("the XOAUTH2 line");
+        let encoded = line
+            .strip_suffix(b"\r\n")
+            .and_then(|l| l.strip_prefix(b"A01 AUTHENTICATE XOAUTH2 "))
+            .expect("the XOAUTH2 line")
+            .to_vec();
+        let encoded_tail = &encoded[encoded.len() - 24..];
+        (
+            copies_in_memory(pid, LONG_TAIL),
+            copies_in_memory(pid, encoded_tail),
+        )
+    });
     assert_eq!(output.code(), 0, "{}", output.describe());
     assert_eq!((raw, base64), (1, 0), "copies of the token (raw, base64)");
 }

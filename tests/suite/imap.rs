@@ -28,17 +28,7 @@ fn login_as_current_user() -> Script {
 
 /// docs/transcripts.md §13A.35 raw terminal bytes, in the spec's notation (one Python literal per
 /// line; `root` is the current user, see [`login_as_current_user`]).
-const PTY_SPEC: &str = r"
-'S: * OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN AUTH=LOGIN SASL-IR] fake ready\r\r\n'
-'Please enter your password: '      <- stdout; the typed password is not echoed
-'\r\n'                              <- newline written to /dev/tty by the no-echo reader
-'C: L01 LOGIN root {6}\r\r\nS: + go ahead\r\r\nC: <omitted>\r\r\nS: L01 OK logged in\r\r\n'
-'Authenticated.\r\nSecurity strength factor: 0\r\n'
-'a1 NOOP\r\n'                       <- terminal echo of the typed command (not printed by imtest)
-'* 1 EXISTS\r\r\na1 OK done\r\r\n'
-'C: Q01 LOGOUT\r\r\n'                <- after Ctrl-D (EOF on stdin)
-'Connection closed.\r\n'
-";
+const PTY_SPEC: &str = include_str!("../cases/imap/expected/pty_login_prompt.py-lines");
 
 fn pty_expected() -> Vec<u8> {
     let mut v = Vec::new();
@@ -241,30 +231,9 @@ fn socket_run(
     (out, report, side)
 }
 
-const SOCKET_STDOUT: &str = r"S: * OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r
-C: A01 AUTHENTICATE PLAIN AHRpbQB4\r
-S: A01 OK done\r
-Authenticated.
-Security strength factor: 0
-C: Q01 LOGOUT\r
-Connection closed.
-";
+const SOCKET_STDOUT: &str = include_str!("../cases/imap/expected/socket_relay.stdout");
 
-const SOCKET_WIRE: &str = r"
-(new TCP connection)
-S->C '* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake ready\r\n'
-C->S b'A01 AUTHENTICATE PLAIN AHRpbQB4\r\n'
-S->C 'A01 OK done\r\n'
-C->S b'a1 NOOP\r\n'
-S->C 'a1 OK noop\r\n'
-C->S b'UN0 UNSELECT\r\n'
-S->C '* extra\r\nUN0 OK unselect\r\n'
-C->S b'UN0 UNSELECT\r\n'
-S->C 'UN0 OK unselect\r\n'
-C->S b'Q01 LOGOUT\r\n'
-S->C '* BYE\r\nQ01 OK bye\r\n'
-(server closes)
-";
+const SOCKET_WIRE: &str = include_str!("../cases/imap/expected/socket_relay.wire");
 
 fn socket_problems(
     what: &str,

@@ -2,8 +2,10 @@
 //! file, `server: lab`); here the checks on the matrix as a whole, and the self-tests of the
 //! lab's normalisation and diff.
 
-use crate::casefile::files;
+use crate::casefile::{files, unescape};
+use crate::engine::rust_test_with;
 use crate::lab::{diff, normalise};
+use crate::support::wire::b64encode;
 use libtest_mimic::Trial;
 use std::path::Path;
 
@@ -74,19 +76,49 @@ fn matrix_covers_the_required_dimensions() {
     }
 }
 
+/// `tests/cases/lab-normalise/NAME.txt` (see the README there): each input normalises to the
+/// line after it.
+fn normalise_table(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/lab-normalise");
+    let text = std::fs::read_to_string(dir.join(format!("{name}.txt"))).expect("read a table");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert!(
+        !lines.is_empty() && lines.len() % 2 == 0,
+        "{name}: pairs of lines"
+    );
+    for pair in lines.chunks(2) {
+        let mut input = String::from_utf8(unescape(pair[0]).unwrap()).unwrap();
+        // `[[...]]` is the base64 of what it holds, innermost first.
+        while let Some(end) = input.find("]]") {
+            let start = input[..end].rfind("[[").expect("[[ before ]]");
+            let encoded = b64encode(&input.as_bytes()[start + 2..end]);
+            input.replace_range(start..end + 2, &encoded);
+        }
+        let expected = String::from_utf8(unescape(pair[1]).unwrap()).unwrap();
+        assert_eq!(
+            normalise::normalise(input.as_bytes()),
+            expected,
+            "{name}: {}",
+            pair[0]
+        );
+    }
+}
+
 pub fn trials() -> Vec<Trial> {
     let mut tests = crate::listed!("lab::", matrix_covers_the_required_dimensions);
-    {
-        use normalise::self_tests::*;
-        tests.extend(crate::listed!(
-            "lab::normalise::",
-            scram_fields,
-            digest_and_cram,
-            deterministic_payloads_stay,
-            scram_plus,
-            cyrus_values,
-            dovecot_values,
-        ));
+    for name in [
+        "scram_fields",
+        "digest_and_cram",
+        "deterministic_payloads_stay",
+        "scram_plus",
+        "cyrus_values",
+        "dovecot_values",
+    ] {
+        let test = move || normalise_table(name);
+        tests.push(rust_test_with(&format!("lab::normalise::{name}"), test));
     }
     use diff::self_tests::*;
     tests.extend(crate::listed!(

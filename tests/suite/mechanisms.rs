@@ -46,12 +46,16 @@ fn tls_session(caps: &'static str, client_cert: bool, auth: Step) -> Vec<Script>
     if client_cert {
         b = b.request_client_cert();
     }
-    let tls = b.build();
+    starttls_session(&b.build(), caps, auth)
+}
+
+/// [`tls_session`] with the server's TLS settings given (also the `--cb` tests').
+pub fn starttls_session(tls: &TlsConfig, caps: &'static str, auth: Step) -> Vec<Script> {
     vec![vec![
         send("* OK [CAPABILITY IMAP4rev1 STARTTLS] fake ready\r\n"),
         expect_line("S01 STARTTLS\r\n"),
         send("S01 OK begin TLS\r\n"),
-        start_tls(&tls),
+        start_tls(tls),
         expect_line("C01 CAPABILITY\r\n"),
         send(format!("* CAPABILITY {caps}\r\nC01 OK done\r\n")),
         auth,

@@ -11,57 +11,48 @@
 //! The built-in logins print `<omitted>` instead (IMAP LOGIN's literal, POP3 `PASS`, NNTP
 //! `AUTHINFO PASS`), and a prompted password is read without echo.
 
-use crate::support::run::{words, Command, Imp, Input};
+use crate::support::held::{tell, when_authed};
+use crate::support::run::{words, Command, Imp};
 use crate::support::server::*;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cr3t-Pw";
 
-/// Starts ours with `args` (`{PORT}` replaced) against a server that accepts PLAIN and then
-/// holds the session open; returns the cmdline seen once masking happened (or the last one
+/// Starts ours with `args` (`{PORT}` replaced) against a server that accepts PLAIN (with or
+/// without an initial response, `-i`) and then holds the session open; returns the cmdline seen once masking happened (or the last one
 /// seen at the deadline), plus the run's output.
 fn cmdline_during_session(args: &[&str]) -> (Vec<String>, crate::support::run::Output) {
-    let (authed_tx, authed_rx) = mpsc::channel::<()>();
-    let server = FakeServer::start(vec![vec![
-        send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
-        read_line(),
-        send("A01 OK done\r\n"),
-        run(move |_| {
-            let _ = authed_tx.send(());
-            Ok(())
-        }),
-        expect_line("Q01 LOGOUT\r\n"),
-        send("* BYE\r\nQ01 OK bye\r\n"),
-    ]]);
-    let port = server.port().to_string();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{PORT}", &port)).collect();
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Vec<u8>>();
-    let child = Command::new(Imp::Ours, "imtest")
-        .args(&args)
-        .stdin(Input::Feed(stdin_rx))
-        .spawn();
-    // Authenticated = parsed long ago; the session now waits for stdin.
-    authed_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the client authenticated");
-    let path = format!("/proc/{}/cmdline", child.pid());
-    let read = || -> Vec<String> {
-        std::fs::read(&path)
-            .unwrap_or_default()
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect()
+    let command = |port: &str| {
+        let args: Vec<String> = args.iter().map(|a| a.replace("{PORT}", port)).collect();
+        Command::new(Imp::Ours, "imtest").args(&args)
     };
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut seen = read();
-    while seen.iter().any(|a| a.contains(PASSWORD)) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-        seen = read();
-    }
-    drop(stdin_tx);
-    let output = child.wait();
-    server.finish().assert_ok();
+    let server = |authed| {
+        FakeServer::start(vec![vec![
+            send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] fake\r\n"),
+            read_line(),
+            send("A01 OK done\r\n"),
+            tell(authed),
+            expect_line("Q01 LOGOUT\r\n"),
+            send("* BYE\r\nQ01 OK bye\r\n"),
+        ]])
+    };
+    // Authenticated = parsed long ago; the session now waits for stdin.
+    let (mut seen, output) = when_authed(server, command, |pid| {
+        let read = || -> Vec<String> {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .split(|&b| b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut seen = read();
+        while seen.iter().any(|a| a.contains(PASSWORD)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            seen = read();
+        }
+        seen
+    });
     // The kernel's text ends with the last NUL: drop the empty piece after it.
     if seen.last().is_some_and(|a| a.is_empty()) {
         seen.pop();

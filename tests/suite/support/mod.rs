@@ -13,6 +13,7 @@
 //!   certificates as `-t FILE` PEMs.
 //! * [`run`] — runs the C oracle or our binary under a chosen argv[0] (symlink), with stdin
 //!   bytes, a live stdin feed, or a pty; hard timeout; no controlling terminal otherwise.
+//! * [`held`] — a session of ours held open once authenticated, to look at its `/proc`.
 //! * [`tap`] — a recording TCP tap in front of a real server.
 //! * [`wire`] — the spec's notation for output and wire logs, base64.
 //!
@@ -20,6 +21,7 @@
 
 pub mod certs;
 pub mod deflate;
+pub mod held;
 pub mod run;
 pub mod sasl_server;
 pub mod server;

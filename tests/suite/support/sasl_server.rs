@@ -25,6 +25,19 @@ pub fn outcome(srv: &SaslServer, result: Result<(), &SaslError>) -> AuthOutcome 
     }
 }
 
+/// The result record of an exchange the client cancelled.
+fn cancelled(srv: &SaslServer) -> AuthOutcome {
+    let error = SaslError {
+        code: SASL_BADPROT,
+        text: "cancelled by the client".into(),
+        detail: String::new(),
+    };
+    AuthOutcome {
+        cancelled: true,
+        ..outcome(srv, Err(&error))
+    }
+}
+
 impl SecurityLayer for SaslServer {
     fn encode(&mut self, plain: &[u8]) -> Result<Vec<u8>, String> {
         SaslServer::encode(self, plain).map_err(|e| format!("sasl_encode: {e}"))
@@ -150,16 +163,7 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
                 let resp = s.read_line()?;
                 if resp == b"*\r\n" || resp == b"*\n" {
                     s.send(format!("{tag} BAD cancelled\r\n").as_bytes())?;
-                    let mut o = outcome(
-                        &srv,
-                        Err(&SaslError {
-                            code: SASL_BADPROT,
-                            text: "cancelled by the client".into(),
-                            detail: String::new(),
-                        }),
-                    );
-                    o.cancelled = true;
-                    s.record_auth(o);
+                    s.record_auth(cancelled(&srv));
                     return Ok(());
                 }
                 let Some(data) = decode_line(&resp) else {
@@ -514,16 +518,7 @@ fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
                     Some(data) => r = srv.step(&data),
                     None => {
                         s.send(format!("{} cancelled\r\n", f.fail).as_bytes())?;
-                        let mut o = outcome(
-                            &srv,
-                            Err(&SaslError {
-                                code: SASL_BADPROT,
-                                text: "cancelled by the client".into(),
-                                detail: String::new(),
-                            }),
-                        );
-                        o.cancelled = true;
-                        s.record_auth(o);
+                        s.record_auth(cancelled(&srv));
                         return Ok(());
                     }
                 }

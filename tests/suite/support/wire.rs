@@ -228,6 +228,11 @@ pub fn b64decode(text: &[u8]) -> Option<Vec<u8>> {
     openssl::base64::decode_block(t).ok()
 }
 
+/// Bytes as text, invalid UTF-8 replaced.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 pub fn b64encode(data: &[u8]) -> String {
     openssl::base64::encode_block(data)
 }
