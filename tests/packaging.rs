@@ -12,10 +12,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod lab;
+// Throw-away directories, shared with the suite.
+#[allow(dead_code)]
+#[path = "suite/support/tmp.rs"]
+mod tmp;
+use tmp::TempDir;
 
 const OURS: &str = env!("CARGO_BIN_EXE_imtest");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -35,29 +39,6 @@ const DEB_MANDIR: &str = "usr/share/man/man1";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A directory under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(label: &str) -> Scratch {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!(
-            "imtest-packaging-{label}-{}-{n}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Runs `command` in its own process group with `input` on stdin; after `limit` the whole
@@ -331,14 +312,12 @@ fn check_installed_names(bindir: &Path) {
 
 #[test]
 fn make_install_and_uninstall() {
-    let scratch = Scratch::new("make-install");
+    let scratch = TempDir::new("make-install");
     for (prefix, bindir, mandir) in [
         ("/usr/local", "usr/local/bin", "usr/local/share/man/man1"),
         ("/usr", DEB_BINDIR, DEB_MANDIR),
     ] {
-        let destdir = scratch
-            .0
-            .join(prefix.trim_start_matches('/').replace('/', "_"));
+        let destdir = scratch.join(&prefix.trim_start_matches('/').replace('/', "_"));
         let mut args = vec![
             "-s".to_owned(),
             "-C".to_owned(),
@@ -520,22 +499,22 @@ fn debian_package_builds_unpacks_and_runs() {
         format!("imtest-rs (>= {VERSION}-1)")
     );
 
-    let root = Scratch::new("deb-root");
-    let root_arg = root.0.to_str().expect("utf-8");
+    let root = TempDir::new("deb-root");
+    let root_arg = root.path().to_str().expect("utf-8");
     tool("dpkg", &["-x", &deb, root_arg], "dpkg");
-    let files: Vec<String> = tree(&root.0)
+    let files: Vec<String> = tree(root.path())
         .into_iter()
         .filter(|entry| !entry.ends_with('/') && !entry.starts_with("usr/share/doc/"))
         .filter(|entry| !entry.starts_with("usr/share/lintian/"))
         .collect();
     assert_eq!(files, expected_files(DEB_BINDIR, DEB_MANDIR, ".gz"));
-    assert!(tree(&root.0).contains(&"usr/share/doc/imtest-rs/copyright".to_owned()));
+    assert!(tree(root.path()).contains(&"usr/share/doc/imtest-rs/copyright".to_owned()));
 
     // The switch package: the cyrus-clients names as links to ours, diverted in preinst.
-    let names_root = Scratch::new("names-root");
-    let names_arg = names_root.0.to_str().expect("utf-8");
+    let names_root = TempDir::new("names-root");
+    let names_arg = names_root.path().to_str().expect("utf-8");
     tool("dpkg", &["-x", &names_deb, names_arg], "dpkg");
-    let links = tree(&names_root.0);
+    let links = tree(names_root.path());
     let preinst = text(&tool("dpkg-deb", &["-I", &names_deb, "preinst"], "dpkg").stdout);
     let postrm = text(&tool("dpkg-deb", &["-I", &names_deb, "postrm"], "dpkg").stdout);
     for name in std::iter::once("imtest").chain(SIBLINGS) {
@@ -560,11 +539,11 @@ fn debian_package_builds_unpacks_and_runs() {
         }
     }
 
-    let bindir = root.0.join(DEB_BINDIR);
+    let bindir = root.join(DEB_BINDIR);
     check_installed_names(&bindir);
 
     // The packaged manual renders through a sibling's link.
-    let page = root.0.join(DEB_MANDIR).join("sivtest.1.gz");
+    let page = root.join(DEB_MANDIR).join("sivtest.1.gz");
     let rendered = tool(
         "mandoc",
         &["-T", "utf8", page.to_str().expect("utf-8")],

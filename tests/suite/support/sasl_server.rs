@@ -289,93 +289,44 @@ pub struct ServerFraming {
     pub service: &'static str,
 }
 
+/// Each protocol's framing, one line each: key | command | challenge (`+`, `334`, `383`: that
+/// prefix and a space; `bare`; `literal`) | mechanism quoted (`quoted` or `-`) | success line
+/// | failure start | success data (`-`, `sieve`, `nntp`) | SASL service.
+const FRAMINGS: &str = "\
+imap    | A01 AUTHENTICATE | +       | -      | A01 OK done     | A01 NO    | -     | imap
+pop3    | AUTH             | +       | -      | +OK done        | -ERR      | -     | pop
+smtp    | AUTH             | 334     | -      | 235 2.7.0 ok    | 535 5.7.8 | -     | smtp
+lmtp    | AUTH             | 334     | -      | 235 2.7.0 ok    | 535 5.7.8 | -     | lmtp
+mupdate | A01 AUTHENTICATE | bare    | quoted | A01 OK \"done\" | A01 NO    | -     | mupdate
+sieve   | AUTHENTICATE     | literal | quoted | OK \"done\"     | NO        | sieve | sieve
+csync   | AUTHENTICATE     | +       | -      | OK success      | NO        | -     | csync
+nntp    | AUTHINFO SASL    | 383     | -      | 281 ok          | 481       | nntp  | nntp";
+
 /// The framing imtest uses for `key` (`pop3`, `smtp`, `lmtp`, `mupdate`, `sieve`, `csync`,
 /// `nntp`, `imap`).
 pub fn framing(key: &str) -> ServerFraming {
-    let f = |command, quoted, challenge, ok, fail, success, service| ServerFraming {
-        command,
-        quoted,
-        challenge,
-        ok,
-        fail,
-        success,
-        service,
-    };
-    use ChallengeForm::*;
-    match key {
-        "imap" => f(
-            "A01 AUTHENTICATE",
-            false,
-            Prefix("+ "),
-            "A01 OK done",
-            "A01 NO",
-            SuccessForm::None,
-            "imap",
-        ),
-        "pop3" => f(
-            "AUTH",
-            false,
-            Prefix("+ "),
-            "+OK done",
-            "-ERR",
-            SuccessForm::None,
-            "pop",
-        ),
-        "smtp" => f(
-            "AUTH",
-            false,
-            Prefix("334 "),
-            "235 2.7.0 ok",
-            "535 5.7.8",
-            SuccessForm::None,
-            "smtp",
-        ),
-        "lmtp" => f(
-            "AUTH",
-            false,
-            Prefix("334 "),
-            "235 2.7.0 ok",
-            "535 5.7.8",
-            SuccessForm::None,
-            "lmtp",
-        ),
-        "mupdate" => f(
-            "A01 AUTHENTICATE",
-            true,
-            Bare,
-            "A01 OK \"done\"",
-            "A01 NO",
-            SuccessForm::None,
-            "mupdate",
-        ),
-        "sieve" => f(
-            "AUTHENTICATE",
-            true,
-            Literal,
-            "OK \"done\"",
-            "NO",
-            SuccessForm::Sieve,
-            "sieve",
-        ),
-        "csync" => f(
-            "AUTHENTICATE",
-            false,
-            Prefix("+ "),
-            "OK success",
-            "NO",
-            SuccessForm::None,
-            "csync",
-        ),
-        "nntp" => f(
-            "AUTHINFO SASL",
-            false,
-            Prefix("383 "),
-            "281 ok",
-            "481",
-            SuccessForm::Nntp,
-            "nntp",
-        ),
-        other => panic!("no SASL framing for {other}"),
+    let line = FRAMINGS.lines().find(|l| l.split(' ').next() == Some(key));
+    let line = line.unwrap_or_else(|| panic!("no SASL framing for {key}"));
+    let f: Vec<&'static str> = line.split('|').map(str::trim).collect();
+    ServerFraming {
+        command: f[1],
+        challenge: match f[2] {
+            "bare" => ChallengeForm::Bare,
+            "literal" => ChallengeForm::Literal,
+            "+" => ChallengeForm::Prefix("+ "),
+            "334" => ChallengeForm::Prefix("334 "),
+            "383" => ChallengeForm::Prefix("383 "),
+            other => panic!("unknown challenge form {other}"),
+        },
+        quoted: f[3] == "quoted",
+        ok: f[4],
+        fail: f[5],
+        success: match f[6] {
+            "sieve" => SuccessForm::Sieve,
+            "nntp" => SuccessForm::Nntp,
+            _ => SuccessForm::None,
+        },
+        service: f[7],
     }
 }
 
