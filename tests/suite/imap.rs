@@ -3,7 +3,8 @@
 //! on a pty, the unix-socket relay (`-x`) and the stress test (`-z`). Each runs against the C
 //! tool (`::oracle`) and against ours compared with both (`::ours`).
 
-use crate::engine::rust_test;
+use crate::engine::rust_test_with;
+use crate::support::run::{Command, Imp, Output, PtyOutput};
 use crate::support::server::*;
 use libtest_mimic::Trial;
 
@@ -43,12 +44,12 @@ fn pty_expected() -> Vec<u8> {
 /// Runs docs/transcripts.md §13A.35 on a pty: wait for the prompt and for echo to go off (getpass
 /// flushes earlier type-ahead), type the password, wait for the login, type a command, wait for its
 /// reply, then Ctrl-D.
-fn pty_run(imp: crate::support::run::Imp) -> (crate::support::run::PtyOutput, ServerReport) {
+fn pty_run(imp: Imp) -> (PtyOutput, ServerReport) {
     use std::time::Duration;
     let server = FakeServer::start(vec![login_as_current_user()]);
     let port = server.port().to_string();
     let t = Duration::from_secs(5);
-    let out = crate::support::run::Command::new(imp, "imtest")
+    let out = Command::new(imp, "imtest")
         .args(["-p", &port, "-m", "login", "127.0.0.1"])
         .run_pty(|pty| {
             pty.wait_for(b"Please enter your password: ", t)?;
@@ -63,11 +64,7 @@ fn pty_run(imp: crate::support::run::Imp) -> (crate::support::run::PtyOutput, Se
     (out, server.finish())
 }
 
-fn pty_problems(
-    what: &str,
-    out: &crate::support::run::PtyOutput,
-    report: &ServerReport,
-) -> Vec<String> {
+fn pty_problems(what: &str, out: &PtyOutput, report: &ServerReport) -> Vec<String> {
     use crate::support::wire::{diff, py_repr};
     let mut p = Vec::new();
     if let Err(e) = &out.drive_result {
@@ -99,19 +96,16 @@ fn pty_problems(
     p
 }
 
-mod a35_password_on_pty {
-    use super::*;
+/// Fails with the problems found, if any.
+fn verdict(spec: &str, p: Vec<String>) {
+    assert!(p.is_empty(), "[{spec}]\n{}", p.join("\n\n"));
+}
 
-    pub fn oracle() {
-        let (out, report) = pty_run(crate::support::run::Imp::Oracle);
-        let p = pty_problems("C oracle", &out, &report);
-        assert!(p.is_empty(), "[13A.35]\n{}", p.join("\n\n"));
-    }
-
-    pub fn ours() {
-        let (c, _) = pty_run(crate::support::run::Imp::Oracle);
-        let (o, report) = pty_run(crate::support::run::Imp::Ours);
-        let mut p = pty_problems("ours", &o, &report);
+fn a35_password_on_pty(imp: Imp) {
+    let (o, report) = pty_run(imp);
+    let mut p = pty_problems(imp.label(), &o, &report);
+    if imp == Imp::Ours {
+        let (c, _) = pty_run(Imp::Oracle);
         if o.raw != c.raw {
             p.push(crate::support::wire::diff(
                 "terminal bytes (vs C oracle)",
@@ -119,8 +113,8 @@ mod a35_password_on_pty {
                 &crate::support::wire::show(&o.raw),
             ));
         }
-        assert!(p.is_empty(), "[13A.35]\n{}", p.join("\n\n"));
     }
+    verdict("13A.35", p);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,13 +130,7 @@ struct SocketSide {
     socket_left: bool,
 }
 
-fn socket_run(
-    imp: crate::support::run::Imp,
-) -> (
-    crate::support::run::Output,
-    ServerReport,
-    Result<SocketSide, String>,
-) {
+fn socket_run(imp: Imp) -> (Output, ServerReport, Result<SocketSide, String>) {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     use std::time::{Duration, Instant};
@@ -166,7 +154,7 @@ fn socket_run(
     ]]);
     let dir = crate::support::tmp::TempDir::new("sock");
     let port = server.port().to_string();
-    let mut running = crate::support::run::Command::new(imp, "imtest")
+    let mut running = Command::new(imp, "imtest")
         .args(["-x", "sock", "-I", "pid", "-p", &port])
         .args(["-a", "tim", "-w", "x", "127.0.0.1"])
         .current_dir(dir.path())
@@ -237,7 +225,7 @@ const SOCKET_WIRE: &str = include_str!("../cases/imap/expected/socket_relay.wire
 
 fn socket_problems(
     what: &str,
-    out: &crate::support::run::Output,
+    out: &Output,
     report: &ServerReport,
     side: &Result<SocketSide, String>,
 ) -> Vec<String> {
@@ -288,20 +276,9 @@ fn socket_problems(
     p
 }
 
-mod a33_unix_socket_relay {
-    use super::*;
-
-    pub fn oracle() {
-        let (out, report, side) = socket_run(crate::support::run::Imp::Oracle);
-        let p = socket_problems("C oracle", &out, &report, &side);
-        assert!(p.is_empty(), "[13A.33]\n{}", p.join("\n\n"));
-    }
-
-    pub fn ours() {
-        let (out, report, side) = socket_run(crate::support::run::Imp::Ours);
-        let p = socket_problems("ours", &out, &report, &side);
-        assert!(p.is_empty(), "[13A.33]\n{}", p.join("\n\n"));
-    }
+fn a33_unix_socket_relay(imp: Imp) {
+    let (out, report, side) = socket_run(imp);
+    verdict("13A.33", socket_problems(imp.label(), &out, &report, &side));
 }
 
 /// docs/behaviour.md §8.5: the 261 header bytes of every stress-test APPEND (folded continuation
@@ -364,20 +341,16 @@ fn stress_normalise(stdout: &[u8]) -> Vec<u8> {
     }
 }
 
-fn stress_run(imp: crate::support::run::Imp) -> (crate::support::run::Output, ServerReport) {
+fn stress_run(imp: Imp) -> (Output, ServerReport) {
     let server = FakeServer::start(vec![stress_script()]);
     let port = server.port().to_string();
-    let out = crate::support::run::Command::new(imp, "imtest")
+    let out = Command::new(imp, "imtest")
         .args(["-z", "-p", &port, "-a", "tim", "-w", "x", "127.0.0.1"])
         .run_raw();
     (out, server.finish())
 }
 
-fn stress_problems(
-    what: &str,
-    out: &crate::support::run::Output,
-    report: &ServerReport,
-) -> Vec<String> {
+fn stress_problems(what: &str, out: &Output, report: &ServerReport) -> Vec<String> {
     use crate::support::wire::*;
     let mut p = Vec::new();
     let got = stress_normalise(&out.stdout);
@@ -397,44 +370,25 @@ fn stress_problems(
     p
 }
 
-mod a34_stress_test {
-    use super::*;
-
-    pub fn oracle() {
-        let (out, report) = stress_run(crate::support::run::Imp::Oracle);
-        let p = stress_problems("C oracle", &out, &report);
-        assert!(p.is_empty(), "[13A.34]\n{}", p.join("\n\n"));
-    }
-
-    pub fn ours() {
-        let (out, report) = stress_run(crate::support::run::Imp::Ours);
-        let p = stress_problems("ours", &out, &report);
-        assert!(p.is_empty(), "[13A.34]\n{}", p.join("\n\n"));
-    }
+fn a34_stress_test(imp: Imp) {
+    let (out, report) = stress_run(imp);
+    verdict("13A.34", stress_problems(imp.label(), &out, &report));
 }
 
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
     let mut t = Vec::new();
-    for (name, oracle, ours) in [
-        (
-            "a33_unix_socket_relay",
-            a33_unix_socket_relay::oracle as fn(),
-            a33_unix_socket_relay::ours as fn(),
-        ),
-        (
-            "a34_stress_test",
-            a34_stress_test::oracle,
-            a34_stress_test::ours,
-        ),
-        (
-            "a35_password_on_pty",
-            a35_password_on_pty::oracle,
-            a35_password_on_pty::ours,
-        ),
+    for (name, test) in [
+        ("a33_unix_socket_relay", a33_unix_socket_relay as fn(Imp)),
+        ("a34_stress_test", a34_stress_test),
+        ("a35_password_on_pty", a35_password_on_pty),
     ] {
-        t.push(rust_test(&format!("imap/{name}::oracle"), oracle));
-        t.push(rust_test(&format!("imap/{name}::ours"), ours));
+        t.push(rust_test_with(&format!("imap/{name}::oracle"), move || {
+            test(Imp::Oracle)
+        }));
+        t.push(rust_test_with(&format!("imap/{name}::ours"), move || {
+            test(Imp::Ours)
+        }));
     }
     t
 }

@@ -295,6 +295,20 @@ pub struct Session {
     pub remote: String,
 }
 
+/// `setsockopt` of one option (errors ignored: the options only tune the test server).
+fn set_opt<T>(fd: std::os::fd::RawFd, level: libc::c_int, name: libc::c_int, value: &T) {
+    // SAFETY: setsockopt on our own open socket with a pointer to a live value and its size.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            value as *const T as *const libc::c_void,
+            std::mem::size_of::<T>() as libc::socklen_t,
+        );
+    }
+}
+
 fn io_err(what: &str, e: std::io::Error) -> String {
     match e.kind() {
         ErrorKind::WouldBlock | ErrorKind::TimedOut => format!("{what}: timed out"),
@@ -317,18 +331,7 @@ impl Session {
     fn quick_ack(&self) {
         use std::os::fd::AsRawFd;
         if let Some(tcp) = self.tcp() {
-            let one: libc::c_int = 1;
-            // SAFETY: setsockopt on our own open socket with a pointer to a live c_int and
-            // its size.
-            unsafe {
-                libc::setsockopt(
-                    tcp.as_raw_fd(),
-                    libc::IPPROTO_TCP,
-                    libc::TCP_QUICKACK,
-                    &one as *const libc::c_int as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                );
-            }
+            set_opt(tcp.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_QUICKACK, &1);
         }
     }
 
@@ -601,27 +604,15 @@ impl Session {
     /// an orderly end of stream. Recorded as a note.
     pub fn reset(&mut self) {
         use std::os::fd::AsRawFd;
-        let transport = std::mem::replace(&mut self.transport, Transport::Closed);
-        let fd = match &transport {
-            Transport::Plain(s) => s.tcp.as_raw_fd(),
-            Transport::Tls(s) => s.get_ref().tcp.as_raw_fd(),
-            Transport::Closed => return,
+        let Some(fd) = self.tcp().map(|tcp| tcp.as_raw_fd()) else {
+            return;
         };
+        let transport = std::mem::replace(&mut self.transport, Transport::Closed);
         let linger = libc::linger {
             l_onoff: 1,
             l_linger: 0,
         };
-        // SAFETY: setsockopt on our own open socket with a pointer to a live linger struct
-        // and its size.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                &linger as *const libc::linger as *const libc::c_void,
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            );
-        }
+        set_opt(fd, libc::SOL_SOCKET, libc::SO_LINGER, &linger);
         drop(transport);
         self.note("connection reset");
     }
@@ -681,15 +672,7 @@ pub struct ConnLog {
 impl ConnLog {
     /// All received application bytes, concatenated.
     pub fn received(&self) -> Vec<u8> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Recv(b) => Some(b.as_slice()),
-                _ => None,
-            })
-            .flatten()
-            .copied()
-            .collect()
+        self.received_pieces().concat()
     }
 
     /// The received application data split into the recorded pieces (one per read step).
@@ -830,9 +813,7 @@ fn accept(listener: &TcpListener, stop: &AtomicBool) -> Result<TcpStream, String
 }
 
 fn serve(listener: TcpListener, scripts: Vec<Script>, stop: Arc<AtomicBool>) -> ServerReport {
-    let mut report = ServerReport {
-        ..Default::default()
-    };
+    let mut report = ServerReport::default();
     for (i, script) in scripts.into_iter().enumerate() {
         let tcp = match accept(&listener, &stop) {
             Ok(t) => t,
@@ -903,37 +884,15 @@ fn run_script(s: &mut Session, script: Script) -> Result<(), String> {
             Step::Send(d) => s.send(&d).map_err(ctx)?,
             Step::ReadLine(expect) => {
                 let line = s.read_line().map_err(ctx)?;
-                if let Some(x) = expect {
-                    if line != x {
-                        return Err(ctx(format!(
-                            "expected line {:?}, got {:?}",
-                            String::from_utf8_lossy(&x),
-                            String::from_utf8_lossy(&line)
-                        )));
-                    }
-                }
+                expected("line", expect, &line).map_err(ctx)?;
             }
             Step::ReadExact(len, expect) => {
                 let d = s.read_exact(len).map_err(ctx)?;
-                if let Some(x) = expect {
-                    if d != x {
-                        return Err(ctx(format!(
-                            "expected bytes {:?}, got {:?}",
-                            String::from_utf8_lossy(&x),
-                            String::from_utf8_lossy(&d)
-                        )));
-                    }
-                }
+                expected("bytes", expect, &d).map_err(ctx)?;
             }
-            Step::ReadToEof => {
-                s.read_to_eof(false).map_err(ctx)?;
-            }
-            Step::DiscardToEof => {
-                s.read_to_eof(true).map_err(ctx)?;
-            }
-            Step::DiscardSome => {
-                s.discard_some().map_err(ctx)?;
-            }
+            Step::ReadToEof => s.read_to_eof(false).map(drop).map_err(ctx)?,
+            Step::DiscardToEof => s.read_to_eof(true).map(drop).map_err(ctx)?,
+            Step::DiscardSome => s.discard_some().map(drop).map_err(ctx)?,
             Step::Pause(d) => std::thread::sleep(d),
             Step::StartTls(cfg) => s.start_tls(&cfg).map_err(ctx)?,
             Step::StartDeflate => s.start_deflate().map_err(ctx)?,
@@ -945,4 +904,16 @@ fn run_script(s: &mut Session, script: Script) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A read step's check: what was read is what the step expects, if it expects anything.
+fn expected(what: &str, want: Option<Vec<u8>>, got: &[u8]) -> Result<(), String> {
+    match want {
+        Some(x) if x != got => Err(format!(
+            "expected {what} {:?}, got {:?}",
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(got)
+        )),
+        _ => Ok(()),
+    }
 }
