@@ -23,19 +23,16 @@ use tmp::TempDir;
 
 const OURS: &str = env!("CARGO_BIN_EXE_imtest");
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const SIBLINGS: [&str; 8] = [
-    "pop3test",
-    "smtptest",
-    "lmtptest",
-    "sivtest",
-    "nntptest",
-    "mupdatetest",
-    "httptest",
-    "synctest",
-];
+/// The nine program names: imtest, then its eight siblings (links to it).
+const NAMES: &str =
+    "imtest pop3test smtptest lmtptest sivtest nntptest mupdatetest httptest synctest";
 const DEB_BINDIR: &str = "usr/lib/imtest-rs/bin";
 const CYRUS_BINDIR: &str = "usr/lib/cyrus/bin";
 const DEB_MANDIR: &str = "usr/share/man/man1";
+
+fn siblings() -> impl Iterator<Item = &'static str> {
+    NAMES.split(' ').skip(1)
+}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -154,7 +151,7 @@ fn short_options() -> Vec<char> {
 fn manual_lints_clean_and_documents_every_option() {
     let man = repo().join("man");
     let page = man.join("imtest.1");
-    for name in SIBLINGS {
+    for name in siblings() {
         let link = man.join(format!("{name}.1"));
         assert_eq!(
             std::fs::read_link(&link).ok(),
@@ -166,7 +163,7 @@ fn manual_lints_clean_and_documents_every_option() {
     let page_arg = page.to_str().expect("utf-8 path");
     let groff = tool("groff", &["-ww", "-man", "-z", page_arg], "groff-base");
     assert_eq!(text(&groff.stderr), "", "groff warnings");
-    for name in std::iter::once("imtest").chain(SIBLINGS) {
+    for name in NAMES.split(' ') {
         let path = man.join(format!("{name}.1"));
         let lint = tool(
             "mandoc",
@@ -208,15 +205,7 @@ fn manual_lints_clean_and_documents_every_option() {
             "-{short} has no entry in the manual"
         );
     }
-    for section in [
-        ".SH SYNOPSIS",
-        ".SH OPTIONS",
-        ".SH PROTOCOLS",
-        ".SH \"EXIT STATUS\"",
-        ".SH ENVIRONMENT",
-        ".SH EXAMPLES",
-        ".SH \"DIFFERENCES FROM THE CYRUS C TOOLS\"",
-    ] {
+    for section in include_str!("cases/packaging/expected/man-sections.txt").lines() {
         let bare = section.replace('"', "");
         assert!(
             source.contains(section) || source.contains(&bare),
@@ -224,7 +213,7 @@ fn manual_lints_clean_and_documents_every_option() {
         );
     }
     // The page names every program it covers.
-    for name in std::iter::once("imtest").chain(SIBLINGS) {
+    for name in NAMES.split(' ') {
         assert!(
             source.contains(&format!(".BR {name} ")),
             "{name} in PROTOCOLS"
@@ -266,25 +255,19 @@ fn tree(root: &Path) -> Vec<String> {
 /// What an install of the nine names looks like: `bindir` and `mandir` relative to the root.
 fn expected_files(bindir: &str, mandir: &str, man_suffix: &str) -> Vec<String> {
     let mut expected = vec![format!("{bindir}/imtest")];
-    expected.extend(SIBLINGS.iter().map(|n| format!("{bindir}/{n} -> imtest")));
+    expected.extend(siblings().map(|n| format!("{bindir}/{n} -> imtest")));
     expected.push(format!("{mandir}/imtest.1{man_suffix}"));
-    expected.extend(
-        SIBLINGS
-            .iter()
-            .map(|n| format!("{mandir}/{n}.1{man_suffix} -> imtest.1{man_suffix}")),
-    );
+    expected
+        .extend(siblings().map(|n| format!("{mandir}/{n}.1{man_suffix} -> imtest.1{man_suffix}")));
     expected.sort();
     expected
 }
 
 /// Checks the nine installed names: `--version` through every link, `-h` is the usage text.
 fn check_installed_names(bindir: &Path) {
-    for name in std::iter::once("imtest").chain(SIBLINGS) {
-        let got = run(
-            Command::new(bindir.join(name)).arg("--version"),
-            b"",
-            Duration::from_secs(20),
-        );
+    let quick = |command: &mut Command| run(command, b"", Duration::from_secs(20));
+    for name in NAMES.split(' ') {
+        let got = quick(Command::new(bindir.join(name)).arg("--version"));
         assert_eq!(
             (text(&got.stdout), text(&got.stderr), got.status.code()),
             (
@@ -295,16 +278,8 @@ fn check_installed_names(bindir: &Path) {
             "{name} --version"
         );
     }
-    let installed = run(
-        Command::new(bindir.join("imtest")).arg("-h"),
-        b"",
-        Duration::from_secs(20),
-    );
-    let reference = run(
-        Command::new(OURS).arg0("imtest").arg("-h"),
-        b"",
-        Duration::from_secs(20),
-    );
+    let installed = quick(Command::new(bindir.join("imtest")).arg("-h"));
+    let reference = quick(Command::new(OURS).arg0("imtest").arg("-h"));
     assert_eq!(installed.status.code(), Some(1));
     assert!(text(&installed.stdout).starts_with("Usage: imtest [options] hostname\n"));
     assert_eq!(text(&installed.stdout), text(&reference.stdout));
@@ -517,7 +492,7 @@ fn debian_package_builds_unpacks_and_runs() {
     let links = tree(names_root.path());
     let preinst = text(&tool("dpkg-deb", &["-I", &names_deb, "preinst"], "dpkg").stdout);
     let postrm = text(&tool("dpkg-deb", &["-I", &names_deb, "postrm"], "dpkg").stdout);
-    for name in std::iter::once("imtest").chain(SIBLINGS) {
+    for name in NAMES.split(' ') {
         for (file, target) in [
             (
                 format!("{CYRUS_BINDIR}/{name}"),
