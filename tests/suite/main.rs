@@ -11,11 +11,18 @@ mod support;
 mod lab;
 
 /// The listed tests of a module's Rust functions: `listed!("topic/", f, g)` names them
-/// `topic/f`, `topic/g`.
+/// `topic/f`, `topic/g`; `listed!(cases "topic/", f, g)` for functions that build an engine
+/// `Case` (`engine::rust_case`: two tests each for the text and mechanism cases).
 #[macro_export]
 macro_rules! listed {
     ($prefix:literal, $($f:ident),+ $(,)?) => {
         vec![$($crate::engine::rust_test(concat!($prefix, stringify!($f)), $f)),+]
+    };
+    (cases $prefix:literal, $($f:ident),+ $(,)?) => {
+        [$($crate::engine::rust_case(concat!($prefix, stringify!($f)), $f)),+]
+            .into_iter()
+            .flatten()
+            .collect()
     };
 }
 

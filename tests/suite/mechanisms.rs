@@ -6,7 +6,7 @@
 //! ours (`::ours`, also compared with the C tool's run), judged by the engine's mechanism
 //! judge (`mechanism.rs`).
 
-use crate::engine::{rust_case, Case, Feed};
+use crate::engine::{Case, Feed};
 use crate::mechanism::{imap_tail, AuthView};
 use crate::support::run::words;
 use crate::support::sasl_server::*;
@@ -246,26 +246,15 @@ fn scram_over_tls_without_plus() -> Case {
     )
 }
 
-type Build = fn() -> Case;
-
 /// This module's listed tests.
 pub fn trials() -> Vec<Trial> {
-    let cases: [(&str, Build); 6] = [
-        ("scram_sha_256_plus_starttls", scram_sha_256_plus_starttls),
-        ("otp_with_challenge_prompt", otp_with_challenge_prompt),
-        ("external_client_cert", external_client_cert),
-        (
-            "cancel_when_client_step_fails",
-            cancel_when_client_step_fails,
-        ),
-        (
-            "scram_plus_listed_library_choice",
-            scram_plus_listed_library_choice,
-        ),
-        ("scram_over_tls_without_plus", scram_over_tls_without_plus),
-    ];
-    cases
-        .into_iter()
-        .flat_map(|(name, build)| rust_case(&format!("sasl/{name}"), build))
-        .collect()
+    crate::listed!(
+        cases "sasl/",
+        scram_sha_256_plus_starttls,
+        otp_with_challenge_prompt,
+        external_client_cert,
+        cancel_when_client_step_fails,
+        scram_plus_listed_library_choice,
+        scram_over_tls_without_plus,
+    )
 }

@@ -3,7 +3,6 @@
 //! failed read is dumped. Each check runs the C tool and ours and compares the part in
 //! question with addresses and bytes masked.
 
-use crate::engine::rust_test;
 use crate::lab::{self, TIM};
 use crate::support::run::{Command, Imp, Output};
 use crate::support::server::*;
@@ -99,14 +98,9 @@ fn read_error_dump_prints_the_result_as_a_long() {
 }
 
 pub fn trials() -> Vec<Trial> {
-    vec![
-        rust_test(
-            "verbose-tls/no_close_notify_of_our_own_after_the_session",
-            no_close_notify_of_our_own_after_the_session,
-        ),
-        rust_test(
-            "verbose-tls/read_error_dump_prints_the_result_as_a_long",
-            read_error_dump_prints_the_result_as_a_long,
-        ),
-    ]
+    crate::listed!(
+        "verbose-tls/",
+        no_close_notify_of_our_own_after_the_session,
+        read_error_dump_prints_the_result_as_a_long,
+    )
 }
