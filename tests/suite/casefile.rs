@@ -403,19 +403,17 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             "serial" => case.lab.as_mut().unwrap().serial = true,
             "deviate" => {
                 let edit = match value.split_once(char::is_whitespace) {
-                    Some(("stdout", rest)) => {
+                    Some((stream @ ("stdout" | "stderr"), rest)) => {
                         let w = byte_words(rest).map_err(err)?;
                         let [from, to] = w.as_slice() else {
-                            return Err(err("deviate: stdout \"FROM\" \"TO\"".into()));
+                            return Err(err(format!("deviate: {stream} \"FROM\" \"TO\"")));
                         };
-                        Edit::Stdout(from.clone(), to.clone())
-                    }
-                    Some(("stderr", rest)) => {
-                        let w = byte_words(rest).map_err(err)?;
-                        let [from, to] = w.as_slice() else {
-                            return Err(err("deviate: stderr \"FROM\" \"TO\"".into()));
+                        let edit = if stream == "stdout" {
+                            Edit::Stdout
+                        } else {
+                            Edit::Stderr
                         };
-                        Edit::Stderr(from.clone(), to.clone())
+                        edit(from.clone(), to.clone())
                     }
                     Some(("exit", rest)) => Edit::Status(number(rest.trim())? as i32),
                     Some(("judge", name)) => {

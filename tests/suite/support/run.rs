@@ -145,9 +145,8 @@ impl Command {
         self
     }
 
-    pub fn stdin_bytes(mut self, data: impl AsRef<[u8]>) -> Self {
-        self.stdin = Input::Bytes(data.as_ref().to_vec());
-        self
+    pub fn stdin_bytes(self, data: impl AsRef<[u8]>) -> Self {
+        self.stdin(Input::Bytes(data.as_ref().to_vec()))
     }
 
     pub fn stdin(mut self, input: Input) -> Self {
@@ -301,14 +300,8 @@ impl Command {
         let dir = TempDir::new("pty");
         let mut cmd = self.prepare(&dir);
         let (master, slave) = openpty();
-        for s in [0, 1, 2] {
-            let f = slave.try_clone().expect("dup slave");
-            match s {
-                0 => cmd.stdin(f),
-                1 => cmd.stdout(f),
-                _ => cmd.stderr(f),
-            };
-        }
+        let dup = || slave.try_clone().expect("dup slave");
+        cmd.stdin(dup()).stdout(dup()).stderr(dup());
         // SAFETY: only async-signal-safe calls (setsid, ioctl) on the child's own descriptors:
         // new session, then make fd 0 (the pty slave, already dup2'ed) the controlling tty.
         unsafe {

@@ -288,20 +288,3 @@ pub fn self_test_spec_text_crlf() {
     assert_eq!(spec_text("(empty)\n"), b"");
     assert_eq!(spec_text("failure: a\n\n"), b"failure: a\n\n");
 }
-
-// The self-tests for the binaries built by the default harness (the suite lists them itself).
-#[cfg(test)]
-#[allow(unused_imports)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repr_roundtrip() {
-        self_test_repr_roundtrip();
-    }
-
-    #[test]
-    fn spec_text_crlf() {
-        self_test_spec_text_crlf();
-    }
-}
