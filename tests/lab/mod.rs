@@ -167,15 +167,7 @@ fn start_lab() -> Result<Lab, String> {
             dir,
         });
     }
-    for program in [
-        "dovecot",
-        "postfix",
-        "doveadm",
-        "openssl",
-        "python3",
-        "flock",
-        "saslpasswd2",
-    ] {
+    for program in "dovecot postfix doveadm openssl python3 flock saslpasswd2".split(' ') {
         let found = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).any(|d| d.join(program).exists()))
             .unwrap_or(false)

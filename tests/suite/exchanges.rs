@@ -5,8 +5,10 @@
 
 use crate::engine::{rust_test, Case};
 use crate::mechanism::{authenticated, mask_sasl};
+use crate::support::run::{Command, Imp};
 use crate::support::sasl_server::*;
 use crate::support::server::*;
+use crate::support::wire::{diff, show, spec_text};
 use libtest_mimic::Trial;
 
 const ARGS: [&str; 7] = ["-p", "{PORT}", "-a", "tim", "-w", "x", "127.0.0.1"];
@@ -47,7 +49,7 @@ mod h01_http_scram_end_to_end {
     use super::*;
 
     pub fn oracle() {
-        let o = http_scram_case().observe(crate::support::run::Imp::Oracle);
+        let o = http_scram_case().observe(Imp::Oracle);
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(
             out.contains("base64 decoding error: -5\nAuthentication failed. generic failure\n")
@@ -58,19 +60,15 @@ mod h01_http_scram_end_to_end {
     }
 
     pub fn ours() {
-        let mut o = http_scram_case().observe(crate::support::run::Imp::Ours);
+        let mut o = http_scram_case().observe(Imp::Ours);
         authenticated("tim@EXAMPLE".into(), 0)(&mut o);
-        let want = crate::support::wire::spec_text(include_str!(
+        let want = spec_text(include_str!(
             "../cases/http/expected/h01_http_scram_end_to_end.stdout"
         ));
         assert!(
             o.stdout == want && o.out.code() == 0 && o.stderr.is_empty(),
             "{}",
-            crate::support::wire::diff(
-                "stdout",
-                &crate::support::wire::show(&want),
-                &crate::support::wire::show(&o.stdout)
-            )
+            diff("stdout", &show(&want), &show(&o.stdout))
         );
     }
 }
@@ -96,14 +94,14 @@ fn q03_sieve_quoted_challenge_silent_server_gives_up() {
         discard_to_eof(),
     ]]);
     let port = server.port().to_string();
-    let out = crate::support::run::Command::new(crate::support::run::Imp::Ours, "sivtest")
+    let out = Command::new(Imp::Ours, "sivtest")
         .args(["-i", "-p", &port, "-a", "tim", "-w", "x", "127.0.0.1"])
         .timeout(Duration::from_secs(45))
         .run();
     let report = server.finish();
     assert_eq!(
-        crate::support::wire::show(&out.stdout),
-        crate::support::wire::show(&crate::support::wire::spec_text(
+        show(&out.stdout),
+        show(&spec_text(
             r#"S: "IMPLEMENTATION" "Fake"\r
 S: "SASL" "PLAIN"\r
 S: "VERSION" "1.0"\r
