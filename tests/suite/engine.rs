@@ -483,25 +483,19 @@ impl Case {
         }
         let (tx, rx) = channel();
         let feed: Feed = Arc::new(Mutex::new(Some(tx)));
-        let server = match self.lab {
-            None => Some(FakeServer::start((self.scripts)(&feed))),
-            Some(_) => None,
-        };
+        let server = self
+            .lab
+            .is_none()
+            .then(|| FakeServer::start((self.scripts)(&feed)));
         let vars = Vars {
             port: server
                 .as_ref()
                 .map_or(String::new(), |s| s.port().to_string()),
             dir: dir.path().to_string_lossy().into_owned(),
         };
-        let args = match (&self.lab, imp) {
-            (
-                Some(LabRun {
-                    c_args: Some(c), ..
-                }),
-                Imp::Oracle,
-            ) => c,
-            _ => &self.args,
-        };
+        // A lab case's `c-args:` are the C tool's own.
+        let c_args = self.lab.as_ref().and_then(|lab| lab.c_args.as_ref());
+        let args = c_args.filter(|_| imp == Imp::Oracle).unwrap_or(&self.args);
         let args: Vec<OsString> = args
             .iter()
             .map(|a| OsString::from_vec(fill_vars(a, &vars)))
@@ -528,10 +522,7 @@ impl Case {
         };
         // Whatever happened, the feed must not keep stdin open.
         feed.lock().unwrap().take();
-        let report = match server {
-            Some(server) => server.finish(),
-            None => ServerReport::default(),
-        };
+        let report = server.map_or_else(ServerReport::default, FakeServer::finish);
         let mut obs = Observation {
             imp,
             stdout: out.stdout.clone(),
