@@ -56,26 +56,12 @@ use libtest_mimic::{Arguments, Trial};
 const DEFAULT_THREADS: usize = 6;
 
 /// Options of the libtest command line that take a value (the rest are flags or filters).
-const WITH_VALUE: [&str; 6] = [
-    "--test-threads",
-    "--skip",
-    "--format",
-    "--logfile",
-    "--color",
-    "-Z",
-];
+const WITH_VALUE: &str = "--test-threads --skip --format --logfile --color -Z";
 
 fn all_tests() -> Vec<Trial> {
     let mut tests: Vec<Trial> = casefile::all_trials();
     tests.extend(casefile::self_tests());
-    tests.push(engine::rust_test(
-        "support::wire::repr_roundtrip",
-        support::wire::self_test_repr_roundtrip,
-    ));
-    tests.push(engine::rust_test(
-        "support::wire::spec_text_crlf",
-        support::wire::self_test_spec_text_crlf,
-    ));
+    tests.extend(support::wire::self_tests());
     tests.extend(bad_input::trials());
     tests.extend(compress::trials());
     tests.extend(imap::trials());
@@ -104,7 +90,7 @@ fn main() {
     let mut argv = std::env::args();
     options.extend(argv.next());
     while let Some(a) = argv.next() {
-        if WITH_VALUE.contains(&a.as_str()) {
+        if WITH_VALUE.split(' ').any(|option| option == a) {
             options.push(a);
             options.extend(argv.next());
         } else if a.starts_with('-') {

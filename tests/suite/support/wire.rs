@@ -269,7 +269,7 @@ pub fn diff(what: &str, expected: &str, actual: &str) -> String {
 }
 
 /// Self-test: `py_repr` and `py_unrepr` are inverses.
-pub fn self_test_repr_roundtrip() {
+fn repr_roundtrip() {
     for s in [
         &b"a1 NOOP\r\n"[..],
         b"it's",
@@ -283,8 +283,13 @@ pub fn self_test_repr_roundtrip() {
 }
 
 /// Self-test: the spec's `\r` line ends and `(empty)`.
-pub fn self_test_spec_text_crlf() {
+fn spec_text_crlf() {
     assert_eq!(spec_text("S: x\\r\nAuth.\n"), b"S: x\r\nAuth.\n");
     assert_eq!(spec_text("(empty)\n"), b"");
     assert_eq!(spec_text("failure: a\n\n"), b"failure: a\n\n");
+}
+
+/// The self-tests above, listed.
+pub fn self_tests() -> Vec<libtest_mimic::Trial> {
+    crate::listed!("support::wire::", repr_roundtrip, spec_text_crlf)
 }
