@@ -454,12 +454,10 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
             },
             "authenticated" => {
                 let w = words(value).map_err(err)?;
-                let [user, ssf_word, ssf] = w.as_slice() else {
-                    return Err(err("authenticated: USER ssf N".into()));
+                let (user, ssf) = match w.as_slice() {
+                    [user, word, ssf] if word == "ssf" => (user, ssf),
+                    _ => return Err(err("authenticated: USER ssf N".into())),
                 };
-                if ssf_word != "ssf" {
-                    return Err(err("authenticated: USER ssf N".into()));
-                }
                 let ssf = ssf.parse().map_err(|e| err(format!("ssf: {e}")))?;
                 case.authenticated = Some((user.clone(), ssf));
             }

@@ -103,12 +103,6 @@ pub fn imap_auth(config: &ServerConfig) -> Step {
     ImapAuth::new(config.clone()).step()
 }
 
-fn decode_line(line: &[u8]) -> Option<Vec<u8>> {
-    let t = line.strip_suffix(b"\n").unwrap_or(line);
-    let t = t.strip_suffix(b"\r").unwrap_or(t);
-    super::wire::b64decode(t)
-}
-
 fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
     let line = s.read_line()?;
     let text = String::from_utf8_lossy(&line).into_owned();
@@ -166,7 +160,7 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
                     s.record_auth(cancelled(&srv));
                     return Ok(());
                 }
-                let Some(data) = decode_line(&resp) else {
+                let Some(data) = super::wire::b64decode(strip_crlf(&resp)) else {
                     s.send(format!("{tag} BAD invalid base64\r\n").as_bytes())?;
                     let e = SaslError {
                         code: SASL_BADPROT,
