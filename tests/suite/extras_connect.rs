@@ -55,8 +55,6 @@ fn log_line(lab: &Lab, file: &str, needles: &[&str]) -> Option<String> {
     }
 }
 
-// --- -4 / -6 ----------------------------------------------------------------------------------
-
 // --- --connect-timeout -----------------------------------------------------------------------
 
 /// A loopback listener that answers no SYN: its accept queue (backlog 0) is full.

@@ -175,8 +175,6 @@ fn servername_without_verify_only_changes_sni() {
     ));
 }
 
-// --- versions and ciphers ----------------------------------------------------------------------
-
 // --- --show-cert -------------------------------------------------------------------------------
 
 /// The PEM blocks of `text`, parsed.
@@ -224,10 +222,6 @@ fn show_cert_prints_the_chain() {
         "{stdout}"
     );
 }
-
-// --- --tls-resume --------------------------------------------------------------------------
-
-// --- without the options: the C tool's output --------------------------------------------------
 
 // --- --no-plaintext-fallback against the lab (the fake-server cases are case files) ----
 
