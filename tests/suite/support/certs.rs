@@ -71,8 +71,19 @@ fn cert(
     make_cert(cn, key, issuer, t - DAY, t + 30 * DAY, kind)
 }
 
-fn write_pem(dir: &TempDir, file: &str, certs: &[&X509], key: &PKey<Private>) -> PathBuf {
-    dir.write(file, &pem(certs, key))
+impl Identity {
+    /// `cert` (then `chain`) and `key`, written to `file` in `dir` too.
+    fn new(dir: &TempDir, file: &str, cert: &X509, chain: &[&X509], key: PKey<Private>) -> Self {
+        let certs: Vec<&X509> = std::iter::once(cert).chain(chain.iter().copied()).collect();
+        let pem = dir.write(file, &pem(&certs, &key));
+        let chain = chain.iter().map(|&c| c.clone()).collect();
+        Identity {
+            cert: cert.clone(),
+            key,
+            chain,
+            pem,
+        }
+    }
 }
 
 impl Certs {
@@ -80,14 +91,7 @@ impl Certs {
         let dir = TempDir::new("pki");
         let ca_key = key();
         let ca_cert = cert("imtest test CA", &ca_key, None, Kind::Ca);
-        let ca_pem = write_pem(&dir, "ca.pem", &[&ca_cert], &ca_key);
-        let ca = Identity {
-            cert: ca_cert.clone(),
-            key: ca_key.clone(),
-            chain: vec![],
-            pem: ca_pem,
-        };
-
+        let ca = Identity::new(&dir, "ca.pem", &ca_cert, &[], ca_key.clone());
         let srv_key = key();
         let srv_cert = cert(
             "localhost",
@@ -95,28 +99,12 @@ impl Certs {
             Some((&ca_cert, &ca_key)),
             Kind::Server,
         );
-        let server = Identity {
-            pem: write_pem(&dir, "server.pem", &[&srv_cert], &srv_key),
-            cert: srv_cert.clone(),
-            key: srv_key.clone(),
-            chain: vec![],
-        };
-        let server_full_chain = Identity {
-            pem: write_pem(&dir, "server-chain.pem", &[&srv_cert, &ca_cert], &srv_key),
-            cert: srv_cert,
-            key: srv_key,
-            chain: vec![ca_cert.clone()],
-        };
-
+        let server = Identity::new(&dir, "server.pem", &srv_cert, &[], srv_key.clone());
+        let server_full_chain =
+            Identity::new(&dir, "server-chain.pem", &srv_cert, &[&ca_cert], srv_key);
         let ss_key = key();
         let ss_cert = cert("localhost", &ss_key, None, Kind::Server);
-        let self_signed = Identity {
-            pem: write_pem(&dir, "self-signed.pem", &[&ss_cert], &ss_key),
-            cert: ss_cert,
-            key: ss_key,
-            chain: vec![],
-        };
-
+        let self_signed = Identity::new(&dir, "self-signed.pem", &ss_cert, &[], ss_key);
         Certs {
             dir,
             ca,
@@ -134,12 +122,7 @@ impl Certs {
             .or_insert_with(|| {
                 let k = key();
                 let c = cert(user, &k, Some((&self.ca.cert, &self.ca.key)), Kind::Client);
-                Identity {
-                    pem: write_pem(&self.dir, &format!("client-{user}.pem"), &[&c], &k),
-                    cert: c,
-                    key: k,
-                    chain: vec![],
-                }
+                Identity::new(&self.dir, &format!("client-{user}.pem"), &c, &[], k)
             })
             .clone()
     }
