@@ -128,17 +128,14 @@ impl TlsConfig {
 }
 
 impl TlsBuilder {
-    pub fn min_version(mut self, v: SslVersion) -> Self {
-        self.min = Some(v);
-        self
-    }
     pub fn max_version(mut self, v: SslVersion) -> Self {
         self.max = Some(v);
         self
     }
     /// Exactly this version.
-    pub fn version(self, v: SslVersion) -> Self {
-        self.min_version(v).max_version(v)
+    pub fn version(mut self, v: SslVersion) -> Self {
+        self.min = Some(v);
+        self.max_version(v)
     }
     /// Keep a server session-ID cache so that a client offering its saved session on a later
     /// connection is resumed (tickets stay off, so [`Session::forget_tls_session`] works).
