@@ -125,13 +125,7 @@ fn lab_session(imp: Imp, user: (&str, &str), stdin: &[u8]) -> (Output, Vec<u8>) 
         .timeout(Duration::from_secs(20))
         .run_lab();
     let (_, sent) = recorded.join().expect("tap thread");
-    let marker = b"Z01 COMPRESS DEFLATE\r\n";
-    let start = sent
-        .windows(marker.len())
-        .position(|w| w == marker)
-        .expect("COMPRESS was sent")
-        + marker.len();
-    (outcome, sent[start..].to_vec())
+    (outcome, compressed(&sent))
 }
 
 fn compressed_session_with_literals_matches_the_c_tool_on_dovecot() {
