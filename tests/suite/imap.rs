@@ -383,12 +383,11 @@ pub fn trials() -> Vec<Trial> {
         ("a34_stress_test", a34_stress_test),
         ("a35_password_on_pty", a35_password_on_pty),
     ] {
-        t.push(rust_test_with(&format!("imap/{name}::oracle"), move || {
-            test(Imp::Oracle)
-        }));
-        t.push(rust_test_with(&format!("imap/{name}::ours"), move || {
-            test(Imp::Ours)
-        }));
+        for (side, imp) in [("oracle", Imp::Oracle), ("ours", Imp::Ours)] {
+            t.push(rust_test_with(&format!("imap/{name}::{side}"), move || {
+                test(imp)
+            }));
+        }
     }
     t
 }
