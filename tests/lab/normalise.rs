@@ -17,7 +17,7 @@
 //!    * CRAM-MD5 (RFC 2195): the challenge `<random.time@host>` and the HMAC in the reply.
 //!
 //!    Other tokens are left alone: PLAIN, LOGIN, EXTERNAL and APOP payloads are the same in
-//!    every run (APOP's digest is over the host name when the banner has no challenge, spec
+//!    every run (APOP's digest is over the host name when the banner has no challenge,
 //!    docs/behaviour.md §6.4; see 5 for one that has), and a token that is
 //!    not strict base64 (say, a wrongly padded one from our tool) stays as it is and shows
 //!    up in the diff.
@@ -27,8 +27,9 @@
 //!    The same payloads in HTTP headers (Cyrus httpd): SCRAM as `sid=...,data=<base64>`
 //!    (the session id `sid` varies too) and DIGEST-MD5 in the clear after `Digest `
 //!    (`WWW-Authenticate`, `Authorization`) or `Authentication-Info: `.
-//! 2. **Dovecot's command timing**, `(0.001 + 0.000 secs)` or `(0.001 + 0.000 + 0.001 secs)`
-//!    at the end of tagged replies → `(<t> secs)`.
+//! 2. **Command timing** at the end of tagged replies → `(<t> secs)`: Dovecot's
+//!    `(0.001 + 0.000 secs)` or `(0.001 + 0.000 + 0.001 secs)`, Cyrus's
+//!    `(0.001 secs 10 calls)`.
 //! 3. **Dovecot's time stamp** `[YYYY-MM-DD HH:MM:SS]` in "internal error" replies.
 //! 4. **Cyrus's session ids** `SESSIONID=<...>`, and the HTTP header values `Date:` and
 //!    `Expires:` (the served page has a fixed mtime, so `ETag` and `Last-Modified` stay).
@@ -341,7 +342,8 @@ fn apop_values(line: &str, challenge: &str) -> String {
 
 // --- 2. and 3. Dovecot -----------------------------------------------------------------------
 
-/// `(0.001 + 0.000 secs)` / `(0.001 + 0.000 + 0.001 secs)` → `(<t> secs)`.
+/// `(0.001 + 0.000 secs)` / `(0.001 + 0.000 + 0.001 secs)` (Dovecot) and
+/// `(0.001 secs 10 calls)` (Cyrus) → `(<t> secs)`.
 fn dovecot_timing(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
@@ -393,10 +395,16 @@ fn timing_len(s: &str) -> Option<usize> {
         }
         terms += 1;
     }
-    if terms < 2 || !s[i..].starts_with(" secs)") {
-        return None;
+    if terms >= 2 && s[i..].starts_with(" secs)") {
+        return Some(i + " secs)".len());
     }
-    Some(i + " secs)".len())
+    // Cyrus: one number, then ` secs <n> calls)`.
+    let digits = s[i..].strip_prefix(" secs ")?;
+    let calls = digits.trim_start_matches(|c: char| c.is_ascii_digit());
+    if terms == 1 && calls.len() < digits.len() && calls.starts_with(" calls)") {
+        return Some(s.len() - calls.len() + " calls)".len());
+    }
+    None
 }
 
 /// `[2026-11-24 08:04:04]` → `[<date>]`.

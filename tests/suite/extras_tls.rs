@@ -27,20 +27,11 @@ const TIM: [&str; 4] = ["-a", "tim", "-w", "tanstaaftanstaaf"];
 
 // --- running against the lab --------------------------------------------------------------
 
-/// Runs `tool` as `name` against the lab: `{PORT_NAME}` in an argument becomes that port,
-/// `{lab}` the lab directory; the protocol's usual stdin line.
+/// Runs `tool` as `name` against the lab, its arguments filled by the engine (`{LAB:NAME}`,
+/// `{LABDIR}`); the protocol's usual stdin line.
 fn run_as(tool: Imp, name: &str, args: &[&str]) -> Output {
-    let lab = crate::lab::lab();
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| {
-            let mut a = a.replace("{lab}", &lab.dir.to_string_lossy());
-            for (port_name, port) in lab.ports() {
-                a = a.replace(&format!("{{{port_name}}}"), &port.to_string());
-            }
-            a
-        })
-        .collect();
+    let vars = crate::engine::Vars::default();
+    let args: Vec<String> = args.iter().map(|a| crate::engine::fill(a, &vars)).collect();
     let stdin: &[u8] = if name == "imtest" {
         b"a1 NOOP\n"
     } else {
@@ -114,7 +105,7 @@ fn capath_is_a_trust_store_too() {
     )
     .unwrap();
     let dir_text = dir.to_string_lossy().into_owned();
-    let mut args = words("-s -p {IMAPS_PORT} -m plain --capath");
+    let mut args = words("-s -p {LAB:IMAPS_PORT} -m plain --capath");
     args.extend([dir_text.as_str(), "127.0.0.1"]);
     let ok = ours("imtest", &with_tim(&args));
     let _ = std::fs::remove_dir_all(&dir);
@@ -132,7 +123,7 @@ fn subjects(o: &Output) -> Vec<String> {
 }
 
 fn servername_sends_sni_and_is_the_name_checked() {
-    let base = words("-s -p {IMAPS_PORT} -m plain --show-cert --cafile {lab}/ca.pem");
+    let base = words("-s -p {LAB:IMAPS_PORT} -m plain --show-cert --cafile {LABDIR}/ca.pem");
     let mut args = base.to_vec();
     args.extend_from_slice(&["--servername", "sni.example", "127.0.0.1"]);
     let sni = ours("imtest", &with_tim(&args));
@@ -164,7 +155,7 @@ fn servername_without_verify_only_changes_sni() {
     let o = ours(
         "imtest",
         &with_tim(&words(
-            "-s -p {IMAPS_PORT} -m plain --show-cert --servername sni.example 127.0.0.1",
+            "-s -p {LAB:IMAPS_PORT} -m plain --show-cert --servername sni.example 127.0.0.1",
         )),
     );
     assert_success(&o);
@@ -194,7 +185,9 @@ fn show_cert_prints_the_chain() {
     let lab = crate::lab::lab();
     let o = ours(
         "imtest",
-        &with_tim(&words("-s -p {IMAPS_PORT} -m plain --show-cert 127.0.0.1")),
+        &with_tim(&words(
+            "-s -p {LAB:IMAPS_PORT} -m plain --show-cert 127.0.0.1",
+        )),
     );
     assert_success(&o);
     let stdout = text(&o.stdout);
@@ -262,7 +255,7 @@ fn notls_sessions(count: usize) -> Vec<String> {
 /// `auth=1`); with the option ours stops, and Postfix's record of the session shows no AUTH.
 fn no_plaintext_fallback_against_postfix_refusing_starttls() {
     let mut args = vec!["-t", ""];
-    args.extend(words("-p {SMTP_NOTLS_PORT} -m plain 127.0.0.1"));
+    args.extend(words("-p {LAB:SMTP_NOTLS_PORT} -m plain 127.0.0.1"));
     let args = with_tim(&args);
     let before = notls_sessions(0).len();
     let c = run_as(Imp::Oracle, "smtptest", &args);

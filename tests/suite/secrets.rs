@@ -18,12 +18,17 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "s3cr3t-Pw";
 
-/// Starts ours with `args` (`{PORT}` replaced) against a server that accepts PLAIN (with or
-/// without an initial response, `-i`) and then holds the session open; returns the cmdline seen once masking happened (or the last one
-/// seen at the deadline), plus the run's output.
+/// Starts ours with `args` (placeholders filled by the engine) against a server that accepts
+/// PLAIN (with or without an initial response, `-i`) and then holds the session open; returns
+/// the cmdline seen once masking happened (or the last one seen at the deadline), plus the
+/// run's output.
 fn cmdline_during_session(args: &[&str]) -> (Vec<String>, crate::support::run::Output) {
     let command = |port: &str| {
-        let args: Vec<String> = args.iter().map(|a| a.replace("{PORT}", port)).collect();
+        let vars = crate::engine::Vars {
+            port: port.to_owned(),
+            ..Default::default()
+        };
+        let args: Vec<String> = args.iter().map(|a| crate::engine::fill(a, &vars)).collect();
         Command::new(Imp::Ours, "imtest").args(&args)
     };
     let server = |authed| {
