@@ -4,9 +4,8 @@
 //!
 //! * against the lab (`scripts/lab.sh`: Dovecot and Postfix with the lab CA): `--capath` (a
 //!   hashed directory made here), `--servername` and `--show-cert` (the lab's certificates are
-//!   made per lab, so the printed chain is compared with them), `--tls-resume` (verify lines
-//!   counted per round), `--no-plaintext-fallback` against Postfix refusing STARTTLS (its log
-//!   shows no AUTH);
+//!   made per lab, so the printed chain is compared with them), `--no-plaintext-fallback`
+//!   against Postfix refusing STARTTLS (its log shows no AUTH);
 //! * against a fake IMAP server with an in-process libsasl2 server (`support/`): `--cb`,
 //!   where the server computes its own binding data (tls-exporter from its side of the TLS
 //!   session, tls-server-end-point from the certificate it serves).
