@@ -25,6 +25,32 @@ pub fn outcome(srv: &SaslServer, result: Result<(), &SaslError>) -> AuthOutcome 
     }
 }
 
+/// The end of a successful exchange: the outcome recorded, the success `reply` sent, then the
+/// security layer put on the connection when one was negotiated and the case wants it.
+fn succeed(
+    s: &mut Session,
+    srv: SaslServer,
+    install_layer: bool,
+    reply: &str,
+) -> Result<(), String> {
+    let o = outcome(&srv, Ok(()));
+    let ssf = o.ssf;
+    s.note(format!("SASL log: {:?}", srv.log()));
+    s.record_auth(o);
+    s.send(reply.as_bytes())?;
+    if ssf > 0 && install_layer {
+        s.set_layer(Box::new(srv), ssf)?;
+    }
+    Ok(())
+}
+
+/// The end of a refused exchange: the outcome recorded, `<fail> <libsasl2's text>` sent.
+fn refuse(s: &mut Session, srv: &SaslServer, e: &SaslError, fail: &str) -> Result<(), String> {
+    s.note(format!("SASL log: {:?}", srv.log()));
+    s.record_auth(outcome(srv, Err(e)));
+    s.send(format!("{fail} {}\r\n", e.text).as_bytes())
+}
+
 /// The result record of an exchange the client cancelled.
 fn cancelled(srv: &SaslServer) -> AuthOutcome {
     let error = SaslError {
@@ -173,22 +199,9 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
                 r = srv.step(&data);
             }
             Ok(Progress::Done(_)) => {
-                let o = outcome(&srv, Ok(()));
-                let ssf = o.ssf;
-                s.note(format!("SASL log: {:?}", srv.log()));
-                s.record_auth(o);
-                s.send(format!("{tag} OK done\r\n").as_bytes())?;
-                if ssf > 0 && a.install_layer {
-                    s.set_layer(Box::new(srv), ssf)?;
-                }
-                return Ok(());
+                return succeed(s, srv, a.install_layer, &format!("{tag} OK done\r\n"));
             }
-            Err(e) => {
-                s.note(format!("SASL log: {:?}", srv.log()));
-                s.record_auth(outcome(&srv, Err(&e)));
-                s.send(format!("{tag} NO {}\r\n", e.text).as_bytes())?;
-                return Ok(());
-            }
+            Err(e) => return refuse(s, &srv, &e, &format!("{tag} NO")),
         }
     }
 }
@@ -469,28 +482,15 @@ fn proto_authenticate(s: &mut Session, a: ProtoAuth) -> Result<(), String> {
                 }
             }
             Ok(Progress::Done(data)) => {
-                let o = outcome(&srv, Ok(()));
-                let ssf = o.ssf;
-                s.note(format!("SASL log: {:?}", srv.log()));
-                s.record_auth(o);
                 let b64 = data.as_deref().map(super::wire::b64encode);
-                let msg = match (f.success, b64) {
+                let reply = match (f.success, b64) {
                     (SuccessForm::Sieve, Some(d)) => format!("OK (SASL \"{d}\")\r\n"),
                     (SuccessForm::Nntp, Some(d)) => format!("283 {d}\r\n"),
                     _ => format!("{}\r\n", f.ok),
                 };
-                s.send(msg.as_bytes())?;
-                if ssf > 0 && a.install_layer {
-                    s.set_layer(Box::new(srv), ssf)?;
-                }
-                return Ok(());
+                return succeed(s, srv, a.install_layer, &reply);
             }
-            Err(e) => {
-                s.note(format!("SASL log: {:?}", srv.log()));
-                s.record_auth(outcome(&srv, Err(&e)));
-                s.send(format!("{} {}\r\n", f.fail, e.text).as_bytes())?;
-                return Ok(());
-            }
+            Err(e) => return refuse(s, &srv, &e, f.fail),
         }
     }
 }
