@@ -4,11 +4,11 @@
 //! same-as-C cases that are run.
 
 use crate::engine::{trials, Case, Expect, LabRun};
-use crate::mechanism::{authenticated, imap_tail, mask_sasl, AuthView};
+use crate::mechanism::{authenticated, client_first, imap_tail, mask_sasl, refused, AuthView};
 use crate::support::certs::certs;
 use crate::support::run::Imp;
 use crate::support::sasl_server::{
-    framing, imap_auth, imap_login, proto_auth, ProxyPolicy, SaslDb, ServerConfig,
+    framing, imap_login, proto_auth, ImapAuth, ProxyPolicy, SaslDb, ServerConfig,
 };
 use crate::support::server::*;
 use libtest_mimic::{Failed, Trial};
@@ -32,7 +32,8 @@ enum Op {
     StartTls(Tls),
     ForgetTlsSession,
     /// libsasl2 server steps: IMAP `AUTHENTICATE` / `LOGIN` (options: `proxy-all`,
-    /// `max-ssf N`), then the IMAP tail (CAPABILITY, NOOP until `Q01 LOGOUT`).
+    /// `max-ssf N`, `cb NAME`, `wrong-cb-data`), then the IMAP tail (CAPABILITY, NOOP until
+    /// `Q01 LOGOUT`).
     SaslAuth(SaslStep),
     ImapTail(String),
     StartDeflate,
@@ -49,6 +50,8 @@ struct SaslStep {
     login_command: bool,
     proxy_all: bool,
     max_ssf: Option<u32>,
+    /// IMAP: the channel binding the server checks, and whether its data is spoilt.
+    binding: Option<(String, bool)>,
 }
 
 /// A `starttls` step's server: certificate, client-certificate request, one protocol
@@ -107,6 +110,9 @@ pub struct CaseFile {
     /// (`sasl_math.rs`).
     normalisers: Vec<fn(&mut crate::engine::Observation)>,
     authenticated: Option<(String, u32)>,
+    /// `client-first: "PREFIX"` and `refused: "TEXT"` (`mechanism.rs`).
+    client_first: Option<Vec<u8>>,
+    refused: Option<String>,
     /// One list of operations per connection.
     connections: Vec<Vec<Op>>,
     /// `server: lab`: the lab's real servers instead of a script (`c-args:`, `server-log:`,
@@ -273,8 +279,14 @@ fn parse_op(line: &str) -> Result<Op, String> {
                         let n = w.next().ok_or("max-ssf N")?;
                         step.max_ssf = Some(n.parse().map_err(|e| format!("max-ssf: {e}"))?);
                     }
+                    "cb" => step.binding = Some((w.next().ok_or("cb NAME")?.into(), false)),
+                    "wrong-cb-data" => step.binding.as_mut().ok_or("cb NAME first")?.1 = true,
                     other => return Err(format!("unknown {word} option {other:?}")),
                 }
+            }
+            let imap = matches!(step.protocol.as_str(), "" | "imap") && !step.login_command;
+            if step.binding.is_some() && !imap {
+                return Err("cb: IMAP AUTHENTICATE only".into());
             }
             Op::SaslAuth(step)
         }
@@ -461,6 +473,10 @@ pub fn parse(path: &Path, name: &str) -> Result<CaseFile, String> {
                 let ssf = ssf.parse().map_err(|e| err(format!("ssf: {e}")))?;
                 case.authenticated = Some((user.clone(), ssf));
             }
+            "client-first" => case.client_first = Some(unescape(value).map_err(err)?),
+            "refused" => {
+                case.refused = Some(String::from_utf8_lossy(&unescape(value).map_err(err)?).into())
+            }
             "note" | "why" => {}
             other => return Err(err(format!("unknown key {other:?}"))),
         }
@@ -550,7 +566,11 @@ fn steps(ops: &[Op], db: &Arc<SaslDb>, made: &mut HashMap<Tls, TlsConfig>) -> Sc
                 }
                 match step.protocol.as_str() {
                     _ if step.login_command => imap_login(&cfg),
-                    "" | "imap" => imap_auth(&cfg),
+                    "" | "imap" => ImapAuth {
+                        binding: step.binding,
+                        ..ImapAuth::new(cfg)
+                    }
+                    .step(),
                     other => proto_auth(&cfg, framing(other)),
                 }
             }
@@ -618,6 +638,12 @@ impl CaseFile {
         }
         if let Some((user, ssf)) = &self.authenticated {
             case = case.check(authenticated(user.clone(), *ssf));
+        }
+        if let Some(prefix) = &self.client_first {
+            case = case.check(client_first(prefix.clone()));
+        }
+        if let Some(text) = &self.refused {
+            case = case.check(refused(text.clone()));
         }
         if let Some(view) = &self.auth {
             let lines: Vec<&str> = self.lines.iter().map(String::as_str).collect();

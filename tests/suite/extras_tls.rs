@@ -5,19 +5,14 @@
 //! * against the lab (`scripts/lab.sh`: Dovecot and Postfix with the lab CA): `--capath` (a
 //!   hashed directory made here), `--servername` and `--show-cert` (the lab's certificates are
 //!   made per lab, so the printed chain is compared with them), `--no-plaintext-fallback`
-//!   against Postfix refusing STARTTLS (its log shows no AUTH);
-//! * against a fake IMAP server with an in-process libsasl2 server (`support/`): `--cb`,
-//!   where the server computes its own binding data (tls-exporter from its side of the TLS
-//!   session, tls-server-end-point from the certificate it serves).
+//!   against Postfix refusing STARTTLS (its log shows no AUTH).
+//!
+//! `--cb` is case files too (`sasl-auth imap cb NAME`: the libsasl2 server binds to its own
+//! side of the TLS session).
 
 use crate::support::run::words;
 use crate::support::run::{Command, Imp, Output};
-use crate::support::sasl_server::{Binding, ImapAuth, SaslDb, ServerConfig};
-use crate::support::server::{FakeServer, ServerReport, TlsConfig, TlsInfo};
 use crate::support::wire::text;
-use openssl::hash::{hash, MessageDigest};
-use openssl::nid::Nid;
-use openssl::ssl::SslVersion;
 use openssl::x509::X509;
 use std::time::Duration;
 
@@ -294,140 +289,6 @@ fn no_plaintext_fallback_against_postfix_refusing_starttls() {
     );
 }
 
-// --- --cb (fake IMAP server, libsasl2 on both ends) -----------------------------------------
-
-const SCRAM_CAPS: &str = "IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS AUTH=SCRAM-SHA-256 SASL-IR";
-
-/// What the server binds to, from its own side of the connection.
-type Expect = Binding;
-
-fn expect_exporter(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
-    ("tls-exporter", tls.tls_exporter.clone())
-}
-
-fn expect_unique(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
-    ("tls-unique", tls.tls_unique.clone())
-}
-
-/// RFC 5929 from the certificate the server serves: it is signed with SHA-256 (checked), so
-/// the hash is SHA-256 of its DER.
-fn expect_server_end_point(_: &TlsInfo) -> (&'static str, Vec<u8>) {
-    let cert = &crate::support::certs::certs().server.cert;
-    assert_eq!(
-        cert.signature_algorithm().object().nid(),
-        Nid::SHA256WITHRSAENCRYPTION
-    );
-    let digest = hash(MessageDigest::sha256(), &cert.to_der().unwrap()).unwrap();
-    ("tls-server-end-point", digest.to_vec())
-}
-
-/// Right name, wrong data: the server's tls-unique under the exporter's name.
-fn expect_exporter_with_wrong_data(tls: &TlsInfo) -> (&'static str, Vec<u8>) {
-    let mut data = tls.tls_exporter.clone();
-    data[0] ^= 0xff;
-    ("tls-exporter", data)
-}
-
-/// Runs ours with `--cb cb` (none if empty) against a server binding as `expect`; returns
-/// the client's output, the server's record and the gs2 header the client sent.
-fn cb_run(cb: &str, tls13: bool, expect: Expect) -> (Output, ServerReport, String) {
-    let db = SaslDb::create("EXAMPLE", &[("tim", "secret")]);
-    let mut tls = TlsConfig::builder(&crate::support::certs::certs().server);
-    if !tls13 {
-        tls = tls.max_version(SslVersion::TLS1_2);
-    }
-    let auth = ImapAuth::new(ServerConfig::new(&db)).binding(expect).step();
-    let session = crate::mechanisms::starttls_session(&tls.build(), SCRAM_CAPS, auth);
-    let server = FakeServer::start(session);
-    let port = server.port().to_string();
-    let mut args = vec!["-t", "", "-p", &port];
-    args.extend(words("-m SCRAM-SHA-256-PLUS -a tim -w secret"));
-    if !cb.is_empty() {
-        args.extend_from_slice(&["--cb", cb]);
-    }
-    args.push("127.0.0.1");
-    let out = Command::new(Imp::Ours, "imtest")
-        .args(&args)
-        .stdin_bytes("a1 NOOP\n")
-        .run();
-    let report = server.finish();
-    let pieces = report.conns[0].received_pieces();
-    let auth = text(&pieces[2]);
-    let ir = auth.trim_end().rsplit(' ').next().unwrap();
-    let first = crate::support::wire::b64decode(ir.as_bytes()).expect("IR base64");
-    // The gs2 header ends with the comma before `n=<user>`.
-    let first = text(&first);
-    let gs2 = first[..=first.find(",n=").expect("n= in the client-first message")].to_owned();
-    (out, report, gs2)
-}
-
-fn assert_cb_ok(cb: &str, tls13: bool, expect: Expect, gs2: &str) {
-    let (out, report, sent) = cb_run(cb, tls13, expect);
-    assert_eq!(sent, gs2, "{}", out.describe());
-    let auth = report.auth();
-    assert!(auth.ok, "server: {:?}\n{}", auth.error, out.describe());
-    assert!(
-        has_line(&out.stdout, "Authenticated."),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(out.code(), 0, "{}", out.describe());
-}
-
-fn assert_cb_rejected(cb: &str, expect: Expect, gs2: &str, server_says: &str) {
-    let (out, report, sent) = cb_run(cb, true, expect);
-    assert_eq!(sent, gs2, "{}", out.describe());
-    let auth = report.auth();
-    assert!(!auth.ok, "{}", out.describe());
-    let error = auth.error.clone().unwrap_or_default();
-    assert!(error.contains(server_says), "server: {error}");
-    assert!(
-        text(&out.stdout).contains("Authentication failed."),
-        "{}",
-        out.describe()
-    );
-}
-
-fn cb_tls_exporter_matches_the_servers_own_data() {
-    assert_cb_ok("tls-exporter", true, expect_exporter, "p=tls-exporter,,");
-}
-
-fn cb_tls_server_end_point_matches_the_servers_certificate_hash() {
-    assert_cb_ok(
-        "tls-server-end-point",
-        true,
-        expect_server_end_point,
-        "p=tls-server-end-point,,",
-    );
-}
-
-fn cb_tls_unique_and_the_default_are_tls_unique() {
-    assert_cb_ok("tls-unique", true, expect_unique, "p=tls-unique,,");
-    assert_cb_ok("", true, expect_unique, "p=tls-unique,,");
-}
-
-fn cb_auto_is_exporter_on_tls13_and_unique_below() {
-    assert_cb_ok("auto", true, expect_exporter, "p=tls-exporter,,");
-    assert_cb_ok("auto", false, expect_unique, "p=tls-unique,,");
-}
-
-fn cb_mismatch_fails_authentication() {
-    // The server wants tls-exporter, the client was told tls-unique.
-    assert_cb_rejected(
-        "tls-unique",
-        expect_exporter,
-        "p=tls-unique,,",
-        "Unsupported channel bindings type",
-    );
-    // Same name, different data.
-    assert_cb_rejected(
-        "tls-exporter",
-        expect_exporter_with_wrong_data,
-        "p=tls-exporter,,",
-        "Channel bindings mismatch",
-    );
-}
-
 pub fn trials() -> Vec<libtest_mimic::Trial> {
     crate::listed!(
         "extras/tls/",
@@ -436,10 +297,5 @@ pub fn trials() -> Vec<libtest_mimic::Trial> {
         servername_without_verify_only_changes_sni,
         show_cert_prints_the_chain,
         no_plaintext_fallback_against_postfix_refusing_starttls,
-        cb_tls_exporter_matches_the_servers_own_data,
-        cb_tls_server_end_point_matches_the_servers_certificate_hash,
-        cb_tls_unique_and_the_default_are_tls_unique,
-        cb_auto_is_exporter_on_tls13_and_unique_below,
-        cb_mismatch_fails_authentication,
     )
 }

@@ -224,3 +224,46 @@ pub fn authenticated(user: String, ssf: u32) -> impl Fn(&mut Observation) {
         }
     }
 }
+
+/// Check `client-first: "PREFIX"`: the decoded initial response of the IMAP `AUTHENTICATE`
+/// the server received (a SCRAM client-first message: gs2 header, `n=`) starts with PREFIX.
+pub fn client_first(prefix: Vec<u8>) -> impl Fn(&mut Observation) {
+    move |o: &mut Observation| {
+        let lines = o.report.conns[0].received_pieces();
+        let command = lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned());
+        let ir = command
+            .filter_map(|l| {
+                Some(
+                    l.strip_prefix("A01 AUTHENTICATE ")?
+                        .split(' ')
+                        .nth(1)?
+                        .to_owned(),
+                )
+            })
+            .next();
+        let first = ir.and_then(|ir| crate::support::wire::b64decode(ir.trim_end().as_bytes()));
+        let shown = String::from_utf8_lossy(first.as_deref().unwrap_or(b"(no initial response)"));
+        assert!(
+            first.as_ref().is_some_and(|f| f.starts_with(&prefix)),
+            "{}: client-first message {shown:?}, expected it to start with {:?}",
+            o.imp.label(),
+            String::from_utf8_lossy(&prefix)
+        );
+    }
+}
+
+/// Check `refused: "TEXT"`: the one authentication the server saw failed, and libsasl2's
+/// error says TEXT.
+pub fn refused(text: String) -> impl Fn(&mut Observation) {
+    move |o: &mut Observation| {
+        let a = o.report.auth();
+        let error = a.error.as_deref().unwrap_or("");
+        assert!(
+            !a.ok && error.contains(&text),
+            "{}: server-side outcome {a:?}, expected a refusal saying {text:?}",
+            o.imp.label()
+        );
+    }
+}

@@ -89,13 +89,10 @@ pub struct ImapAuth {
     pub use_tls: bool,
     /// Install the SASL security layer after success when the SSF is > 0.
     pub install_layer: bool,
-    /// The channel binding the server checks (its name and data, from its side of the TLS
-    /// session) instead of `tls-unique`.
-    pub binding: Option<Binding>,
+    /// The channel binding the server checks instead of `tls-unique` (its data from its own
+    /// side of the TLS session); `true`: its first byte flipped (right name, wrong data).
+    pub binding: Option<(String, bool)>,
 }
-
-/// A server's channel binding: its name and data, from its own side of the TLS session.
-pub type Binding = fn(&super::server::TlsInfo) -> (&'static str, Vec<u8>);
 
 impl ImapAuth {
     pub fn new(config: ServerConfig) -> ImapAuth {
@@ -107,11 +104,6 @@ impl ImapAuth {
             install_layer: true,
             binding: None,
         }
-    }
-
-    pub fn binding(mut self, binding: Binding) -> ImapAuth {
-        self.binding = Some(binding);
-        self
     }
 
     pub fn on_challenge(mut self, f: impl FnMut(&[u8]) + Send + 'static) -> ImapAuth {
@@ -158,11 +150,12 @@ fn imap_authenticate(s: &mut Session, mut a: ImapAuth) -> Result<(), String> {
         if let Some(tls) = s.tls().cloned() {
             srv.set_external(tls.bits.max(0) as u32, tls.peer_cn.as_deref())
                 .map_err(|e| format!("external props: {e}"))?;
-            let (name, data) = match a.binding {
-                Some(binding) => binding(&tls),
-                None => ("tls-unique", tls.tls_unique.clone()),
-            };
-            srv.set_channel_binding(name, false, &data)
+            let (name, corrupt) = a.binding.clone().unwrap_or(("tls-unique".into(), false));
+            let mut data = tls.binding(&name)?;
+            if let Some(first) = data.first_mut().filter(|_| corrupt) {
+                *first ^= 0xff;
+            }
+            srv.set_channel_binding(&name, false, &data)
                 .map_err(|e| format!("channel binding: {e}"))?;
         }
     }

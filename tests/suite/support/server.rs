@@ -10,6 +10,8 @@
 
 use super::certs::{common_name, Identity};
 use imtest::testkit::pki::ServerTls;
+use openssl::hash::{hash, MessageDigest};
+use openssl::nid::Nid;
 use openssl::ssl::{HandshakeError, Ssl, SslContext, SslStream, SslVersion};
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
@@ -88,8 +90,23 @@ pub struct TlsInfo {
     /// RFC 9266 `tls-exporter`: 32 bytes exported with label `EXPORTER-Channel-Binding` and
     /// no context.
     pub tls_exporter: Vec<u8>,
+    /// RFC 5929 `tls-server-end-point`: SHA-256 of the served certificate (the test PKI signs
+    /// with SHA-256, the hash the RFC then takes); empty for any other signature.
+    pub tls_server_end_point: Vec<u8>,
     /// CN of the client certificate, if one was presented.
     pub peer_cn: Option<String>,
+}
+
+impl TlsInfo {
+    /// The channel binding data named `name` (RFC 5929 / RFC 9266), from this side.
+    pub fn binding(&self, name: &str) -> Result<Vec<u8>, String> {
+        match name {
+            "tls-unique" => Ok(self.tls_unique.clone()),
+            "tls-exporter" => Ok(self.tls_exporter.clone()),
+            "tls-server-end-point" => Ok(self.tls_server_end_point.clone()),
+            other => Err(format!("no channel binding named {other:?}")),
+        }
+    }
 }
 
 /// Server-side TLS parameters; the context is built once, so cloning a `TlsConfig` into the
@@ -514,6 +531,14 @@ impl Session {
                     .map_err(|e| format!("tls-exporter: {e}"))?;
                 out
             },
+            tls_server_end_point: ssl
+                .certificate()
+                .filter(|c| c.signature_algorithm().object().nid() == Nid::SHA256WITHRSAENCRYPTION)
+                .and_then(|c| c.to_der().ok())
+                .map(|der| hash(MessageDigest::sha256(), &der).map(|d| d.to_vec()))
+                .transpose()
+                .map_err(|e| format!("tls-server-end-point: {e}"))?
+                .unwrap_or_default(),
             peer_cn: ssl.peer_certificate().and_then(|c| common_name(&c)),
         };
         self.log.events.push(Event::TlsHandshake {
