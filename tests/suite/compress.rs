@@ -58,14 +58,34 @@ fn compressed(received: &[u8]) -> Vec<u8> {
     received[start..].to_vec()
 }
 
+/// About 40 KB of words from a 50-word vocabulary, in a fixed pseudo-random order: a stream
+/// whose compressed bytes change with zlib's hash size (memLevel 8 instead of the C tool's 9).
+fn word_salad() -> String {
+    let mut x: u32 = 2;
+    let mut next = move || {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        (x >> 16) as usize
+    };
+    let mut word = || {
+        let n = 3 + next() % 7;
+        (0..n)
+            .map(|_| (b'a' + (next() % 26) as u8) as char)
+            .collect()
+    };
+    let vocab: Vec<String> = (0..50).map(|_| word()).collect();
+    let words: Vec<&str> = (0..6000).map(|_| vocab[next() % 50].as_str()).collect();
+    words.join(" ")
+}
+
 /// Same as the C tool (stdout, stderr, exit status, every byte the server received, so the
 /// compressed stream too), and for each tool: the stream ends with a sync flush, inflates to
 /// the lines and the logout, and the server's compressed reply was decompressed and relayed.
 fn compressed_wire_bytes_and_output_match_the_c_tool() -> Result<(), Failed> {
-    // Lines of several sizes, one longer than the 4096-byte buffer, a literal.
+    // Lines of several sizes, two longer than the 4096-byte buffer, a literal.
     let mut stdin = b"a1 NOOP\nb2 APPEND INBOX {20+}\r\n".to_vec();
     stdin.extend_from_slice(b"0123456789012345678\n");
     stdin.extend_from_slice(format!("c3 SEARCH TEXT {}\n", "abcdefgh".repeat(1200)).as_bytes());
+    stdin.extend_from_slice(format!("d4 SEARCH TEXT \"{}\"\n", word_salad()).as_bytes());
     let reply = server_compressed();
     Case::new("-q against a scripted COMPRESS=DEFLATE server", "imtest")
         .expect(Expect::Same)
